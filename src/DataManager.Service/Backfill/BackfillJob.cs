@@ -1,0 +1,58 @@
+namespace DataManager.Backfill;
+
+public enum BackfillJobState
+{
+    Pending,
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+/// <summary>A request to refill <c>[From, To)</c> of one series from Binance, with its progress.</summary>
+public sealed record BackfillJob
+{
+    public required string Id { get; init; }
+
+    public required string Symbol { get; init; }
+
+    public required string Timeframe { get; init; }
+
+    public required DateTimeOffset From { get; init; }
+
+    public required DateTimeOffset To { get; init; }
+
+    /// <summary><c>manual</c> or <c>auto</c>.</summary>
+    public required string Trigger { get; init; }
+
+    public BackfillJobState State { get; init; } = BackfillJobState.Pending;
+
+    public long ExpectedCandles { get; init; }
+
+    public long FetchedCandles { get; init; }
+
+    public long WrittenCandles { get; init; }
+
+    /// <summary>The next open time to fetch; advances only after a batch is committed.</summary>
+    public DateTimeOffset? Cursor { get; init; }
+
+    public int Attempts { get; init; }
+
+    public string? LastError { get; init; }
+
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    public required DateTimeOffset UpdatedAt { get; init; }
+
+    public DateTimeOffset? StartedAt { get; init; }
+
+    public DateTimeOffset? FinishedAt { get; init; }
+
+    /// <summary>The leader term of the replica that last ran it; a stale term means the job can be taken over.</summary>
+    public long Term { get; init; }
+
+    /// <summary>Optimistic concurrency: every update must name the version it read.</summary>
+    public long Version { get; init; }
+
+    public string? Verification { get; init; }
+}

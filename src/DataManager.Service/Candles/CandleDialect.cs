@@ -1,0 +1,102 @@
+using System.Data.Common;
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+using MySqlConnector;
+
+namespace DataManager.Candles;
+
+/// <summary>What differs between the extractor's MySQL/MariaDB and the embedded SQLite copy of its schema.</summary>
+public abstract class CandleDialect
+{
+    public abstract string Name { get; }
+
+    public abstract DbConnection CreateConnection();
+
+    public abstract bool IsMissingTable(DbException exception);
+
+    public abstract string InsertIgnore { get; }
+
+    /// <summary>A column name quoted (<c>interval</c> is a reserved word in MySQL).</summary>
+    public abstract string Quote(string column);
+
+    /// <summary>SQL for a DATETIME expression as whole seconds since the Unix epoch, independent of the session time zone.</summary>
+    public abstract string EpochSeconds(string expression);
+
+    /// <summary>A UTC time as a parameter value for a DATETIME column.</summary>
+    public abstract object Time(DateTime utc);
+
+    public abstract DateTime ReadTime(DbDataReader reader, int ordinal);
+
+    public abstract decimal ReadDecimal(DbDataReader reader, int ordinal);
+
+    /// <summary>Largest rows per multi-row INSERT, within the engine's parameter limit.</summary>
+    public virtual int InsertBatchSize => 500;
+}
+
+public sealed class MySqlCandleDialect(string connectionString) : CandleDialect
+{
+    private readonly MySqlConnectionStringBuilder _builder = new(connectionString);
+
+    public override string Name => $"MySQL {_builder.Server}:{_builder.Port}/{_builder.Database}";
+
+    public override DbConnection CreateConnection() => new MySqlConnection(connectionString);
+
+    public override bool IsMissingTable(DbException exception) =>
+        exception is MySqlException { ErrorCode: MySqlErrorCode.NoSuchTable };
+
+    public override string InsertIgnore => "INSERT IGNORE";
+
+    public override string Quote(string column) => $"`{column}`";
+
+    public override string EpochSeconds(string expression) => $"TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', {expression})";
+
+    public override object Time(DateTime utc) => DateTime.SpecifyKind(utc, DateTimeKind.Unspecified);
+
+    public override DateTime ReadTime(DbDataReader reader, int ordinal) => DateTime.SpecifyKind(reader.GetDateTime(ordinal), DateTimeKind.Utc);
+
+    public override decimal ReadDecimal(DbDataReader reader, int ordinal) => reader.GetDecimal(ordinal);
+}
+
+/// <summary>The embedded mode: DATETIME kept as <c>yyyy-MM-dd HH:mm:ss</c> text (ordered like the time), decimals as exact text.</summary>
+public sealed class SqliteCandleDialect(string path) : CandleDialect
+{
+    public const string TimeFormat = "yyyy-MM-dd HH:mm:ss";
+
+    private readonly string _connectionString = new SqliteConnectionStringBuilder
+    {
+        DataSource = path,
+        Mode = SqliteOpenMode.ReadWriteCreate,
+        Pooling = true,
+        DefaultTimeout = 30,
+    }.ToString();
+
+    public string Path { get; } = path;
+
+    public override string Name => $"SQLite {Path}";
+
+    public override DbConnection CreateConnection() => new SqliteConnection(_connectionString);
+
+    public override bool IsMissingTable(DbException exception) =>
+        exception is SqliteException { SqliteErrorCode: 1 } e && e.Message.Contains("no such table", StringComparison.Ordinal);
+
+    public override string InsertIgnore => "INSERT OR IGNORE";
+
+    public override string Quote(string column) => $"\"{column}\"";
+
+    public override string EpochSeconds(string expression) => $"CAST(strftime('%s', {expression}) AS INTEGER)";
+
+    public override object Time(DateTime utc) => utc.ToString(TimeFormat, CultureInfo.InvariantCulture);
+
+    public override DateTime ReadTime(DbDataReader reader, int ordinal) =>
+        DateTime.ParseExact(reader.GetString(ordinal), TimeFormat, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal);
+
+    /// <summary>SQLite runs single-row statements fastest when one prepared command is rebound.</summary>
+    public override int InsertBatchSize => 1;
+
+    public override decimal ReadDecimal(DbDataReader reader, int ordinal) =>
+        reader.GetValue(ordinal) switch
+        {
+            string text => decimal.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture),
+            var other => Convert.ToDecimal(other, CultureInfo.InvariantCulture),
+        };
+}

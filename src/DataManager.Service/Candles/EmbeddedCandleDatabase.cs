@@ -1,0 +1,73 @@
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+
+namespace DataManager.Candles;
+
+/// <summary>
+/// Creates and seeds the embedded demo candle database once. Several processes may start at once on one
+/// data directory: creation and seeding run in one IMMEDIATE transaction guarded by a marker row, so
+/// exactly one process seeds and the others wait for it, then see the marker.
+/// </summary>
+public sealed partial class EmbeddedCandleDatabase(SqliteCandleDialect dialect, SqlCandleStore store, TimeProvider time, ILogger<EmbeddedCandleDatabase> logger)
+{
+    public async Task EnsureSeededAsync(CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(dialect.Path))!);
+        await using var connection = (SqliteConnection)dialect.CreateConnection();
+        await connection.OpenAsync(cancellationToken);
+        await ExecuteAsync(connection, null, "PRAGMA journal_mode=WAL;", cancellationToken);
+
+        string? seededAt;
+        await using (var transaction = connection.BeginTransaction(deferred: false))
+        {
+            await ExecuteAsync(connection, transaction, "CREATE TABLE IF NOT EXISTS demo_seed (id INTEGER PRIMARY KEY CHECK (id = 1), anchor TEXT NOT NULL, seeded_at TEXT NOT NULL);", cancellationToken);
+            foreach (var timeframe in Timeframe.ExtractorDefaults)
+            {
+                await ExecuteAsync(connection, transaction, CandleSchema.SqliteCreateTable(timeframe), cancellationToken);
+            }
+
+            await using var check = connection.CreateCommand();
+            check.Transaction = transaction;
+            check.CommandText = "SELECT anchor FROM demo_seed WHERE id = 1;";
+            seededAt = await check.ExecuteScalarAsync(cancellationToken) as string;
+            if (seededAt is null)
+            {
+                var anchor = new DateTime(time.GetUtcNow().UtcDateTime.Ticks / TimeSpan.TicksPerHour * TimeSpan.TicksPerHour, DateTimeKind.Utc);
+                await using (var marker = connection.CreateCommand())
+                {
+                    marker.Transaction = transaction;
+                    marker.CommandText = "INSERT INTO demo_seed(id, anchor, seeded_at) VALUES (1, $anchor, $seededAt);";
+                    marker.Parameters.AddWithValue("$anchor", anchor.ToString("O", CultureInfo.InvariantCulture));
+                    marker.Parameters.AddWithValue("$seededAt", time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture));
+                    await marker.ExecuteNonQueryAsync(cancellationToken);
+                }
+
+                // Marker and rows commit together: no process ever sees a half-seeded database.
+                foreach (var group in DemoCandles.Generate(anchor).GroupBy(x => x.Timeframe))
+                {
+                    await store.InsertIgnoreAsync(connection, transaction, group.Key, [.. group.Select(x => x.Candle)], cancellationToken);
+                }
+
+                await transaction.CommitAsync(cancellationToken);
+                LogSeeded(logger, dialect.Path, anchor);
+                return;
+            }
+        }
+
+        LogAlreadySeeded(logger, dialect.Path, seededAt);
+    }
+
+    private static async Task ExecuteAsync(SqliteConnection connection, SqliteTransaction? transaction, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Seeded the embedded demo candle database {Path} (candles up to {Anchor:O})")]
+    private static partial void LogSeeded(ILogger logger, string path, DateTime anchor);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Embedded demo candle database {Path} already seeded (anchor {Anchor})")]
+    private static partial void LogAlreadySeeded(ILogger logger, string path, string? anchor);
+}

@@ -1,0 +1,251 @@
+using System.Collections.Concurrent;
+using System.Data.Common;
+using System.Text;
+using Dapper;
+
+namespace DataManager.Candles;
+
+/// <summary>
+/// The candle port over MySQL/MariaDB or SQLite. Table names come only from <see cref="Timeframe"/>;
+/// every value is a parameter. A missing table is logged once when first seen and once when it appears.
+/// </summary>
+public sealed partial class SqlCandleStore(CandleDialect dialect, ILogger<SqlCandleStore> logger) : ICandleSource, ICandleWriter
+{
+    private static readonly string[] Columns =
+    [
+        "id", "symbol", "timestamp", "open_time", "close_time", "interval", "open_price", "high_price", "low_price", "close_price",
+        "volume", "quote_asset_volume", "number_of_trades", "taker_buy_base_asset_volume", "taker_buy_quote_asset_volume",
+        "price_change", "price_change_percent", "extracted_at", "extractor_version", "source",
+    ];
+
+    private readonly ConcurrentDictionary<string, bool> _missingTables = new(StringComparer.Ordinal);
+    private readonly string _columnList = string.Join(", ", Columns.Select(dialect.Quote));
+
+    public CandleDialect Dialect => dialect;
+
+    public string Describe() => dialect.Name;
+
+    public async Task PingAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT 1", cancellationToken: cancellationToken));
+    }
+
+    public Task<CandleResult<SeriesSummary>> SummarizeAsync(SeriesKey series, DateTime from, DateTime to, CancellationToken cancellationToken) =>
+        GuardAsync(series.Timeframe, SeriesSummary.Empty, async connection =>
+        {
+            var sql = $"""
+                SELECT COUNT(*) AS Rows_, COUNT(DISTINCT timestamp) AS Distinct_,
+                       {dialect.EpochSeconds("MIN(timestamp)")} AS First_, {dialect.EpochSeconds("MAX(timestamp)")} AS Last_,
+                       {dialect.EpochSeconds("MAX(extracted_at)")} AS Extracted_
+                FROM {series.Timeframe.TableName}
+                WHERE symbol = @symbol AND timestamp >= @from AND timestamp < @to
+                """;
+            var row = await connection.QuerySingleAsync<SummaryRow>(new CommandDefinition(sql,
+                new { symbol = series.Symbol, from = dialect.Time(from), to = dialect.Time(to) }, cancellationToken: cancellationToken));
+            return new SeriesSummary(row.Rows_, row.Distinct_, FromEpoch(row.First_), FromEpoch(row.Last_), FromEpoch(row.Extracted_));
+        }, cancellationToken);
+
+    public Task<CandleResult<IReadOnlyList<Candle>>> ReadLatestAsync(SeriesKey series, int count, DateTime before, CancellationToken cancellationToken) =>
+        GuardAsync<IReadOnlyList<Candle>>(series.Timeframe, [], async connection =>
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = $"""
+                SELECT {_columnList} FROM {series.Timeframe.TableName}
+                WHERE symbol = @symbol AND timestamp < @before
+                ORDER BY timestamp DESC LIMIT @count
+                """;
+            AddParameter(command, "@symbol", series.Symbol);
+            AddParameter(command, "@before", dialect.Time(before));
+            AddParameter(command, "@count", count);
+            var candles = new List<Candle>(Math.Min(count, 10_000));
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                candles.Add(ReadCandle(reader));
+            }
+
+            candles.Reverse();
+            return candles;
+        }, cancellationToken);
+
+    public async Task<int> InsertIgnoreAsync(Timeframe timeframe, IReadOnlyList<Candle> candles, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var inserted = await InsertIgnoreAsync(connection, transaction, timeframe, candles, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return inserted;
+    }
+
+    /// <summary>Inserts within a caller's transaction (the demo seeding writes its marker and rows atomically).</summary>
+    internal async Task<int> InsertIgnoreAsync(DbConnection connection, DbTransaction transaction, Timeframe timeframe, IReadOnlyList<Candle> candles, CancellationToken cancellationToken)
+    {
+        // One prepared command per batch size, rebound for each batch: re-parsing thousands of
+        // parameters per statement dominated the cost on SQLite.
+        var inserted = 0;
+        DbCommand? command = null;
+        try
+        {
+            foreach (var batch in candles.Chunk(dialect.InsertBatchSize))
+            {
+                if (command is null || command.Parameters.Count != batch.Length * Columns.Length)
+                {
+                    if (command is not null)
+                    {
+                        await command.DisposeAsync();
+                    }
+
+                    command = CreateInsertCommand(connection, transaction, timeframe, batch.Length);
+                    await command.PrepareAsync(cancellationToken);
+                }
+
+                for (var i = 0; i < batch.Length; i++)
+                {
+                    var values = Values(batch[i]);
+                    for (var c = 0; c < values.Length; c++)
+                    {
+                        command.Parameters[(i * Columns.Length) + c].Value = values[c] ?? DBNull.Value;
+                    }
+                }
+
+                inserted += await command.ExecuteNonQueryAsync(cancellationToken);
+            }
+        }
+        finally
+        {
+            if (command is not null)
+            {
+                await command.DisposeAsync();
+            }
+        }
+
+        return inserted;
+    }
+
+    private DbCommand CreateInsertCommand(DbConnection connection, DbTransaction transaction, Timeframe timeframe, int rows)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        var sql = new StringBuilder($"{dialect.InsertIgnore} INTO {timeframe.TableName} ({_columnList}) VALUES ");
+        for (var i = 0; i < rows; i++)
+        {
+            sql.Append(i == 0 ? "(" : ",(");
+            for (var c = 0; c < Columns.Length; c++)
+            {
+                var name = $"@p{i}_{c}";
+                sql.Append(c == 0 ? "" : ",").Append(name);
+                AddParameter(command, name, null);
+            }
+
+            sql.Append(')');
+        }
+
+        command.CommandText = sql.ToString();
+        return command;
+    }
+
+    private object?[] Values(Candle c) =>
+    [
+        c.Id, c.Symbol, dialect.Time(c.Timestamp), dialect.Time(c.OpenTime), dialect.Time(c.CloseTime), c.Interval,
+        Dec(c.Open), Dec(c.High), Dec(c.Low), Dec(c.Close), Dec(c.Volume), Dec(c.QuoteAssetVolume), c.NumberOfTrades,
+        Dec(c.TakerBuyBaseAssetVolume), Dec(c.TakerBuyQuoteAssetVolume),
+        c.PriceChange is { } pc ? Dec(pc) : null, c.PriceChangePercent is { } pcp ? Dec(pcp) : null,
+        dialect.Time(c.ExtractedAt), c.ExtractorVersion, c.Source,
+    ];
+
+    // SQLite has no exact decimal type: keep the digits as text there.
+    private object Dec(decimal value) => dialect is SqliteCandleDialect ? value.ToString(System.Globalization.CultureInfo.InvariantCulture) : value;
+
+    private Candle ReadCandle(DbDataReader r) => new()
+    {
+        Id = r.GetString(0),
+        Symbol = r.GetString(1),
+        Timestamp = dialect.ReadTime(r, 2),
+        OpenTime = dialect.ReadTime(r, 3),
+        CloseTime = dialect.ReadTime(r, 4),
+        Interval = r.GetString(5),
+        Open = dialect.ReadDecimal(r, 6),
+        High = dialect.ReadDecimal(r, 7),
+        Low = dialect.ReadDecimal(r, 8),
+        Close = dialect.ReadDecimal(r, 9),
+        Volume = dialect.ReadDecimal(r, 10),
+        QuoteAssetVolume = dialect.ReadDecimal(r, 11),
+        NumberOfTrades = Convert.ToInt32(r.GetValue(12), System.Globalization.CultureInfo.InvariantCulture),
+        TakerBuyBaseAssetVolume = dialect.ReadDecimal(r, 13),
+        TakerBuyQuoteAssetVolume = dialect.ReadDecimal(r, 14),
+        PriceChange = r.IsDBNull(15) ? null : dialect.ReadDecimal(r, 15),
+        PriceChangePercent = r.IsDBNull(16) ? null : dialect.ReadDecimal(r, 16),
+        ExtractedAt = dialect.ReadTime(r, 17),
+        ExtractorVersion = r.GetString(18),
+        Source = r.GetString(19),
+    };
+
+    private async Task<CandleResult<T>> GuardAsync<T>(Timeframe timeframe, T empty, Func<DbConnection, Task<T>> query, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        try
+        {
+            var result = await query(connection);
+            if (_missingTables.TryRemove(timeframe.TableName, out _))
+            {
+                LogTableAppeared(logger, timeframe.TableName, dialect.Name);
+            }
+
+            return new CandleResult<T>(result, false);
+        }
+        catch (DbException e) when (dialect.IsMissingTable(e))
+        {
+            if (_missingTables.TryAdd(timeframe.TableName, true))
+            {
+                LogTableMissing(logger, timeframe.TableName, dialect.Name);
+            }
+
+            return new CandleResult<T>(empty, true);
+        }
+    }
+
+    private async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = dialect.CreateConnection();
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    private static void AddParameter(DbCommand command, string name, object? value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value ?? DBNull.Value;
+        command.Parameters.Add(parameter);
+    }
+
+    private static DateTime? FromEpoch(long? seconds) => seconds is { } s ? DateTime.UnixEpoch.AddSeconds(s) : null;
+
+    private sealed class SummaryRow
+    {
+        public long Rows_ { get; set; }
+
+        public long Distinct_ { get; set; }
+
+        public long? First_ { get; set; }
+
+        public long? Last_ { get; set; }
+
+        public long? Extracted_ { get; set; }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Candle table {Table} does not exist in {Database}; its series are reported as missing_table until it appears")]
+    private static partial void LogTableMissing(ILogger logger, string table, string database);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Candle table {Table} now exists in {Database}")]
+    private static partial void LogTableAppeared(ILogger logger, string table, string database);
+}

@@ -1,0 +1,80 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Text.RegularExpressions;
+
+namespace DataManager.Candles;
+
+/// <summary>
+/// A Binance kline interval and the extractor table that holds it. The list is fixed: table names are only
+/// ever taken from here, never built from input.
+/// </summary>
+public sealed class Timeframe : IEquatable<Timeframe>
+{
+    private Timeframe(string name, string tableSuffix, TimeSpan interval)
+    {
+        Name = name;
+        TableSuffix = tableSuffix;
+        Interval = interval;
+        TableName = "klines_" + tableSuffix;
+    }
+
+    public string Name { get; }
+
+    public string TableSuffix { get; }
+
+    public string TableName { get; }
+
+    public TimeSpan Interval { get; }
+
+    public static IReadOnlyList<Timeframe> All { get; } =
+    [
+        new("1m", "m1", TimeSpan.FromMinutes(1)),
+        new("3m", "m3", TimeSpan.FromMinutes(3)),
+        new("5m", "m5", TimeSpan.FromMinutes(5)),
+        new("15m", "m15", TimeSpan.FromMinutes(15)),
+        new("30m", "m30", TimeSpan.FromMinutes(30)),
+        new("1h", "h1", TimeSpan.FromHours(1)),
+        new("2h", "h2", TimeSpan.FromHours(2)),
+        new("4h", "h4", TimeSpan.FromHours(4)),
+        new("6h", "h6", TimeSpan.FromHours(6)),
+        new("8h", "h8", TimeSpan.FromHours(8)),
+        new("12h", "h12", TimeSpan.FromHours(12)),
+        new("1d", "d1", TimeSpan.FromDays(1)),
+    ];
+
+    /// <summary>The extractor's deployed tables (facts.md §1), the default series list.</summary>
+    public static IReadOnlyList<Timeframe> ExtractorDefaults { get; } = [.. new[] { "5m", "15m", "30m", "1h", "1d" }.Select(Parse)];
+
+    public static Timeframe Parse(string name) =>
+        TryParse(name, out var timeframe) ? timeframe : throw new ArgumentException($"Unknown timeframe '{name}'.", nameof(name));
+
+    public static bool TryParse(string? name, [NotNullWhen(true)] out Timeframe? timeframe)
+    {
+        timeframe = All.FirstOrDefault(t => string.Equals(t.Name, name?.Trim(), StringComparison.Ordinal));
+        return timeframe is not null;
+    }
+
+    /// <summary>The open time of the candle containing <paramref name="time"/> (epoch-aligned; 1d on 00:00 UTC).</summary>
+    public DateTime Floor(DateTime time) => new(time.Ticks - (time.Ticks % Interval.Ticks), DateTimeKind.Utc);
+
+    public bool Equals(Timeframe? other) => other is not null && other.Name == Name;
+
+    public override bool Equals(object? obj) => obj is Timeframe other && Equals(other);
+
+    public override int GetHashCode() => Name.GetHashCode(StringComparison.Ordinal);
+
+    public override string ToString() => Name;
+}
+
+public static partial class SymbolName
+{
+    public static bool IsValid(string? symbol) => symbol is not null && Pattern().IsMatch(symbol);
+
+    [GeneratedRegex("^[A-Z0-9]{2,20}$", RegexOptions.CultureInvariant)]
+    private static partial Regex Pattern();
+}
+
+/// <summary>One audited or analysed series: a symbol on a timeframe.</summary>
+public readonly record struct SeriesKey(string Symbol, Timeframe Timeframe)
+{
+    public override string ToString() => $"{Symbol}/{Timeframe.Name}";
+}

@@ -1,0 +1,200 @@
+using System.Globalization;
+using DataManager.Candles;
+using MongoDB.Driver;
+using MySqlConnector;
+
+namespace DataManager.Configuration;
+
+/// <summary>HTTP port, log level, data directory and this replica's identity.</summary>
+public sealed class ServiceOptions : BindableOptions
+{
+    public static readonly IReadOnlyDictionary<string, Serilog.Events.LogEventLevel> LogLevels =
+        new Dictionary<string, Serilog.Events.LogEventLevel>
+        {
+            ["trace"] = Serilog.Events.LogEventLevel.Verbose,
+            ["debug"] = Serilog.Events.LogEventLevel.Debug,
+            ["info"] = Serilog.Events.LogEventLevel.Information,
+            ["information"] = Serilog.Events.LogEventLevel.Information,
+            ["warning"] = Serilog.Events.LogEventLevel.Warning,
+            ["warn"] = Serilog.Events.LogEventLevel.Warning,
+            ["error"] = Serilog.Events.LogEventLevel.Error,
+            ["critical"] = Serilog.Events.LogEventLevel.Fatal,
+        };
+
+    public int ApiPort { get; set; } = 8000;
+
+    public Serilog.Events.LogEventLevel LogLevel { get; set; } = Serilog.Events.LogEventLevel.Information;
+
+    /// <summary>Where the embedded SQLite files live (store and demo candle database).</summary>
+    public string DataDir { get; set; } = "data";
+
+    /// <summary>This replica's identity: the pod name in Kubernetes, else machine name and process id.</summary>
+    public string PodId { get; set; } = "";
+
+    /// <summary>How long the host waits for background work to stop on SIGTERM (below the pod's grace period).</summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(20);
+
+    public override void Bind(SettingsReader reader)
+    {
+        ApiPort = reader.WholeNumber("API_PORT", 8000, 1, 65535);
+        LogLevel = reader.Choice("LOG_LEVEL", Serilog.Events.LogEventLevel.Information, LogLevels);
+        DataDir = Path.GetFullPath(reader.Text("DATA_DIR", "data"));
+        PodId = reader.Raw("POD_NAME") ?? reader.Raw("HOSTNAME") ?? $"{Environment.MachineName}-{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}";
+        ShutdownTimeout = reader.Seconds("SHUTDOWN_TIMEOUT", 20, 1, 600);
+    }
+}
+
+/// <summary>Where the service's own records go: MongoDB when <c>MONGODB_URL</c> is set, else embedded SQLite.</summary>
+public sealed class StoreOptions : BindableOptions
+{
+    public string? MongoUrl { get; set; }
+
+    public string MongoDatabase { get; set; } = "data_manager";
+
+    public string DataDir { get; set; } = "data";
+
+    public bool UsesMongo => MongoUrl is not null;
+
+    public string SqlitePath => Path.Combine(DataDir, "datamanager.db");
+
+    public override void Bind(SettingsReader reader)
+    {
+        DataDir = Path.GetFullPath(reader.Text("DATA_DIR", "data"));
+        MongoDatabase = reader.Text("MONGODB_DATABASE", "data_manager");
+        MongoUrl = reader.Raw("MONGODB_URL");
+        if (MongoUrl is not null)
+        {
+            try
+            {
+                _ = MongoDB.Driver.MongoUrl.Create(MongoUrl);
+            }
+            catch (MongoConfigurationException)
+            {
+                reader.Fail("MONGODB_URL", "a mongodb:// or mongodb+srv:// connection string", "(malformed, not shown)");
+            }
+        }
+    }
+}
+
+/// <summary>The extractor's candle database: MySQL/MariaDB when configured, else the embedded demo SQLite.</summary>
+public sealed class CandleDatabaseOptions : BindableOptions
+{
+    public string? MySqlConnectionString { get; set; }
+
+    public string DataDir { get; set; } = "data";
+
+    public bool IsEmbedded => MySqlConnectionString is null;
+
+    public string SqlitePath => Path.Combine(DataDir, "candles.db");
+
+    public override void Bind(SettingsReader reader)
+    {
+        DataDir = Path.GetFullPath(reader.Text("DATA_DIR", "data"));
+        var uri = reader.Raw("MYSQL_URI");
+        if (uri is not null)
+        {
+            MySqlConnectionString = MySqlUri.TryParse(uri, out var connectionString, out var problem)
+                ? connectionString
+                : Fail(reader, problem);
+            return;
+        }
+
+        var host = reader.Raw("MYSQL_HOST");
+        if (host is null)
+        {
+            return;
+        }
+
+        var database = reader.Raw("MYSQL_DATABASE");
+        if (database is null)
+        {
+            reader.Fail("MYSQL_DATABASE", "the extractor's database name (required with MYSQL_HOST)", null);
+            return;
+        }
+
+        var builder = new MySqlConnectionStringBuilder
+        {
+            Server = host,
+            Port = (uint)reader.WholeNumber("MYSQL_PORT", 3306, 1, 65535),
+            UserID = reader.Text("MYSQL_USER", "root"),
+            Password = reader.Raw("MYSQL_PASSWORD") ?? "",
+            Database = database,
+        };
+        MySqlConnectionString = MySqlUri.WithServiceDefaults(builder).ConnectionString;
+    }
+
+    private static string? Fail(SettingsReader reader, string problem)
+    {
+        reader.Fail("MYSQL_URI", "mysql://user:password@host:port/database (" + problem + ")", null);
+        return null;
+    }
+}
+
+public static class MySqlUri
+{
+    private static readonly string[] Schemes = ["mysql", "mysql+pymysql", "mysql+aiomysql", "mysql+asyncmy", "mysql+mysqldb", "mariadb"];
+
+    /// <summary>Parses the URI form the deployments use (<c>mysql+pymysql://u:p@host:3306/db</c>) into a connection string.</summary>
+    public static bool TryParse(string uri, out string connectionString, out string problem)
+    {
+        connectionString = "";
+        if (!Uri.TryCreate(uri, UriKind.Absolute, out var parsed))
+        {
+            problem = "not a URI";
+            return false;
+        }
+
+        if (!Schemes.Contains(parsed.Scheme, StringComparer.OrdinalIgnoreCase))
+        {
+            problem = $"scheme '{parsed.Scheme}' is not mysql";
+            return false;
+        }
+
+        var database = Uri.UnescapeDataString(parsed.AbsolutePath.Trim('/'));
+        if (string.IsNullOrEmpty(parsed.Host) || database.Length == 0 || database.Contains('/', StringComparison.Ordinal))
+        {
+            problem = "host and database are required";
+            return false;
+        }
+
+        var userInfo = parsed.UserInfo.Split(':', 2);
+        var builder = new MySqlConnectionStringBuilder
+        {
+            Server = parsed.Host,
+            Port = parsed.Port > 0 ? (uint)parsed.Port : 3306,
+            UserID = userInfo[0].Length > 0 ? Uri.UnescapeDataString(userInfo[0]) : "root",
+            Password = userInfo.Length > 1 ? Uri.UnescapeDataString(userInfo[1]) : "",
+            Database = database,
+        };
+        connectionString = WithServiceDefaults(builder).ConnectionString;
+        problem = "";
+        return true;
+    }
+
+    internal static MySqlConnectionStringBuilder WithServiceDefaults(MySqlConnectionStringBuilder builder)
+    {
+        builder.ConnectionTimeout = 5;
+        builder.DefaultCommandTimeout = 120;
+        builder.Pooling = true;
+        builder.MaximumPoolSize = 16;
+        return builder;
+    }
+}
+
+/// <summary>Which series the schedulers cover.</summary>
+public sealed class SeriesOptions : BindableOptions
+{
+    public static readonly IReadOnlyList<string> DefaultPairs = ["BTCUSDT", "ETHUSDT", "BNBUSDT", "ADAUSDT", "SOLUSDT", "LINKUSDT", "LTCUSDT", "XRPUSDT"];
+
+    public IReadOnlyList<string> SupportedPairs { get; set; } = DefaultPairs;
+
+    public IReadOnlyList<Timeframe> SupportedTimeframes { get; set; } = Timeframe.ExtractorDefaults;
+
+    public IEnumerable<SeriesKey> All => SupportedPairs.SelectMany(p => SupportedTimeframes.Select(t => new SeriesKey(p, t)));
+
+    public override void Bind(SettingsReader reader)
+    {
+        SupportedPairs = reader.Symbols("SUPPORTED_PAIRS", DefaultPairs);
+        SupportedTimeframes = reader.Timeframes("SUPPORTED_TIMEFRAMES", Timeframe.ExtractorDefaults);
+    }
+}

@@ -1,0 +1,56 @@
+using DataManager.Candles;
+using DataManager.Configuration;
+using DataManager.Health;
+using DataManager.Storage;
+using DataManager.Tracking;
+using Prometheus;
+
+namespace DataManager.Hosting;
+
+public static class DataManagerHostExtensions
+{
+    /// <summary>Composes the whole service: configuration, logging, store, candle source, NATS, health and metrics.</summary>
+    public static WebApplicationBuilder AddDataManager(this WebApplicationBuilder builder)
+    {
+        var errors = DataManagerConfiguration.Validate(builder.Configuration);
+        if (errors.Count > 0)
+        {
+            throw new InvalidConfigurationException(errors);
+        }
+
+        var service = BindableOptionsServiceCollectionExtensions.BindNow<ServiceOptions>(builder.Configuration);
+        var store = BindableOptionsServiceCollectionExtensions.BindNow<StoreOptions>(builder.Configuration);
+        var candles = BindableOptionsServiceCollectionExtensions.BindNow<CandleDatabaseOptions>(builder.Configuration);
+        var nats = BindableOptionsServiceCollectionExtensions.BindNow<NatsOptions>(builder.Configuration);
+
+        builder.AddDataManagerLogging(service);
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenAnyIP(service.ApiPort));
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = service.ShutdownTimeout);
+
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddDataManagerOptions();
+        builder.Services.AddDataManagerStore(store);
+        builder.Services.AddCandleDatabase(candles);
+        builder.Services.AddNatsConnection(nats, service.PodId);
+        builder.Services.AddReadinessChecks();
+        builder.Services.AddHostedService<StartupBanner>();
+        builder.Services.ConfigureHttpJsonOptions(json =>
+        {
+            json.SerializerOptions.PropertyNamingPolicy = StoreJson.Options.PropertyNamingPolicy;
+            foreach (var converter in StoreJson.Options.Converters)
+            {
+                json.SerializerOptions.Converters.Add(converter);
+            }
+        });
+        builder.Services.AddProblemDetails();
+        return builder;
+    }
+
+    public static WebApplication MapDataManager(this WebApplication app)
+    {
+        app.UseHttpMetrics();
+        app.MapHealthEndpoints();
+        app.MapMetrics("/metrics");
+        return app;
+    }
+}

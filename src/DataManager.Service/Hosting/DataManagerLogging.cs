@@ -1,0 +1,39 @@
+using DataManager.Configuration;
+using Serilog;
+using Serilog.Formatting.Compact;
+
+namespace DataManager.Hosting;
+
+public static class DataManagerLogging
+{
+    /// <summary>Logs until the host's logger exists, so a failed start is still logged.</summary>
+    public static Serilog.ILogger CreateBootstrapLogger() =>
+        new LoggerConfiguration()
+            .MinimumLevel.Information()
+            .WriteTo.Console(formatProvider: System.Globalization.CultureInfo.InvariantCulture)
+            .CreateBootstrapLogger();
+
+    /// <summary>Compact JSON outside Development (one event per line for log shippers); readable console in Development.</summary>
+    public static WebApplicationBuilder AddDataManagerLogging(this WebApplicationBuilder builder, ServiceOptions options)
+    {
+        var development = builder.Environment.IsDevelopment();
+        builder.Services.AddSerilog((services, logger) =>
+        {
+            logger.MinimumLevel.Is(options.LogLevel)
+                .MinimumLevel.Override("Microsoft.AspNetCore", Serilog.Events.LogEventLevel.Warning)
+                .MinimumLevel.Override("Microsoft.Extensions.Diagnostics.HealthChecks", Serilog.Events.LogEventLevel.Error)
+                .MinimumLevel.Override("NATS", Serilog.Events.LogEventLevel.Warning)
+                .Enrich.FromLogContext()
+                .Enrich.WithProperty("pod", options.PodId);
+            if (development)
+            {
+                logger.WriteTo.Console(formatProvider: System.Globalization.CultureInfo.InvariantCulture);
+            }
+            else
+            {
+                logger.WriteTo.Console(new CompactJsonFormatter());
+            }
+        });
+        return builder;
+    }
+}

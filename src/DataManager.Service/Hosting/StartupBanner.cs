@@ -1,0 +1,60 @@
+using DataManager.Configuration;
+using DataManager.Storage;
+using Microsoft.Extensions.Options;
+
+namespace DataManager.Hosting;
+
+/// <summary>The first lines an operator reads: which mode runs, where its files are, what is on or off.</summary>
+internal sealed partial class StartupBanner(
+    IOptions<ServiceOptions> service,
+    IOptions<StoreOptions> store,
+    IOptions<CandleDatabaseOptions> candles,
+    IOptions<NatsOptions> nats,
+    IOptions<LeaderElectionOptions> leader,
+    IStoreLifecycle storeLifecycle,
+    Candles.ICandleSource candleSource,
+    ILogger<StartupBanner> logger) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var version = typeof(StartupBanner).Assembly.GetName().Version?.ToString(3) ?? "?";
+        LogStarting(logger, version, service.Value.PodId, service.Value.ApiPort);
+        LogStore(logger, store.Value.UsesMongo ? "MongoDB" : "embedded SQLite", storeLifecycle.Describe());
+        LogCandles(logger, candles.Value.IsEmbedded ? "embedded SQLite demo" : "MySQL", candleSource.Describe());
+        if (nats.Value.Url is null)
+        {
+            LogNatsOff(logger);
+        }
+        else
+        {
+            LogNats(logger, nats.Value.Url, nats.Value.Subject, nats.Value.QueueGroup.Length == 0 ? "(none)" : nats.Value.QueueGroup);
+        }
+
+        if (!leader.Value.Enabled)
+        {
+            LogSingleReplica(logger);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "DataManager {Version} starting as pod {PodId}, HTTP on port {Port}")]
+    private static partial void LogStarting(ILogger logger, string version, string podId, int port);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Store: {Mode} ({Where})")]
+    private static partial void LogStore(ILogger logger, string mode, string where);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Candles: {Mode} ({Where})")]
+    private static partial void LogCandles(ILogger logger, string mode, string where);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Message tracker off: NATS_URL is not set")]
+    private static partial void LogNatsOff(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "NATS {Url}, subject {Subject}, queue group {QueueGroup}")]
+    private static partial void LogNats(ILogger logger, string url, string subject, string queueGroup);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Leader election disabled (ENABLE_LEADER_ELECTION=false): this replica is always leader")]
+    private static partial void LogSingleReplica(ILogger logger);
+}

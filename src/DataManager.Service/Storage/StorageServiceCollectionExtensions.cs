@@ -1,0 +1,94 @@
+using DataManager.Configuration;
+using DataManager.Storage.Mongo;
+using DataManager.Storage.Sqlite;
+using MongoDB.Driver;
+
+namespace DataManager.Storage;
+
+public static class StorageServiceCollectionExtensions
+{
+    /// <summary>MongoDB when <c>MONGODB_URL</c> is set, else the embedded SQLite store; one instance serves every store port.</summary>
+    public static IServiceCollection AddDataManagerStore(this IServiceCollection services, StoreOptions options)
+    {
+        if (options.UsesMongo)
+        {
+            services.AddSingleton<IMongoClient>(_ =>
+            {
+                var settings = MongoClientSettings.FromConnectionString(options.MongoUrl);
+                settings.ServerSelectionTimeout = TimeSpan.FromSeconds(5);
+                settings.ApplicationName = "data-manager";
+                return new MongoClient(settings);
+            });
+            services.AddSingleton(sp => new MongoStore(sp.GetRequiredService<IMongoClient>(), options.MongoDatabase));
+            RegisterPorts<MongoStore>(services);
+        }
+        else
+        {
+            services.AddSingleton(_ => new SqliteStore(options.SqlitePath));
+            RegisterPorts<SqliteStore>(services);
+        }
+
+        services.AddSingleton<StoreReadiness>();
+        services.AddHostedService<StoreInitializer>();
+        return services;
+    }
+
+    private static void RegisterPorts<TStore>(IServiceCollection services)
+        where TStore : class, IAuditStore, IHealthScoreStore, IBackfillJobStore, IAnalyticsStore, ICandleArchiveStore, ILeaseStore, IStoreLifecycle
+    {
+        services.AddSingleton<IAuditStore>(sp => sp.GetRequiredService<TStore>());
+        services.AddSingleton<IHealthScoreStore>(sp => sp.GetRequiredService<TStore>());
+        services.AddSingleton<IBackfillJobStore>(sp => sp.GetRequiredService<TStore>());
+        services.AddSingleton<IAnalyticsStore>(sp => sp.GetRequiredService<TStore>());
+        services.AddSingleton<ICandleArchiveStore>(sp => sp.GetRequiredService<TStore>());
+        services.AddSingleton<ILeaseStore>(sp => sp.GetRequiredService<TStore>());
+        services.AddSingleton<IStoreLifecycle>(sp => sp.GetRequiredService<TStore>());
+    }
+}
+
+/// <summary>Whether the store has been initialised; work that writes waits for it.</summary>
+public sealed class StoreReadiness
+{
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public bool IsReady => _ready.Task.IsCompleted;
+
+    public string? LastError { get; internal set; }
+
+    public Task WaitAsync(CancellationToken cancellationToken) => _ready.Task.WaitAsync(cancellationToken);
+
+    internal void MarkReady() => _ready.TrySetResult();
+}
+
+/// <summary>Creates tables/indexes at start, retrying until the store answers; the process keeps serving meanwhile.</summary>
+internal sealed partial class StoreInitializer(IStoreLifecycle store, StoreReadiness readiness, TimeProvider time, ILogger<StoreInitializer> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var delay = TimeSpan.FromSeconds(1);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await store.InitializeAsync(stoppingToken);
+                readiness.LastError = null;
+                readiness.MarkReady();
+                LogReady(logger, store.Describe());
+                return;
+            }
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+            {
+                readiness.LastError = e.Message;
+                LogRetry(logger, store.Describe(), delay.TotalSeconds, e.Message);
+                await Task.Delay(delay, time, stoppingToken);
+                delay = TimeSpan.FromSeconds(Math.Min(delay.TotalSeconds * 2, 30));
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Store ready: {Store}")]
+    private static partial void LogReady(ILogger logger, string store);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Store {Store} not ready, retrying in {Seconds} s: {Error}")]
+    private static partial void LogRetry(ILogger logger, string store, double seconds, string error);
+}

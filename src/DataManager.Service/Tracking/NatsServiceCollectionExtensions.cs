@@ -1,0 +1,29 @@
+using DataManager.Configuration;
+using NATS.Client.Core;
+
+namespace DataManager.Tracking;
+
+public static class NatsServiceCollectionExtensions
+{
+    /// <summary>One NATS connection per process when <c>NATS_URL</c> is set; it reconnects forever and never blocks start-up.</summary>
+    public static IServiceCollection AddNatsConnection(this IServiceCollection services, NatsOptions options, string podId)
+    {
+        if (options.Url is null)
+        {
+            return services;
+        }
+
+        services.AddSingleton<INatsConnection>(sp => new NatsConnection(new NatsOpts
+        {
+            Url = options.Url,
+            Name = $"data-manager-{podId}",
+            LoggerFactory = sp.GetRequiredService<ILoggerFactory>(),
+            MaxReconnectRetry = -1,
+            RetryOnInitialConnect = true,
+            ReconnectWaitMin = TimeSpan.FromMilliseconds(250),
+            ReconnectWaitMax = TimeSpan.FromSeconds(5),
+            ConnectTimeout = TimeSpan.FromSeconds(3),
+        }));
+        return services;
+    }
+}
