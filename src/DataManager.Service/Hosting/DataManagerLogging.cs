@@ -21,8 +21,9 @@ public static class DataManagerLogging
         {
             logger.MinimumLevel.Is(options.LogLevel)
                 .MinimumLevel.Override("Microsoft.AspNetCore", Serilog.Events.LogEventLevel.Warning)
-                .MinimumLevel.Override("Microsoft.Extensions.Diagnostics.HealthChecks", Serilog.Events.LogEventLevel.Error)
-                .MinimumLevel.Override("NATS", Serilog.Events.LogEventLevel.Warning)
+                .MinimumLevel.Override("Microsoft.Extensions.Diagnostics.HealthChecks", Serilog.Events.LogEventLevel.Fatal)
+                // The NATS client logs an error per reconnect attempt; NatsConnectionMonitor logs each change once.
+                .MinimumLevel.Override("NATS", Serilog.Events.LogEventLevel.Fatal)
                 .Enrich.FromLogContext()
                 .Enrich.WithProperty("pod", options.PodId);
             if (development)

@@ -24,6 +24,7 @@ public static class NatsServiceCollectionExtensions
             ReconnectWaitMax = TimeSpan.FromSeconds(5),
             ConnectTimeout = TimeSpan.FromSeconds(3),
         }));
+        services.AddHostedService<NatsConnectionMonitor>();
         return services;
     }
 }

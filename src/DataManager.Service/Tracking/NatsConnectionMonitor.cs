@@ -1,0 +1,89 @@
+using NATS.Client.Core;
+using Prometheus;
+
+namespace DataManager.Tracking;
+
+/// <summary>
+/// Starts the NATS connection without blocking start-up and reports its state: one log line per change
+/// (the client's own per-retry errors are silenced), <c>data_manager_nats_connected</c> and
+/// <c>data_manager_nats_reconnects_total</c>.
+/// </summary>
+internal sealed partial class NatsConnectionMonitor(INatsConnection connection, ILogger<NatsConnectionMonitor> logger) : BackgroundService
+{
+    internal static readonly Gauge Connected = Metrics.CreateGauge("data_manager_nats_connected", "1 while this replica's NATS connection is open.");
+    internal static readonly Counter Reconnects = Metrics.CreateCounter("data_manager_nats_reconnects_total", "NATS connections re-opened after a disconnect.");
+
+    private int _everOpened;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (connection is not NatsConnection nats)
+        {
+            return;
+        }
+
+        nats.ConnectionOpened += OnOpenedAsync;
+        nats.ConnectionDisconnected += OnDisconnectedAsync;
+        nats.ServerError += OnServerErrorAsync;
+        try
+        {
+            // With RetryOnInitialConnect this completes only once connected, and takes no token:
+            // stop waiting on shutdown instead of holding the host until its shutdown timeout.
+            await nats.ConnectAsync().AsTask().WaitAsync(stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        catch (ObjectDisposedException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+        {
+            LogInitialFailure(logger, nats.Opts.Url, e.Message);
+        }
+    }
+
+    private ValueTask OnOpenedAsync(object? sender, NatsEventArgs args)
+    {
+        Connected.Set(1);
+        if (Interlocked.Exchange(ref _everOpened, 1) == 1)
+        {
+            Reconnects.Inc();
+            LogReconnected(logger, connection.Opts.Url);
+        }
+        else
+        {
+            LogConnected(logger, connection.Opts.Url);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private ValueTask OnDisconnectedAsync(object? sender, NatsEventArgs args)
+    {
+        Connected.Set(0);
+        LogDisconnected(logger, connection.Opts.Url, args.Message);
+        return ValueTask.CompletedTask;
+    }
+
+    private ValueTask OnServerErrorAsync(object? sender, NatsEventArgs args)
+    {
+        LogServerError(logger, connection.Opts.Url, args.Message);
+        return ValueTask.CompletedTask;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "NATS connected to {Url}")]
+    private static partial void LogConnected(ILogger logger, string url);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "NATS reconnected to {Url}")]
+    private static partial void LogReconnected(ILogger logger, string url);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "NATS disconnected from {Url}: {Reason}; reconnecting")]
+    private static partial void LogDisconnected(ILogger logger, string url, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "NATS server {Url} reported an error: {Error}")]
+    private static partial void LogServerError(ILogger logger, string url, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "NATS {Url} not reachable at start ({Error}); retrying in the background")]
+    private static partial void LogInitialFailure(ILogger logger, string url, string error);
+}

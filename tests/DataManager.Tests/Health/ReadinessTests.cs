@@ -1,0 +1,117 @@
+using System.Net;
+using System.Net.Http.Json;
+using DataManager.Health;
+using DataManager.Storage;
+using DataManager.Tests.Infrastructure;
+
+namespace DataManager.Tests.Health;
+
+public sealed class ReadinessTests(MariaDbServer mariaDb, NatsServer nats)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static async Task<(HttpStatusCode Status, ReadinessResponse Body)> ReadinessAsync(ServiceHost host)
+    {
+        using var response = await host.Client.GetAsync("/health/readiness", Ct);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        var body = await response.Content.ReadFromJsonAsync<ReadinessResponse>(StoreJson.Options, Ct);
+        return (response.StatusCode, body!);
+    }
+
+    private static ReadinessCheck Check(ReadinessResponse body, string name) => body.Checks.Single(c => c.Name == name);
+
+    [Fact]
+    public async Task Embedded_mode_is_ready_and_lists_every_dependency()
+    {
+        await using var host = await ServiceHost.StartAsync();
+        var (status, body) = await ReadinessAsync(host);
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("Healthy", body.Status);
+        Assert.Equal(["store", "mysql", "nats"], body.Checks.Select(c => c.Name).ToArray());
+        Assert.True(Check(body, "store").Required);
+        Assert.Contains("datamanager.db", Check(body, "store").Description, StringComparison.Ordinal);
+        Assert.Contains("NATS_URL is not set", Check(body, "nats").Description, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Liveness_answers_without_touching_a_database()
+    {
+        // The store points at a server that does not exist: liveness must not care.
+        await using var host = await ServiceHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["MONGODB_URL"] = $"mongodb://127.0.0.1:{ServerAvailability.FreePort()}/?serverSelectionTimeoutMS=300&connectTimeoutMS=300",
+        }, waitForStore: false);
+        using var response = await host.Client.GetAsync("/health/liveness", Ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = await response.Content.ReadFromJsonAsync<LivenessResponse>(StoreJson.Options, Ct);
+        Assert.Equal("alive", body!.Status);
+    }
+
+    [Fact]
+    public async Task An_unreachable_store_makes_the_replica_unready_with_503()
+    {
+        await using var host = await ServiceHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["MONGODB_URL"] = $"mongodb://127.0.0.1:{ServerAvailability.FreePort()}/?serverSelectionTimeoutMS=300&connectTimeoutMS=300",
+        }, waitForStore: false);
+        var (status, body) = await ReadinessAsync(host);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+        Assert.Equal("Unhealthy", Check(body, "store").Status);
+        Assert.Equal("Healthy", Check(body, "mysql").Status);
+    }
+
+    [Fact]
+    public async Task Mysql_and_nats_down_report_degraded_with_200()
+    {
+        await using var host = await ServiceHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["MYSQL_URI"] = $"mysql://root:x@127.0.0.1:{ServerAvailability.FreePort()}/market",
+            ["NATS_URL"] = $"nats://127.0.0.1:{ServerAvailability.FreePort()}",
+        });
+        var (status, body) = await ReadinessAsync(host);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("Degraded", body.Status);
+        Assert.Equal("Healthy", Check(body, "store").Status);
+        Assert.Equal("Degraded", Check(body, "mysql").Status);
+        Assert.Equal("Degraded", Check(body, "nats").Status);
+        Assert.NotNull(Check(body, "mysql").Error);
+    }
+
+    [Fact]
+    public async Task Real_mysql_and_nats_report_healthy()
+    {
+        mariaDb.Require();
+        nats.Require();
+        var database = await mariaDb.CreateDatabaseAsync();
+        await using var host = await ServiceHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["MYSQL_URI"] = MariaDbServer.ToUri(database),
+            ["NATS_URL"] = nats.Url,
+        });
+        // The NATS connection opens in the background after start.
+        var (status, body) = await ReadinessAsync(host);
+        for (var attempt = 0; attempt < 100 && Check(body, "nats").Status != "Healthy"; attempt++)
+        {
+            await Task.Delay(100, Ct);
+            (status, body) = await ReadinessAsync(host);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("Healthy", Check(body, "mysql").Status);
+        Assert.Equal("Healthy", Check(body, "nats").Status);
+        Assert.StartsWith("MySQL 127.0.0.1", Check(body, "mysql").Description, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Metrics_expose_process_and_http_metrics()
+    {
+        await using var host = await ServiceHost.StartAsync();
+        (await host.Client.GetAsync("/health/liveness", Ct)).Dispose();
+        var metrics = await host.Client.GetStringAsync("/metrics", Ct);
+        Assert.Contains("process_cpu_seconds_total", metrics, StringComparison.Ordinal);
+        Assert.Contains("process_working_set_bytes", metrics, StringComparison.Ordinal);
+        Assert.Contains("http_request_duration_seconds_count{code=\"200\",method=\"GET\"", metrics, StringComparison.Ordinal);
+        Assert.Contains("endpoint=\"/health/liveness\"", metrics, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,17 @@
+using DataManager.Storage.Mongo;
+using DataManager.Tests.Infrastructure;
+using MongoDB.Driver;
+
+namespace DataManager.Tests.Storage;
+
+/// <summary>The same contract on a real MongoDB (MONGODB_TEST_URI or Docker); skipped with the reason elsewhere.</summary>
+public sealed class MongoStoreContractTests(MongoServer server) : StoreContractTests
+{
+    protected override async Task<TStore> CreateStoreAsync<TStore>()
+    {
+        server.Require();
+        var store = new MongoStore(new MongoClient(server.ConnectionString), "dm_test_" + Guid.NewGuid().ToString("N")[..12]);
+        await store.InitializeAsync(TestContext.Current.CancellationToken);
+        return (TStore)(object)store;
+    }
+}
