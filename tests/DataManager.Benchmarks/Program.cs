@@ -1,0 +1,3 @@
+using BenchmarkDotNet.Running;
+
+BenchmarkSwitcher.FromAssembly(typeof(DataManager.Benchmarks.EmbeddedStoreBenchmarks).Assembly).Run(args);

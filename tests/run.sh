@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The test command (README): installs the servers the tests run against when missing (as root, from Debian),
+# builds the solution, runs every test project and prints one line: "N passed, N failed, N skipped".
+# Exits non-zero on any failure, on an errored test run, or when no test ran.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+configuration="${CONFIGURATION:-Release}"
+
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
+missing=()
+have mariadbd || missing+=(mariadb-server)
+have nats-server || missing+=(nats-server)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "Installing ${missing[*]} ..."
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "Missing ${missing[*]}: install them, or set MYSQL_TEST_URI / NATS_TEST_URL; those tests will be skipped." >&2
+  fi
+fi
+
+echo "Building ($configuration) ..."
+dotnet build DataManager.sln -c "$configuration" -nologo -v quiet -clp:ErrorsOnly
+
+passed=0; failed=0; skipped=0; status=0
+results_dir="$(mktemp -d)"
+for project in tests/*/; do
+  name="$(basename "$project")"
+  [ -f "$project/$name.csproj" ] || continue
+  grep -q "<IsTestProject>true</IsTestProject>" "$project/$name.csproj" || continue
+  dll="$project/bin/$configuration/net10.0/$name.dll"
+  log="$results_dir/$name.log"
+  echo "Running $name ..."
+  set +e
+  dotnet "$dll" -noColor -noLogo -xml "$results_dir/$name.xml" >"$log" 2>&1
+  code=$?
+  set -e
+  # Failures and skips with their reasons; the full log stays in $results_dir.
+  grep -E "\[FAIL\]" -A 14 "$log" | grep -vE '^\s*\{"@t"' | head -400 || true
+  grep -E "\[SKIP\]" -A 1 "$log" | grep -vE '^--$' | head -100 || true
+  summary="$(grep -E "^\s*$name\s+Total:" "$log" | tail -1)"
+  if [ -z "$summary" ]; then
+    echo "$name: no summary (exit $code); last lines:"; tail -40 "$log"; status=1; continue
+  fi
+  echo "$summary"
+  total=$(sed -E 's/.*Total: ([0-9]+).*/\1/' <<<"$summary")
+  errors=$(sed -E 's/.*Errors: ([0-9]+).*/\1/' <<<"$summary")
+  f=$(sed -E 's/.*Failed: ([0-9]+).*/\1/' <<<"$summary")
+  s=$(sed -E 's/.*Skipped: ([0-9]+).*/\1/' <<<"$summary")
+  notrun=$(sed -E 's/.*Not Run: ([0-9]+).*/\1/' <<<"$summary")
+  passed=$((passed + total - f - s - notrun)); failed=$((failed + f + errors)); skipped=$((skipped + s))
+  [ "$code" = 0 ] && [ "$errors" = 0 ] || status=1
+done
+
+# The benchmark project must stay runnable: list its benchmarks (running them is for the README's figures).
+if ! dotnet tests/DataManager.Benchmarks/bin/"$configuration"/net10.0/DataManager.Benchmarks.dll --list flat >/dev/null 2>&1; then
+  echo "DataManager.Benchmarks does not list its benchmarks"; status=1
+fi
+
+[ $((passed + failed)) -gt 0 ] || { echo "No test ran."; status=1; }
+[ "$failed" = 0 ] || status=1
+echo "$passed passed, $failed failed, $skipped skipped"
+exit $status
