@@ -1,6 +1,7 @@
 using DataManager.Candles;
 using DataManager.Configuration;
 using DataManager.Health;
+using DataManager.Leadership;
 using DataManager.Storage;
 using DataManager.Tracking;
 using Prometheus;
@@ -32,6 +33,7 @@ public static class DataManagerHostExtensions
         builder.Services.AddDataManagerStore(store);
         builder.Services.AddCandleDatabase(candles);
         builder.Services.AddNatsConnection(nats, service.PodId);
+        builder.Services.AddLeadership(builder.Configuration);
         builder.Services.AddReadinessChecks();
         builder.Services.AddHostedService<StartupBanner>();
         builder.Services.ConfigureHttpJsonOptions(json =>
@@ -50,6 +52,7 @@ public static class DataManagerHostExtensions
     {
         app.UseHttpMetrics();
         app.MapHealthEndpoints();
+        app.MapLeadershipEndpoints();
         app.MapMetrics("/metrics");
         return app;
     }

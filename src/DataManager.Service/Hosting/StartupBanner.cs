@@ -10,7 +10,6 @@ internal sealed partial class StartupBanner(
     IOptions<StoreOptions> store,
     IOptions<CandleDatabaseOptions> candles,
     IOptions<NatsOptions> nats,
-    IOptions<LeaderElectionOptions> leader,
     IStoreLifecycle storeLifecycle,
     Candles.ICandleSource candleSource,
     ILogger<StartupBanner> logger) : IHostedService
@@ -28,11 +27,6 @@ internal sealed partial class StartupBanner(
         else
         {
             LogNats(logger, nats.Value.Url, nats.Value.Subject, nats.Value.QueueGroup.Length == 0 ? "(none)" : nats.Value.QueueGroup);
-        }
-
-        if (!leader.Value.Enabled)
-        {
-            LogSingleReplica(logger);
         }
 
         return Task.CompletedTask;
@@ -54,7 +48,4 @@ internal sealed partial class StartupBanner(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "NATS {Url}, subject {Subject}, queue group {QueueGroup}")]
     private static partial void LogNats(ILogger logger, string url, string subject, string queueGroup);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Leader election disabled (ENABLE_LEADER_ELECTION=false): this replica is always leader")]
-    private static partial void LogSingleReplica(ILogger logger);
 }

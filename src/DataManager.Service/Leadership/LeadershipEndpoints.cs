@@ -1,0 +1,24 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace DataManager.Leadership;
+
+public static class LeadershipEndpoints
+{
+    public static IEndpointRouteBuilder MapLeadershipEndpoints(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGroup("/health").WithTags("Leadership").MapGet("/leader", GetLeader);
+        return endpoints;
+    }
+
+    /// <summary>200 on every replica, leader or not: this replica's standing and the lease as last read from the store.</summary>
+    internal static Ok<LeaderStatusResponse> GetLeader(LeaderElector elector)
+    {
+        var snapshot = elector.Snapshot();
+        var lease = snapshot.Lease is { } l ? new LeaseResponse(l.Holder, l.Term, l.AcquiredAt, l.RenewedAt, l.ExpiresAt) : null;
+        return TypedResults.Ok(new LeaderStatusResponse(snapshot.Enabled, snapshot.IsLeader, snapshot.PodId, lease, snapshot.LastError));
+    }
+}
+
+public sealed record LeaderStatusResponse(bool Enabled, bool IsLeader, string PodId, LeaseResponse? Lease, string? LastError);
+
+public sealed record LeaseResponse(string Holder, long Term, DateTimeOffset AcquiredAt, DateTimeOffset RenewedAt, DateTimeOffset ExpiresAt);
