@@ -150,7 +150,8 @@ public sealed partial class LeaderElector : BackgroundService
         var budget = wasLeader ? _options.RenewDeadline - _time.GetElapsedTime(_lastRenewSent) : _options.LeaseTimeout;
         try
         {
-            var attempt = await _store.TryAcquireOrRenewAsync(_options.ElectionName, _podId, _options.LeaseTimeout, cancellationToken)
+            // Off-thread, so the budget holds even for a store whose "async" calls block (SQLite waiting on a lock).
+            var attempt = await Task.Run(() => _store.TryAcquireOrRenewAsync(_options.ElectionName, _podId, _options.LeaseTimeout, cancellationToken), cancellationToken)
                 .WaitAsync(budget > TimeSpan.Zero ? budget : TimeSpan.FromMilliseconds(1), _time, cancellationToken);
             lock (_gate)
             {
@@ -199,7 +200,8 @@ public sealed partial class LeaderElector : BackgroundService
             {
                 // Expire the lease now (keeping this pod on record) so another replica takes over within
                 // about one heartbeat instead of one lease timeout.
-                await _store.ReleaseAsync(_options.ElectionName, _podId, cancellationToken).WaitAsync(TimeSpan.FromSeconds(5), _time, cancellationToken);
+                await Task.Run(() => _store.ReleaseAsync(_options.ElectionName, _podId, cancellationToken), cancellationToken)
+                    .WaitAsync(TimeSpan.FromSeconds(5), _time, cancellationToken);
                 LogReleased(_logger, _podId);
             }
             catch (Exception e)

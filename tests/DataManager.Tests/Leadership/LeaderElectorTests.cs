@@ -1,0 +1,268 @@
+using DataManager.Configuration;
+using DataManager.Leadership;
+using DataManager.Storage;
+using DataManager.Storage.Sqlite;
+using DataManager.Tests.Infrastructure;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace DataManager.Tests.Leadership;
+
+/// <summary>The elector against a real SQLite lease, driven one attempt at a time.</summary>
+public sealed class LeaderElectorTests : IDisposable
+{
+    private static readonly LeaderElectionOptions Fast = new()
+    {
+        HeartbeatInterval = TimeSpan.FromMilliseconds(100),
+        RenewDeadline = TimeSpan.FromMilliseconds(400),
+        LeaseTimeout = TimeSpan.FromMilliseconds(800),
+    };
+
+    private readonly string _directory = ServerAvailability.TempDirectory("dm-elector");
+    private readonly List<Lifetime> _lifetimes = [];
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private async Task<SqliteStore> StoreAsync()
+    {
+        var store = new SqliteStore(Path.Combine(_directory, "store.db"));
+        await store.InitializeAsync(Ct);
+        return store;
+    }
+
+    private (LeaderElector Elector, Lifetime Lifetime) Elector(ILeaseStore store, string pod, LeaderElectionOptions? options = null)
+    {
+        var readiness = new StoreReadiness();
+        typeof(StoreReadiness).GetMethod("MarkReady", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.Invoke(readiness, null);
+        var lifetime = new Lifetime();
+        _lifetimes.Add(lifetime);
+        var elector = new LeaderElector(store, Options.Create(options ?? Fast), Options.Create(new ServiceOptions { PodId = pod }), readiness,
+            TimeProvider.System, lifetime, NullLogger<LeaderElector>.Instance);
+        return (elector, lifetime);
+    }
+
+    [Fact]
+    public async Task The_first_attempt_wins_term_1_and_renewals_keep_it()
+    {
+        var store = await StoreAsync();
+        var (elector, _) = Elector(store, "pod-a");
+
+        await elector.RunOnceAsync(Ct);
+        var ticket = await elector.WaitForLeadershipAsync(Ct);
+        Assert.Equal(1, ticket.Term);
+        Assert.True(elector.IsFreshLeader(1));
+
+        await elector.RunOnceAsync(Ct);
+        var snapshot = elector.Snapshot();
+        Assert.True(snapshot.IsLeader);
+        Assert.Equal(1, snapshot.Term);
+        Assert.Equal("pod-a", snapshot.Lease!.Holder);
+        Assert.False(ticket.Token.IsCancellationRequested);
+    }
+
+    [Fact]
+    public async Task A_second_replica_follows_and_takes_over_with_a_higher_term_after_release()
+    {
+        var store = await StoreAsync();
+        var (a, _) = Elector(store, "pod-a");
+        var (b, _) = Elector(store, "pod-b");
+        await a.RunOnceAsync(Ct);
+        await b.RunOnceAsync(Ct);
+        Assert.True(a.Snapshot().IsLeader);
+        Assert.False(b.Snapshot().IsLeader);
+        Assert.Equal("pod-a", b.Snapshot().Lease!.Holder);
+
+        var ticket = await a.WaitForLeadershipAsync(Ct);
+        await a.StopAsync(Ct);
+        Assert.False(a.Snapshot().IsLeader);
+        Assert.True(ticket.Token.IsCancellationRequested);
+
+        await b.RunOnceAsync(Ct);
+        Assert.True(b.Snapshot().IsLeader);
+        Assert.Equal(2, b.Snapshot().Term);
+        Assert.False(a.IsFreshLeader(1));
+    }
+
+    [Fact]
+    public async Task A_leader_that_cannot_renew_steps_down_by_its_renew_deadline_and_its_token_ends()
+    {
+        var store = await StoreAsync();
+        var (elector, _) = Elector(store, "pod-a");
+        await elector.RunOnceAsync(Ct);
+        var ticket = await elector.WaitForLeadershipAsync(Ct);
+
+        // Pause the store: an exclusive lock makes every write wait.
+        await using var blocker = new SqliteConnection($"Data Source={Path.Combine(_directory, "store.db")};Pooling=False");
+        await blocker.OpenAsync(Ct);
+        await using (var exclusive = blocker.CreateCommand())
+        {
+            exclusive.CommandText = "BEGIN EXCLUSIVE;";
+            await exclusive.ExecuteNonQueryAsync(Ct);
+        }
+
+        await elector.RunOnceAsync(Ct); // waits no longer than the rest of the renew deadline
+        await Task.Delay(Fast.RenewDeadline, Ct);
+
+        Assert.False(elector.IsFreshLeader(ticket.Term));
+        Assert.False(elector.Snapshot().IsLeader);
+        Assert.True(ticket.Token.IsCancellationRequested);
+        Assert.NotNull(elector.Snapshot().LastError);
+    }
+
+    [Fact]
+    public async Task A_leader_that_was_paused_past_its_deadline_is_not_fresh_even_before_its_timer_fires()
+    {
+        var store = await StoreAsync();
+        var (elector, _) = Elector(store, "pod-a", new LeaderElectionOptions
+        {
+            HeartbeatInterval = TimeSpan.FromMilliseconds(50),
+            RenewDeadline = TimeSpan.FromMilliseconds(150),
+            LeaseTimeout = TimeSpan.FromMilliseconds(600),
+        });
+        await elector.RunOnceAsync(Ct);
+        Assert.True(elector.IsFreshLeader(1));
+        Thread.Sleep(200); // this thread stands still like a paused process
+        Assert.False(elector.IsFreshLeader(1));
+        Assert.False(elector.Snapshot().IsLeader);
+    }
+
+    [Fact]
+    public async Task Store_errors_never_stop_a_follower_and_it_recovers()
+    {
+        var store = new SqliteStore(Path.Combine(_directory, "not-initialised.db"));
+        var (elector, _) = Elector(store, "pod-a");
+        await elector.RunOnceAsync(Ct); // no table yet: an error, recorded
+        Assert.False(elector.Snapshot().IsLeader);
+        Assert.Contains("no such table", elector.Snapshot().LastError, StringComparison.Ordinal);
+
+        await store.InitializeAsync(Ct);
+        await elector.RunOnceAsync(Ct);
+        Assert.True(elector.Snapshot().IsLeader);
+        Assert.Null(elector.Snapshot().LastError);
+    }
+
+    [Fact]
+    public async Task Shutdown_reports_not_leader_first_then_releases_the_lease()
+    {
+        var store = await StoreAsync();
+        var (elector, lifetime) = Elector(store, "pod-a");
+        await elector.RunOnceAsync(Ct);
+        var ticket = await elector.WaitForLeadershipAsync(Ct);
+
+        lifetime.Stop();
+        Assert.False(elector.Snapshot().IsLeader);
+        Assert.True(ticket.Token.IsCancellationRequested);
+        await elector.RunOnceAsync(Ct); // a late attempt during shutdown must not re-acquire
+        Assert.False(elector.Snapshot().IsLeader);
+
+        await elector.StopAsync(Ct);
+        var lease = await store.ReadAsync("data-manager", Ct);
+        Assert.Equal("pod-a", lease!.Holder);
+        Assert.True(lease.ExpiresAt <= DateTimeOffset.UtcNow.AddMilliseconds(50));
+    }
+
+    [Fact]
+    public async Task Disabled_election_makes_this_replica_leader_without_touching_the_store()
+    {
+        var store = new SqliteStore(Path.Combine(_directory, "never-created.db"));
+        var (elector, _) = Elector(store, "solo", new LeaderElectionOptions { Enabled = false });
+        await elector.StartAsync(Ct);
+        var ticket = await elector.WaitForLeadershipAsync(Ct).WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        Assert.Equal(0, ticket.Term);
+        Assert.True(elector.IsFreshLeader(0));
+        Assert.False(File.Exists(Path.Combine(_directory, "never-created.db")));
+        await elector.StopAsync(Ct);
+    }
+
+    [Fact]
+    public async Task Leader_only_loops_run_only_while_leading_and_stop_when_leadership_ends()
+    {
+        var store = await StoreAsync();
+        var (elector, _) = Elector(store, "pod-a");
+        var loop = new CountingLoop();
+        var host = new LeaderLoopHost([loop], elector, TimeProvider.System, NullLogger<LeaderLoopHost>.Instance);
+        await host.StartAsync(Ct);
+
+        await Task.Delay(150, Ct);
+        Assert.Equal(0, loop.Runs);
+
+        await elector.RunOnceAsync(Ct);
+        await WaitUntilAsync(() => loop.Runs > 0);
+        Assert.Equal([1L], loop.Terms.Distinct().ToArray());
+
+        await elector.StopAsync(Ct); // steps down and releases
+        var runs = loop.Runs;
+        await Task.Delay(150, Ct);
+        Assert.InRange(loop.Runs, runs, runs + 1);
+        Assert.True(loop.LastToken.IsCancellationRequested);
+        await host.StopAsync(Ct);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        for (var i = 0; i < 200 && !condition(); i++)
+        {
+            await Task.Delay(25, Ct);
+        }
+
+        Assert.True(condition());
+    }
+
+    private sealed class CountingLoop : ILeaderLoop
+    {
+        private int _runs;
+
+        public int Runs => Volatile.Read(ref _runs);
+
+        public List<long> Terms { get; } = [];
+
+        public CancellationToken LastToken { get; private set; }
+
+        public string Name => "counting";
+
+        public TimeSpan InitialDelay => TimeSpan.Zero;
+
+        public TimeSpan Interval => TimeSpan.FromMilliseconds(20);
+
+        public Task RunOnceAsync(LeadershipTicket leadership, CancellationToken cancellationToken)
+        {
+            lock (Terms)
+            {
+                Terms.Add(leadership.Term);
+            }
+
+            LastToken = cancellationToken;
+            Interlocked.Increment(ref _runs);
+            return Task.CompletedTask;
+        }
+    }
+
+    internal sealed class Lifetime : IHostApplicationLifetime
+    {
+        private readonly CancellationTokenSource _stopping = new();
+
+        public CancellationToken ApplicationStarted => CancellationToken.None;
+
+        public CancellationToken ApplicationStopping => _stopping.Token;
+
+        public CancellationToken ApplicationStopped => CancellationToken.None;
+
+        public void StopApplication() => _stopping.Cancel();
+
+        public void Stop() => _stopping.Cancel();
+    }
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
