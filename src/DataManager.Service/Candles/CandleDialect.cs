@@ -31,6 +31,19 @@ public abstract class CandleDialect
 
     /// <summary>Largest rows per multi-row INSERT, within the engine's parameter limit.</summary>
     public virtual int InsertBatchSize => 500;
+
+    /// <summary>A DECIMAL column as a comparable number (SQLite keeps the digits as text).</summary>
+    public virtual string Number(string column) => column;
+
+    public virtual string Greatest(string a, string b) => $"GREATEST({a}, {b})";
+
+    public virtual string Least(string a, string b) => $"LEAST({a}, {b})";
+
+    /// <summary>
+    /// True where the table is clustered by its primary key (InnoDB): conventional ids <c>{SYMBOL}_{open ms}</c>
+    /// make a primary-key range a sequential read of one series' window.
+    /// </summary>
+    public virtual bool ClusteredById => false;
 }
 
 public sealed class MySqlCandleDialect(string connectionString) : CandleDialect
@@ -55,6 +68,8 @@ public sealed class MySqlCandleDialect(string connectionString) : CandleDialect
     public override DateTime ReadTime(DbDataReader reader, int ordinal) => DateTime.SpecifyKind(reader.GetDateTime(ordinal), DateTimeKind.Utc);
 
     public override decimal ReadDecimal(DbDataReader reader, int ordinal) => reader.GetDecimal(ordinal);
+
+    public override bool ClusteredById => true;
 }
 
 /// <summary>The embedded mode: DATETIME kept as <c>yyyy-MM-dd HH:mm:ss</c> text (ordered like the time), decimals as exact text.</summary>
@@ -89,6 +104,12 @@ public sealed class SqliteCandleDialect(string path) : CandleDialect
 
     public override DateTime ReadTime(DbDataReader reader, int ordinal) =>
         DateTime.ParseExact(reader.GetString(ordinal), TimeFormat, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal);
+
+    public override string Number(string column) => $"CAST({column} AS REAL)";
+
+    public override string Greatest(string a, string b) => $"MAX({a}, {b})";
+
+    public override string Least(string a, string b) => $"MIN({a}, {b})";
 
     /// <summary>SQLite runs single-row statements fastest when one prepared command is rebound.</summary>
     public override int InsertBatchSize => 1;

@@ -104,19 +104,7 @@ public abstract class CandleStoreContractTests
 
 public sealed class MariaDbCandleStoreTests(MariaDbServer server) : CandleStoreContractTests
 {
-    protected override async Task<SqlCandleStore> CreateAsync(params Timeframe[] tables)
-    {
-        var connectionString = await server.CreateDatabaseAsync();
-        await using var connection = new MySqlConnector.MySqlConnection(connectionString);
-        await connection.OpenAsync(TestContext.Current.CancellationToken);
-        foreach (var table in tables)
-        {
-            await using var command = new MySqlConnector.MySqlCommand(CandleSchema.MySqlCreateTable(table), connection);
-            await command.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
-        }
-
-        return new SqlCandleStore(new MySqlCandleDialect(connectionString), NullLogger<SqlCandleStore>.Instance);
-    }
+    protected override Task<SqlCandleStore> CreateAsync(params Timeframe[] tables) => CandleDatabases.MariaDbAsync(server, tables);
 
     [Fact]
     public async Task An_unreachable_server_throws_a_connection_error_not_a_missing_table()
@@ -130,30 +118,7 @@ public sealed class SqliteCandleStoreTests : CandleStoreContractTests, IDisposab
 {
     private readonly string _directory = ServerAvailability.TempDirectory("dm-sqlite-candles");
 
-    protected override async Task<SqlCandleStore> CreateAsync(params Timeframe[] tables)
-    {
-        var dialect = new SqliteCandleDialect(Path.Combine(_directory, Guid.NewGuid().ToString("N") + ".db"));
-        await using var connection = dialect.CreateConnection();
-        await connection.OpenAsync(TestContext.Current.CancellationToken);
-        foreach (var table in tables)
-        {
-            await using var command = connection.CreateCommand();
-            command.CommandText = CandleSchema.SqliteCreateTable(table);
-            await command.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
-        }
+    protected override Task<SqlCandleStore> CreateAsync(params Timeframe[] tables) => CandleDatabases.SqliteAsync(_directory, tables);
 
-        return new SqlCandleStore(dialect, NullLogger<SqlCandleStore>.Instance);
-    }
-
-    public void Dispose()
-    {
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        try
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public void Dispose() => CandleDatabases.RemoveDirectory(_directory);
 }

@@ -1,0 +1,108 @@
+using DataManager.Candles;
+using DataManager.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace DataManager.Auditing;
+
+/// <summary>The audit of one series over one window, in the shape of the CLI's JSON report.</summary>
+public sealed record SeriesAuditReport
+{
+    public required string Symbol { get; init; }
+
+    public required string Timeframe { get; init; }
+
+    public required DateTimeOffset From { get; init; }
+
+    public required DateTimeOffset To { get; init; }
+
+    public int ExpectedCandles { get; init; }
+
+    public int ActualCandles { get; init; }
+
+    public IReadOnlyList<GapFinding> Gaps { get; init; } = [];
+
+    public IReadOnlyList<DuplicateFinding> Duplicates { get; init; } = [];
+
+    public int DuplicateSurplus { get; init; }
+
+    public IReadOnlyList<IntegrityFinding> Integrity { get; init; } = [];
+
+    public IReadOnlyList<AnomalyFinding> Anomalies { get; init; } = [];
+
+    public HealthScore? Health { get; init; }
+
+    public string? Error { get; init; }
+
+    /// <summary>Rows read in the window (including duplicates).</summary>
+    public long Rows { get; init; }
+
+    /// <summary>Newest open time read, for freshness when a result is reused.</summary>
+    public DateTimeOffset? NewestOpen { get; init; }
+
+    public static SeriesAuditReport Failed(SeriesKey series, DateTime from, DateTime to, string error) => new()
+    {
+        Symbol = series.Symbol,
+        Timeframe = series.Timeframe.Name,
+        From = Utc(from),
+        To = Utc(to),
+        Error = error,
+    };
+
+    internal static DateTimeOffset Utc(DateTime time) => new(DateTime.SpecifyKind(time, DateTimeKind.Utc));
+}
+
+/// <summary>
+/// Audits one series without pulling its rows: the open times are streamed from the index into the gap
+/// scanner while duplicates (GROUP BY) and integrity suspects (predicates) are found by the database,
+/// the three in parallel.
+/// </summary>
+public sealed class SeriesAuditor(ICandleSource candles, IOptions<AuditOptions> options)
+{
+    public async Task<SeriesAuditReport> AuditAsync(SeriesKey series, DateTime from, DateTime to, DateTime now, CancellationToken cancellationToken)
+    {
+        var interval = series.Timeframe.Interval;
+        var grid = AuditGrid.For(from, to, interval);
+        var scanner = new GapScanner(grid, GapRules.For(interval, options.Value.GapTolerance, options.Value.MinGapSize));
+        var scan = candles.ScanOpenTimesAsync(series, grid.ReadFrom, grid.ReadTo, scanner.Add, cancellationToken);
+        var duplicates = candles.DuplicatesAsync(series, grid.ReadFrom, grid.ReadTo, cancellationToken);
+        var suspects = candles.IntegritySuspectsAsync(series, grid.ReadFrom, grid.ReadTo, cancellationToken);
+        await Task.WhenAll(scan, duplicates, suspects);
+
+        if (scan.Result.TableMissing || duplicates.Result.TableMissing || suspects.Result.TableMissing)
+        {
+            return SeriesAuditReport.Failed(series, from, to, $"missing_table: {series.Timeframe.TableName} does not exist");
+        }
+
+        var gaps = scanner.Finish();
+        var rows = scan.Result.Value;
+        var integrity = suspects.Result.Value
+            .SelectMany(c => IntegrityRules.Broken(c, interval).Select(rule => new IntegrityFinding(SeriesAuditReport.Utc(c.Timestamp), rule, c.Id)))
+            .ToList();
+        var surplus = (int)(rows - scanner.Distinct);
+        var asOf = now < to ? now : to;
+        return new SeriesAuditReport
+        {
+            Symbol = series.Symbol,
+            Timeframe = series.Timeframe.Name,
+            From = SeriesAuditReport.Utc(from),
+            To = SeriesAuditReport.Utc(to),
+            ExpectedCandles = grid.Size,
+            ActualCandles = scanner.DistinctOnGrid,
+            Gaps = gaps,
+            Duplicates = [.. duplicates.Result.Value.Select(d => new DuplicateFinding(SeriesAuditReport.Utc(d.OpenTime), d.Rows))],
+            DuplicateSurplus = surplus,
+            Integrity = integrity,
+            Health = HealthScoring.Score(scanner.DistinctOnGrid, grid.Size, gaps.Count, surplus, scanner.Newest, interval, asOf),
+            Rows = rows,
+            NewestOpen = scanner.Newest is { } newest ? SeriesAuditReport.Utc(newest) : null,
+        };
+    }
+
+    /// <summary>A reused result judged again as of <paramref name="asOf"/>: only freshness moves with time.</summary>
+    public static SeriesAuditReport Rescore(SeriesAuditReport report, TimeSpan interval, DateTime asOf) =>
+        report.Error is not null ? report : report with
+        {
+            Health = HealthScoring.Score(report.ActualCandles, report.ExpectedCandles, report.Gaps.Count, report.DuplicateSurplus,
+                report.NewestOpen?.UtcDateTime, interval, asOf),
+        };
+}
