@@ -32,7 +32,8 @@ public sealed partial class EmbeddedCandleDatabase(SqliteCandleDialect dialect, 
             seededAt = await check.ExecuteScalarAsync(cancellationToken) as string;
             if (seededAt is null)
             {
-                var anchor = new DateTime(time.GetUtcNow().UtcDateTime.Ticks / TimeSpan.TicksPerHour * TimeSpan.TicksPerHour, DateTimeKind.Utc);
+                // Anchored on the seed time (to the second): every series is complete up to its last closed candle.
+                var anchor = new DateTime(time.GetUtcNow().UtcDateTime.Ticks / TimeSpan.TicksPerSecond * TimeSpan.TicksPerSecond, DateTimeKind.Utc);
                 await using (var marker = connection.CreateCommand())
                 {
                     marker.Transaction = transaction;

@@ -190,10 +190,18 @@ public sealed class SeriesOptions : BindableOptions
 
     public IReadOnlyList<Timeframe> SupportedTimeframes { get; set; } = Timeframe.ExtractorDefaults;
 
+    /// <summary>Whether SUPPORTED_PAIRS was set (the embedded demo covers its own symbols otherwise).</summary>
+    public bool PairsConfigured { get; set; }
+
     public IEnumerable<SeriesKey> All => SupportedPairs.SelectMany(p => SupportedTimeframes.Select(t => new SeriesKey(p, t)));
+
+    /// <summary>The series the schedulers cover: the demo's symbols in embedded mode unless SUPPORTED_PAIRS says otherwise.</summary>
+    public IReadOnlyList<SeriesKey> Scheduled(bool embeddedCandles) =>
+        [.. (embeddedCandles && !PairsConfigured ? DemoCandles.Symbols : SupportedPairs).SelectMany(p => SupportedTimeframes.Select(t => new SeriesKey(p, t)))];
 
     public override void Bind(SettingsReader reader)
     {
+        PairsConfigured = reader.Raw("SUPPORTED_PAIRS") is not null;
         SupportedPairs = reader.Symbols("SUPPORTED_PAIRS", DefaultPairs);
         SupportedTimeframes = reader.Timeframes("SUPPORTED_TIMEFRAMES", Timeframe.ExtractorDefaults);
     }

@@ -1,3 +1,4 @@
+using DataManager.Auditing;
 using DataManager.Candles;
 using DataManager.Configuration;
 using DataManager.Health;
@@ -23,6 +24,7 @@ public static class DataManagerHostExtensions
         var store = BindableOptionsServiceCollectionExtensions.BindNow<StoreOptions>(builder.Configuration);
         var candles = BindableOptionsServiceCollectionExtensions.BindNow<CandleDatabaseOptions>(builder.Configuration);
         var nats = BindableOptionsServiceCollectionExtensions.BindNow<NatsOptions>(builder.Configuration);
+        var audit = BindableOptionsServiceCollectionExtensions.BindNow<AuditOptions>(builder.Configuration);
 
         builder.AddDataManagerLogging(service);
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenAnyIP(service.ApiPort));
@@ -34,6 +36,7 @@ public static class DataManagerHostExtensions
         builder.Services.AddCandleDatabase(candles);
         builder.Services.AddNatsConnection(nats, service.PodId);
         builder.Services.AddLeadership(builder.Configuration);
+        builder.Services.AddAuditing(audit);
         builder.Services.AddReadinessChecks();
         builder.Services.AddHostedService<StartupBanner>();
         builder.Services.ConfigureHttpJsonOptions(json =>
@@ -53,6 +56,7 @@ public static class DataManagerHostExtensions
         app.UseHttpMetrics();
         app.MapHealthEndpoints();
         app.MapLeadershipEndpoints();
+        app.MapAuditEndpoints();
         app.MapMetrics("/metrics");
         return app;
     }

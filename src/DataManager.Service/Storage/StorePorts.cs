@@ -18,7 +18,8 @@ public interface IAuditStore
 
     Task SaveCycleAsync(AuditCycleRecord cycle, CancellationToken cancellationToken);
 
-    Task<AuditCycleRecord?> LatestCycleAsync(CancellationToken cancellationToken);
+    /// <summary>The newest cycles, newest first (the newest may still be running, or abandoned by a lost leader).</summary>
+    Task<IReadOnlyList<AuditCycleRecord>> RecentCyclesAsync(int limit, CancellationToken cancellationToken);
 
     Task<long> PruneAsync(DateTimeOffset olderThan, CancellationToken cancellationToken);
 }

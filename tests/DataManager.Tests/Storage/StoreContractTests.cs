@@ -93,15 +93,16 @@ public abstract class StoreContractTests
     public async Task Cycles_are_saved_replaced_and_the_latest_is_read_back()
     {
         var store = await Audits();
-        Assert.Null(await store.LatestCycleAsync(Ct));
+        Assert.Empty(await store.RecentCyclesAsync(5, Ct));
         var first = new AuditCycleRecord { Id = "a", Term = 3, Leader = "pod-1", StartedAt = T0 };
         var second = new AuditCycleRecord { Id = "b", Term = 3, Leader = "pod-1", StartedAt = T0.AddMinutes(5) };
         await store.SaveCycleAsync(first, Ct);
         await store.SaveCycleAsync(second, Ct);
         await store.SaveCycleAsync(second with { FinishedAt = T0.AddMinutes(6), SeriesAudited = 40, Gaps = 2, Errors = 1 }, Ct);
 
-        var latest = await store.LatestCycleAsync(Ct);
-        Assert.NotNull(latest);
+        var recent = await store.RecentCyclesAsync(5, Ct);
+        Assert.Equal(["b", "a"], recent.Select(c => c.Id).ToArray());
+        var latest = recent[0];
         Assert.Equal("b", latest.Id);
         Assert.Equal(40, latest.SeriesAudited);
         Assert.Equal(T0.AddMinutes(6), latest.FinishedAt);

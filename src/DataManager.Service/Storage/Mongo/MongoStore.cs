@@ -93,8 +93,8 @@ public sealed class MongoStore : IAuditStore, IHealthScoreStore, IBackfillJobSto
     public Task SaveCycleAsync(AuditCycleRecord cycle, CancellationToken cancellationToken) =>
         Cycles.ReplaceOneAsync(c => c.Id == cycle.Id, cycle, new ReplaceOptions { IsUpsert = true }, cancellationToken);
 
-    public async Task<AuditCycleRecord?> LatestCycleAsync(CancellationToken cancellationToken) =>
-        await Cycles.Find(FilterDefinition<AuditCycleRecord>.Empty).SortByDescending(c => c.StartedAt).Limit(1).FirstOrDefaultAsync(cancellationToken);
+    public async Task<IReadOnlyList<AuditCycleRecord>> RecentCyclesAsync(int limit, CancellationToken cancellationToken) =>
+        await Cycles.Find(FilterDefinition<AuditCycleRecord>.Empty).SortByDescending(c => c.StartedAt).ThenByDescending(c => c.Id).Limit(limit).ToListAsync(cancellationToken);
 
     async Task<long> IAuditStore.PruneAsync(DateTimeOffset olderThan, CancellationToken cancellationToken) =>
         (await Audits.DeleteManyAsync(a => a.AuditedAt < olderThan, cancellationToken)).DeletedCount

@@ -118,8 +118,8 @@ public sealed class SqliteStore(string path) : IAuditStore, IHealthScoreStore, I
             cancellationToken, null, ("$id", cycle.Id), ("$at", Ms(cycle.StartedAt)), ("$body", StoreJson.Serialize(cycle)));
     }
 
-    public async Task<AuditCycleRecord?> LatestCycleAsync(CancellationToken cancellationToken) =>
-        First(await QueryBodiesAsync<AuditCycleRecord>("SELECT body FROM audit_cycles ORDER BY started_at DESC LIMIT 1;", cancellationToken));
+    public Task<IReadOnlyList<AuditCycleRecord>> RecentCyclesAsync(int limit, CancellationToken cancellationToken) =>
+        QueryBodiesAsync<AuditCycleRecord>("SELECT body FROM audit_cycles ORDER BY started_at DESC, id DESC LIMIT $limit;", cancellationToken, ("$limit", limit));
 
     async Task<long> IAuditStore.PruneAsync(DateTimeOffset olderThan, CancellationToken cancellationToken) =>
         await DeleteAsync("DELETE FROM audits WHERE audited_at < $t;", olderThan, cancellationToken)

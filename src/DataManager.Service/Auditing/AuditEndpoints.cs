@@ -1,0 +1,154 @@
+using DataManager.Candles;
+using DataManager.Configuration;
+using DataManager.Leadership;
+using DataManager.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace DataManager.Auditing;
+
+public static class AuditEndpoints
+{
+    public static IEndpointRouteBuilder MapAuditEndpoints(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGroup("/health").WithTags("Auditing").MapGet("/audit-status", GetStatusAsync);
+        var api = endpoints.MapGroup("/api").WithTags("Auditing");
+        api.MapGet("/audits", QueryAuditsAsync);
+        api.MapGet("/health-scores/{symbol}/{timeframe}", GetHealthHistoryAsync);
+        return endpoints;
+    }
+
+    /// <summary>The same answer on every replica: followers read the last cycle from the store.</summary>
+    internal static async Task<Ok<AuditStatusResponse>> GetStatusAsync(
+        IOptions<AuditOptions> options, LeaderElector elector, AuditScheduler scheduler, IAuditStore audits, CancellationToken cancellationToken)
+    {
+        var leadership = elector.Snapshot();
+        var recent = await audits.RecentCyclesAsync(5, cancellationToken);
+        var latest = recent.Count > 0 ? recent[0] : null;
+        // An unfinished cycle is running only if its term still holds the lease; else its leader went away mid-cycle.
+        var running = leadership.IsLeader ? scheduler.IsRunning
+            : latest is { FinishedAt: null } && leadership.Lease is { } lease && lease.Term == latest.Term && lease.ExpiresAt > DateTimeOffset.UtcNow;
+        var last = recent.FirstOrDefault(c => c.FinishedAt is not null);
+        var series = (await audits.LatestPerSeriesAsync(cancellationToken))
+            .Select(a => new SeriesStatus(a.Symbol, a.Timeframe, a.Health?.Quality, a.Health?.Level, a.Gaps.Count, a.DuplicateSurplus, a.AuditedAt, a.Error))
+            .ToList();
+        return TypedResults.Ok(new AuditStatusResponse(
+            options.Value.Enabled,
+            leadership.IsLeader,
+            running,
+            last is null ? null : new AuditCycleSummary(last.StartedAt, last.FinishedAt!.Value, Math.Round((last.FinishedAt.Value - last.StartedAt).TotalSeconds, 3),
+                last.SeriesAudited, last.Gaps, last.DuplicateSurplus, last.IntegrityViolations, last.Errors),
+            last?.NextCycleAt,
+            series));
+    }
+
+    internal static async Task<Results<Ok<AuditPage>, ValidationProblem>> QueryAuditsAsync(
+        IAuditStore audits, string? symbol, string? timeframe, string? from, string? to, int? skip, int? limit, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        RequestValidation.OptionalSymbol(symbol, errors);
+        RequestValidation.OptionalTimeframe(timeframe, errors);
+        var fromTime = RequestValidation.OptionalTime("from", from, errors);
+        var toTime = RequestValidation.OptionalTime("to", to, errors);
+        RequestValidation.Range(fromTime, toTime, errors);
+        var page = RequestValidation.Page(skip, limit, 100, 1000, errors);
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        var items = await audits.QueryAsync(new AuditQuery(symbol, timeframe, fromTime, toTime, page.Skip, page.Limit), cancellationToken);
+        return TypedResults.Ok(new AuditPage(items, page.Skip, page.Limit));
+    }
+
+    internal static async Task<Results<Ok<HealthHistory>, ValidationProblem>> GetHealthHistoryAsync(
+        IHealthScoreStore scores, string symbol, string timeframe, string? from, string? to, int? limit, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        RequestValidation.OptionalSymbol(symbol, errors);
+        RequestValidation.OptionalTimeframe(timeframe, errors);
+        var fromTime = RequestValidation.OptionalTime("from", from, errors);
+        var toTime = RequestValidation.OptionalTime("to", to, errors);
+        RequestValidation.Range(fromTime, toTime, errors);
+        var page = RequestValidation.Page(0, limit, 500, 10_000, errors);
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        var history = await scores.HistoryAsync(symbol, timeframe, fromTime, toTime, page.Limit, cancellationToken);
+        return TypedResults.Ok(new HealthHistory(symbol, timeframe,
+            [.. history.Select(h => new HealthPoint(h.At, h.Health.Completeness, h.Health.Freshness, h.Health.Consistency, h.Health.Quality, h.Health.Level, h.Term))]));
+    }
+}
+
+/// <summary>Checks of API inputs; each failure names the parameter and what it expects.</summary>
+public static class RequestValidation
+{
+    public static void OptionalSymbol(string? symbol, Dictionary<string, string[]> errors)
+    {
+        if (symbol is not null && !SymbolName.IsValid(symbol))
+        {
+            errors["symbol"] = ["expected ^[A-Z0-9]{2,20}$"];
+        }
+    }
+
+    public static void OptionalTimeframe(string? timeframe, Dictionary<string, string[]> errors)
+    {
+        if (timeframe is not null && !Timeframe.TryParse(timeframe, out _))
+        {
+            errors["timeframe"] = ["expected one of " + string.Join(", ", Timeframe.All.Select(t => t.Name))];
+        }
+    }
+
+    public static DateTimeOffset? OptionalTime(string name, string? value, Dictionary<string, string[]> errors)
+    {
+        if (value is null)
+        {
+            return null;
+        }
+
+        if (DateTimeOffset.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var time))
+        {
+            return time.ToUniversalTime();
+        }
+
+        errors[name] = ["expected an ISO 8601 time, e.g. 2026-11-22T00:00:00Z"];
+        return null;
+    }
+
+    public static void Range(DateTimeOffset? from, DateTimeOffset? to, Dictionary<string, string[]> errors)
+    {
+        if (from is not null && to is not null && from >= to)
+        {
+            errors["to"] = ["expected to be after from"];
+        }
+    }
+
+    public static (int Skip, int Limit) Page(int? skip, int? limit, int defaultLimit, int maxLimit, Dictionary<string, string[]> errors)
+    {
+        if (skip is < 0)
+        {
+            errors["skip"] = ["expected 0 or more"];
+        }
+
+        if (limit is < 1 || limit > maxLimit)
+        {
+            errors["limit"] = [$"expected 1 to {maxLimit}"];
+        }
+
+        return (skip ?? 0, limit ?? defaultLimit);
+    }
+}
+
+public sealed record AuditStatusResponse(bool Enabled, bool IsLeader, bool Running, AuditCycleSummary? LastCycle, DateTimeOffset? NextCycleAt, IReadOnlyList<SeriesStatus> Series);
+
+public sealed record AuditCycleSummary(DateTimeOffset StartedAt, DateTimeOffset FinishedAt, double DurationSeconds, int SeriesAudited, int Gaps, int DuplicateSurplus, int IntegrityViolations, int Errors);
+
+public sealed record SeriesStatus(string Symbol, string Timeframe, double? Quality, string? Level, int Gaps, int DuplicateSurplus, DateTimeOffset AuditedAt, string? Error);
+
+public sealed record AuditPage(IReadOnlyList<AuditRecord> Items, int Skip, int Limit);
+
+public sealed record HealthHistory(string Symbol, string Timeframe, IReadOnlyList<HealthPoint> Points);
+
+public sealed record HealthPoint(DateTimeOffset At, double Completeness, double Freshness, double Consistency, double Quality, string Level, long Term);

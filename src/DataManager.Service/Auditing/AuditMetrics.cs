@@ -1,0 +1,31 @@
+using Prometheus;
+
+namespace DataManager.Auditing;
+
+/// <summary>The audit's Prometheus metrics, with the seed's names.</summary>
+public static class AuditMetrics
+{
+    private static readonly string[] Series = ["symbol", "timeframe"];
+
+    public static readonly Histogram CycleSeconds = Metrics.CreateHistogram("data_manager_audit_cycle_seconds", "Duration of an audit cycle.",
+        new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.01, 2, 14) });
+
+    /// <summary>Gaps seen for the first time (a gap still open in the next cycle is not counted again).</summary>
+    public static readonly Counter GapsDetected = Metrics.CreateCounter("data_manager_audit_gaps_detected_total", "Gaps newly detected by the audit.", Series);
+
+    /// <summary>Surplus duplicate rows seen for the first time.</summary>
+    public static readonly Counter DuplicatesDetected = Metrics.CreateCounter("data_manager_audit_duplicates_detected_total", "Duplicate candle rows newly detected by the audit.", Series);
+
+    public static readonly Gauge HealthScore = Metrics.CreateGauge("data_manager_audit_health_score", "Quality score (0-100) of the series' latest audit.", Series);
+
+    public static readonly Counter DuplicatesRemoved = Metrics.CreateCounter("data_manager_duplicates_removed_total", "Duplicate candle rows deleted.", Series);
+
+    public static readonly Counter IntegrityViolations = Metrics.CreateCounter("data_manager_audit_integrity_violations_total", "Integrity violations newly detected, by rule.",
+        ["symbol", "timeframe", "rule"]);
+
+    public static readonly Gauge OpenGaps = Metrics.CreateGauge("data_manager_audit_open_gaps", "Gaps in the series' latest audit.", Series);
+
+    public static readonly Gauge LastSuccess = Metrics.CreateGauge("data_manager_audit_last_success_timestamp_seconds", "Unix time the last audit cycle finished.");
+
+    public static readonly Counter SeriesErrors = Metrics.CreateCounter("data_manager_audit_series_errors_total", "Series whose audit failed (missing table, lost connection).", Series);
+}

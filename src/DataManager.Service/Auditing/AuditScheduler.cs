@@ -1,0 +1,205 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using DataManager.Candles;
+using DataManager.Configuration;
+using DataManager.Leadership;
+using DataManager.Storage;
+using Microsoft.Extensions.Options;
+
+namespace DataManager.Auditing;
+
+/// <summary>
+/// The leader-only audit loop. Each cycle audits every scheduled series over the last window with bounded
+/// parallelism; a series whose signature and grid have not changed since its last audit is not re-scanned
+/// (its result is reused and only freshness is judged again). A failing series is recorded and does not stop
+/// the others. Records carry the leader's term.
+/// </summary>
+public sealed partial class AuditScheduler(
+    SeriesAuditor auditor,
+    ICandleSource candles,
+    IAuditStore audits,
+    IHealthScoreStore healthScores,
+    IOptions<AuditOptions> options,
+    IOptions<SeriesOptions> seriesOptions,
+    IOptions<CandleDatabaseOptions> candleOptions,
+    IOptions<ServiceOptions> service,
+    CandleReadiness candleReadiness,
+    TimeProvider time,
+    ILogger<AuditScheduler> logger) : ILeaderLoop
+{
+    private readonly ConcurrentDictionary<SeriesKey, CachedAudit> _cache = new();
+    private readonly ConcurrentDictionary<SeriesKey, SeriesAuditReport> _previous = new();
+    private int _running;
+
+    public string Name => "audit";
+
+    public TimeSpan InitialDelay => options.Value.InitialDelay;
+
+    public TimeSpan Interval => options.Value.Interval;
+
+    public bool IsRunning => Volatile.Read(ref _running) == 1;
+
+    public IReadOnlyList<SeriesKey> Series => seriesOptions.Value.Scheduled(candleOptions.Value.IsEmbedded);
+
+    public Task RunOnceAsync(LeadershipTicket leadership, CancellationToken cancellationToken) => RunCycleAsync(leadership.Term, cancellationToken);
+
+    /// <summary>One cycle; returns its summary as stored.</summary>
+    public async Task<AuditCycleRecord> RunCycleAsync(long term, CancellationToken cancellationToken)
+    {
+        await candleReadiness.WaitAsync(cancellationToken); // the embedded demo is seeded first
+        var started = time.GetUtcNow();
+        var startedTimestamp = time.GetTimestamp();
+        var cycle = new AuditCycleRecord
+        {
+            Id = started.ToString("yyyyMMdd'T'HHmmss", CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N")[..8],
+            Term = term,
+            Leader = service.Value.PodId,
+            StartedAt = started,
+        };
+        Interlocked.Exchange(ref _running, 1);
+        try
+        {
+            await audits.SaveCycleAsync(cycle, cancellationToken);
+            var now = started.UtcDateTime;
+            var reports = new ConcurrentBag<(SeriesAuditReport Report, bool Reused)>();
+            await Parallel.ForEachAsync(Series, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellationToken },
+                async (series, token) => reports.Add(await AuditSeriesAsync(series, now - WindowFor(series.Timeframe), now, token)));
+
+            var records = reports.Select(r => ToRecord(r.Report, cycle, started)).OrderBy(r => r.Symbol, StringComparer.Ordinal).ThenBy(r => r.Timeframe, StringComparer.Ordinal).ToList();
+            await audits.InsertAsync(records, cancellationToken);
+            await healthScores.AppendAsync([.. records.Where(r => r.Health is not null).Select(r => new HealthScoreRecord
+            {
+                Id = r.Id,
+                Symbol = r.Symbol,
+                Timeframe = r.Timeframe,
+                At = r.AuditedAt,
+                Term = term,
+                Health = r.Health!,
+            })], cancellationToken);
+
+            var finished = time.GetUtcNow();
+            var elapsed = time.GetElapsedTime(startedTimestamp);
+            cycle = cycle with
+            {
+                FinishedAt = finished,
+                SeriesAudited = records.Count,
+                Gaps = records.Sum(r => r.Gaps.Count),
+                DuplicateSurplus = records.Sum(r => r.DuplicateSurplus),
+                IntegrityViolations = records.Sum(r => r.Integrity.Count),
+                Errors = records.Count(r => r.Error is not null),
+                NextCycleAt = finished + options.Value.Interval,
+            };
+            await audits.SaveCycleAsync(cycle, cancellationToken);
+            UpdateMetrics(reports.Select(r => r.Report));
+            AuditMetrics.CycleSeconds.Observe(elapsed.TotalSeconds);
+            AuditMetrics.LastSuccess.Set(finished.ToUnixTimeMilliseconds() / 1000.0);
+
+            var retention = finished - TimeSpan.FromDays(options.Value.RetentionDays);
+            await audits.PruneAsync(retention, cancellationToken);
+            await healthScores.PruneAsync(retention, cancellationToken);
+
+            var firstError = records.FirstOrDefault(r => r.Error is not null);
+            LogCycle(logger, cycle.Id, term, records.Count, reports.Count(r => r.Reused), cycle.Gaps, cycle.DuplicateSurplus, cycle.IntegrityViolations,
+                cycle.Errors, firstError is null ? "" : $" (first error: {firstError.Symbol}/{firstError.Timeframe}: {firstError.Error})", elapsed.TotalSeconds);
+            return cycle;
+        }
+        finally
+        {
+            Interlocked.Exchange(ref _running, 0);
+        }
+    }
+
+    /// <summary>AUDIT_WINDOW_HOURS, but at least two intervals, so a daily series always has a closed candle to judge.</summary>
+    public TimeSpan WindowFor(Timeframe timeframe) =>
+        options.Value.Window > 2 * timeframe.Interval ? options.Value.Window : 2 * timeframe.Interval;
+
+    private async Task<(SeriesAuditReport Report, bool Reused)> AuditSeriesAsync(SeriesKey series, DateTime from, DateTime now, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var grid = AuditGrid.For(from, now, series.Timeframe.Interval);
+            var signature = await candles.SignatureAsync(series, grid.ReadFrom, grid.ReadTo, cancellationToken);
+            if (signature.TableMissing)
+            {
+                return (SeriesAuditReport.Failed(series, from, now, $"missing_table: {series.Timeframe.TableName} does not exist"), false);
+            }
+
+            if (_cache.TryGetValue(series, out var cached) && cached.Grid == grid && cached.Signature == signature.Value)
+            {
+                var reused = SeriesAuditor.Rescore(cached.Report, series.Timeframe.Interval, now) with
+                {
+                    From = SeriesAuditReport.Utc(from),
+                    To = SeriesAuditReport.Utc(now),
+                };
+                return (reused, true);
+            }
+
+            var report = await auditor.AuditAsync(series, from, now, now, cancellationToken);
+            if (report.Error is null)
+            {
+                _cache[series] = new CachedAudit(grid, signature.Value, report);
+            }
+
+            return (report, false);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            return (SeriesAuditReport.Failed(series, from, now, e.Message), false);
+        }
+    }
+
+    private static AuditRecord ToRecord(SeriesAuditReport report, AuditCycleRecord cycle, DateTimeOffset auditedAt) => new()
+    {
+        Id = Guid.NewGuid().ToString("N"),
+        CycleId = cycle.Id,
+        Term = cycle.Term,
+        Symbol = report.Symbol,
+        Timeframe = report.Timeframe,
+        WindowFrom = report.From,
+        WindowTo = report.To,
+        AuditedAt = auditedAt,
+        ExpectedCandles = report.ExpectedCandles,
+        ActualCandles = report.ActualCandles,
+        Gaps = report.Gaps,
+        Duplicates = report.Duplicates,
+        DuplicateSurplus = report.DuplicateSurplus,
+        Integrity = report.Integrity,
+        Anomalies = report.Anomalies,
+        Health = report.Health,
+        Error = report.Error,
+    };
+
+    private void UpdateMetrics(IEnumerable<SeriesAuditReport> reports)
+    {
+        foreach (var report in reports)
+        {
+            var key = new SeriesKey(report.Symbol, Timeframe.Parse(report.Timeframe));
+            if (report.Error is not null)
+            {
+                AuditMetrics.SeriesErrors.WithLabels(report.Symbol, report.Timeframe).Inc();
+                continue;
+            }
+
+            _previous.TryGetValue(key, out var previous);
+            // Count what is new since the previous audit of the series, so an open gap is not counted every cycle.
+            var newGaps = report.Gaps.Count(g => previous?.Gaps.Any(p => p.From == g.From && p.To == g.To) != true);
+            var newSurplus = report.Duplicates.Sum(d => d.Rows - 1 - (previous?.Duplicates.FirstOrDefault(p => p.OpenTime == d.OpenTime)?.Rows - 1 ?? 0));
+            AuditMetrics.GapsDetected.WithLabels(report.Symbol, report.Timeframe).Inc(newGaps);
+            AuditMetrics.DuplicatesDetected.WithLabels(report.Symbol, report.Timeframe).Inc(Math.Max(0, newSurplus));
+            foreach (var finding in report.Integrity.Where(f => previous?.Integrity.Contains(f) != true))
+            {
+                AuditMetrics.IntegrityViolations.WithLabels(report.Symbol, report.Timeframe, finding.Rule).Inc();
+            }
+
+            AuditMetrics.OpenGaps.WithLabels(report.Symbol, report.Timeframe).Set(report.Gaps.Count);
+            AuditMetrics.HealthScore.WithLabels(report.Symbol, report.Timeframe).Set(report.Health?.Quality ?? 0);
+            _previous[key] = report;
+        }
+    }
+
+    private sealed record CachedAudit(AuditGrid Grid, SeriesSignature Signature, SeriesAuditReport Report);
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Audit cycle {CycleId} (term {Term}): {Series} series ({Reused} unchanged), {Gaps} gaps, {DuplicateSurplus} duplicate rows, {Integrity} integrity violations, {Errors} errors{FirstError} in {Seconds:F2} s")]
+    private static partial void LogCycle(ILogger logger, string cycleId, long term, int series, int reused, int gaps, int duplicateSurplus, int integrity, int errors, string firstError, double seconds);
+}

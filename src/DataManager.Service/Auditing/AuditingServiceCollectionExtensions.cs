@@ -1,0 +1,20 @@
+using DataManager.Configuration;
+using DataManager.Leadership;
+
+namespace DataManager.Auditing;
+
+public static class AuditingServiceCollectionExtensions
+{
+    /// <summary>The audit engine, and its scheduler as a leader-only loop when ENABLE_AUDITOR is on.</summary>
+    public static IServiceCollection AddAuditing(this IServiceCollection services, AuditOptions options)
+    {
+        services.AddSingleton<SeriesAuditor>();
+        services.AddSingleton<AuditScheduler>();
+        if (options.Enabled)
+        {
+            services.AddSingleton<ILeaderLoop>(sp => sp.GetRequiredService<AuditScheduler>());
+        }
+
+        return services;
+    }
+}

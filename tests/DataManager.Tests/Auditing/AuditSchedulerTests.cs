@@ -1,0 +1,197 @@
+using System.Net;
+using System.Net.Http.Json;
+using DataManager.Auditing;
+using DataManager.Candles;
+using DataManager.Configuration;
+using DataManager.Storage;
+using DataManager.Storage.Sqlite;
+using DataManager.Tests.Infrastructure;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+
+namespace DataManager.Tests.Auditing;
+
+public sealed class AuditSchedulerTests(MariaDbServer mariaDb) : IDisposable
+{
+    private static readonly DateTimeOffset Now = new(2026, 11, 23, 10, 7, 0, TimeSpan.Zero);
+    private readonly string _directory = ServerAvailability.TempDirectory("dm-scheduler");
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private async Task<(AuditScheduler Scheduler, SqliteStore Store, FakeTimeProvider Time)> EmbeddedAsync(string timeframes = "5m,15m,30m,1h,1d")
+    {
+        var time = new FakeTimeProvider(Now);
+        var dialect = new SqliteCandleDialect(Path.Combine(_directory, "candles.db"));
+        var candles = new SqlCandleStore(dialect, NullLogger<SqlCandleStore>.Instance);
+        await new EmbeddedCandleDatabase(dialect, candles, time, NullLogger<EmbeddedCandleDatabase>.Instance).EnsureSeededAsync(Ct);
+        var store = new SqliteStore(Path.Combine(_directory, "store.db"));
+        await store.InitializeAsync(Ct);
+        var series = new SeriesOptions { SupportedTimeframes = [.. timeframes.Split(',').Select(Timeframe.Parse)] };
+        return (Scheduler(candles, store, time, series, new CandleDatabaseOptions()), store, time);
+    }
+
+    private static AuditScheduler Scheduler(ICandleSource candles, SqliteStore store, TimeProvider time, SeriesOptions series, CandleDatabaseOptions candleOptions)
+    {
+        var readiness = new CandleReadiness();
+        typeof(CandleReadiness).GetMethod("MarkReady", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.Invoke(readiness, null);
+        var audit = Options.Create(new AuditOptions());
+        return new AuditScheduler(new SeriesAuditor(candles, audit), candles, store, store, audit, Options.Create(series), Options.Create(candleOptions),
+            Options.Create(new ServiceOptions { PodId = "pod-test" }), readiness, time, NullLogger<AuditScheduler>.Instance);
+    }
+
+    [Fact]
+    public async Task A_cycle_audits_every_series_records_the_term_and_the_seeded_defects()
+    {
+        var (scheduler, store, _) = await EmbeddedAsync();
+        var cycle = await scheduler.RunCycleAsync(7, Ct);
+
+        Assert.Equal((15, 3, 3, 1, 0), (cycle.SeriesAudited, cycle.Gaps, cycle.DuplicateSurplus, cycle.IntegrityViolations, cycle.Errors));
+        Assert.Equal(7, cycle.Term);
+        Assert.NotNull(cycle.FinishedAt);
+        var records = await store.QueryAsync(new AuditQuery(Limit: 100), Ct);
+        Assert.Equal(15, records.Count);
+        Assert.All(records, r => Assert.Equal((7L, cycle.Id), (r.Term, r.CycleId)));
+        var history = await store.HistoryAsync("ETHUSDT", "1h", null, null, 10, Ct);
+        Assert.Equal(7, Assert.Single(history).Term);
+        Assert.Equal(cycle.Id, (await store.RecentCyclesAsync(1, Ct))[0].Id);
+    }
+
+    [Fact]
+    public async Task An_unchanged_series_is_reused_and_judged_again_only_for_freshness()
+    {
+        var (scheduler, store, time) = await EmbeddedAsync("1h");
+        await scheduler.RunCycleAsync(1, Ct);
+        time.Advance(TimeSpan.FromMinutes(5)); // same 1h grid
+        var second = await scheduler.RunCycleAsync(1, Ct);
+        var latest = await store.LatestPerSeriesAsync(Ct);
+        Assert.Equal(3, second.SeriesAudited);
+        Assert.All(latest, r => Assert.Equal(second.Id, r.CycleId));
+        Assert.Equal(1, second.DuplicateSurplus);
+        Assert.Equal(1, second.Gaps);
+
+        time.Advance(TimeSpan.FromHours(3)); // the grid moved past the demo's end: a tail gap, and freshness drops
+        await scheduler.RunCycleAsync(1, Ct);
+        var stale = (await store.LatestPerSeriesAsync(Ct)).Single(r => r.Symbol == "SOLUSDT");
+        Assert.Single(stale.Gaps);
+        Assert.Equal(0, stale.Health!.Freshness);
+    }
+
+    [Fact]
+    public async Task A_missing_table_fails_its_series_only()
+    {
+        var (scheduler, store, _) = await EmbeddedAsync("3m,1h");
+        var cycle = await scheduler.RunCycleAsync(1, Ct);
+        Assert.Equal((6, 3), (cycle.SeriesAudited, cycle.Errors));
+        var errors = (await store.LatestPerSeriesAsync(Ct)).Where(r => r.Error is not null).ToList();
+        Assert.All(errors, r => Assert.Equal("3m", r.Timeframe));
+        Assert.All(errors, r => Assert.StartsWith("missing_table", r.Error, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_database_that_goes_away_is_recorded_per_series_and_the_cycle_completes()
+    {
+        mariaDb.Require();
+        var connectionString = await mariaDb.CreateDatabaseAsync();
+        var builder = new MySqlConnector.MySqlConnectionStringBuilder(connectionString) { Port = (uint)ServerAvailability.FreePort(), ConnectionTimeout = 1 };
+        var candles = new SqlCandleStore(new MySqlCandleDialect(builder.ConnectionString), NullLogger<SqlCandleStore>.Instance);
+        var store = new SqliteStore(Path.Combine(_directory, "store.db"));
+        await store.InitializeAsync(Ct);
+        var scheduler = Scheduler(candles, store, new FakeTimeProvider(Now), new SeriesOptions { SupportedPairs = ["BTCUSDT", "ETHUSDT"], PairsConfigured = true }, new CandleDatabaseOptions { MySqlConnectionString = builder.ConnectionString });
+
+        var cycle = await scheduler.RunCycleAsync(1, Ct);
+        Assert.Equal((10, 10), (cycle.SeriesAudited, cycle.Errors));
+        Assert.All(await store.LatestPerSeriesAsync(Ct), r => Assert.Contains("Unable to connect", r.Error, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Shutdown_in_the_middle_of_a_cycle_stops_it()
+    {
+        var (scheduler, _, _) = await EmbeddedAsync();
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => scheduler.RunCycleAsync(1, cancelled.Token));
+        Assert.False(scheduler.IsRunning);
+    }
+
+    public void Dispose() => CandleDatabases.RemoveDirectory(_directory);
+}
+
+public sealed class AuditEndpointTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static Task<ServiceHost> StartAsync() => ServiceHost.StartAsync(new Dictionary<string, string?>
+    {
+        ["INITIAL_STARTUP_DELAY"] = "0",
+        ["AUDIT_INTERVAL"] = "1",
+        ["ENABLE_LEADER_ELECTION"] = "false",
+    });
+
+    private static async Task<AuditStatusResponse> WaitForCycleAsync(ServiceHost host)
+    {
+        for (var attempt = 0; attempt < 200; attempt++)
+        {
+            var status = await host.Client.GetFromJsonAsync<AuditStatusResponse>("/health/audit-status", StoreJson.Options, Ct);
+            if (status?.LastCycle is not null)
+            {
+                return status;
+            }
+
+            await Task.Delay(50, Ct);
+        }
+
+        Assert.Fail("no audit cycle finished");
+        return null!;
+    }
+
+    [Fact]
+    public async Task Audit_status_reports_the_last_cycle_and_every_series()
+    {
+        await using var host = await StartAsync();
+        var status = await WaitForCycleAsync(host);
+        Assert.True(status.Enabled);
+        Assert.True(status.IsLeader);
+        Assert.Equal(15, status.LastCycle!.SeriesAudited);
+        Assert.Equal(3, status.LastCycle.Gaps);
+        Assert.NotNull(status.NextCycleAt);
+        Assert.Equal(15, status.Series.Count);
+        Assert.Contains(status.Series, s => s is { Symbol: "SOLUSDT", Timeframe: "30m", DuplicateSurplus: 2, Level: "healthy" });
+
+        var json = await host.Client.GetStringAsync("/health/audit-status", Ct);
+        Assert.Contains("\"lastCycle\":{\"startedAt\":\"", json, StringComparison.Ordinal);
+        Assert.Matches("\"auditedAt\":\"\\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z\"", json);
+    }
+
+    [Fact]
+    public async Task Audits_and_health_history_are_queryable()
+    {
+        await using var host = await StartAsync();
+        await WaitForCycleAsync(host);
+        var page = await host.Client.GetFromJsonAsync<AuditPage>("/api/audits?symbol=BTCUSDT&timeframe=15m&limit=5", StoreJson.Options, Ct);
+        var audit = Assert.Single(page!.Items.Take(1));
+        Assert.Equal(("BTCUSDT", "15m"), (audit.Symbol, audit.Timeframe));
+        Assert.Single(audit.Gaps);
+
+        var history = await host.Client.GetFromJsonAsync<HealthHistory>("/api/health-scores/BTCUSDT/15m?limit=3", StoreJson.Options, Ct);
+        Assert.NotEmpty(history!.Points);
+        Assert.True(history.Points[0].Quality > 90);
+    }
+
+    [Theory]
+    [InlineData("/api/audits?symbol=btc-usdt", "symbol")]
+    [InlineData("/api/audits?timeframe=7m", "timeframe")]
+    [InlineData("/api/audits?from=yesterday", "from")]
+    [InlineData("/api/audits?from=2026-11-23T00:00:00Z&to=2026-11-22T00:00:00Z", "to")]
+    [InlineData("/api/audits?limit=100000", "limit")]
+    [InlineData("/api/health-scores/BTCUSDT/2w", "timeframe")]
+    [InlineData("/api/health-scores/B/1h", "symbol")]
+    public async Task Bad_inputs_get_a_400_problem_naming_the_parameter(string url, string parameter)
+    {
+        await using var host = await ServiceHost.StartAsync(new Dictionary<string, string?> { ["ENABLE_AUDITOR"] = "false" });
+        using var response = await host.Client.GetAsync(url, Ct);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains($"\"{parameter}\"", await response.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+    }
+}
