@@ -1,5 +1,11 @@
+using DataManager.Cli;
 using DataManager.Hosting;
 using Serilog;
+
+if (Verbs.IsVerb(args))
+{
+    return await Verbs.RunAsync(args);
+}
 
 Log.Logger = DataManagerLogging.CreateBootstrapLogger();
 try

@@ -50,6 +50,8 @@ public sealed class MySqlCandleDialect(string connectionString) : CandleDialect
 {
     private readonly MySqlConnectionStringBuilder _builder = new(connectionString);
 
+    public string ConnectionString => connectionString;
+
     public override string Name => $"MySQL {_builder.Server}:{_builder.Port}/{_builder.Database}";
 
     public override DbConnection CreateConnection() => new MySqlConnection(connectionString);
