@@ -31,14 +31,18 @@ public readonly record struct GapRules(TimeSpan Interval, TimeSpan Tolerance, Ti
 }
 
 /// <summary>
-/// Finds gaps from the distinct open times of a series, fed in ascending order, one at a time, so a window of
-/// millions of candles is never held in memory. Also counts the distinct aligned open times on the grid
-/// (completeness) and keeps the newest (freshness).
+/// One pass over a series' rows in open-time order, one row at a time, so a window of millions of candles is
+/// never held in memory: gaps, duplicates (runs of equal open times, whatever the ids), the distinct aligned
+/// open times on the grid (completeness), the newest (freshness), and the open times whose rows need an
+/// exact integrity check (off the grid, or an id outside the conventional range).
 /// </summary>
 public sealed class GapScanner(AuditGrid grid, GapRules rules)
 {
     private readonly List<GapFinding> _gaps = [];
+    private readonly List<DuplicateFinding> _duplicates = [];
+    private readonly List<DateTime> _suspectTimes = [];
     private DateTime? _previous;
+    private int _run;
 
     public int DistinctOnGrid { get; private set; }
 
@@ -47,18 +51,37 @@ public sealed class GapScanner(AuditGrid grid, GapRules rules)
 
     public DateTime? Newest => _previous;
 
-    /// <summary>Feeds the next open time; equal consecutive times (duplicates) are ignored.</summary>
-    public void Add(DateTime openTime)
+    public IReadOnlyList<DuplicateFinding> Duplicates => _duplicates;
+
+    /// <summary>Open times (distinct, ascending) whose rows need an exact integrity check.</summary>
+    public IReadOnlyList<DateTime> SuspectTimes => _suspectTimes;
+
+    /// <summary>Feeds the next row's open time (ascending); <paramref name="unconventionalId"/> marks an id outside the conventional range.</summary>
+    public void Add(DateTime openTime, bool unconventionalId = false)
     {
         if (_previous == openTime)
         {
+            _run++;
+            if (unconventionalId && (_suspectTimes.Count == 0 || _suspectTimes[^1] != openTime))
+            {
+                _suspectTimes.Add(openTime);
+            }
+
             return;
         }
 
+        EndRun();
+        _run = 1;
         Distinct++;
-        if (openTime >= grid.First && openTime <= grid.Last && grid.IsAligned(openTime))
+        var aligned = grid.IsAligned(openTime);
+        if (aligned && openTime >= grid.First && openTime <= grid.Last)
         {
             DistinctOnGrid++;
+        }
+
+        if (!aligned || unconventionalId)
+        {
+            _suspectTimes.Add(openTime);
         }
 
         // The grid's first point behaves like the successor of a virtual candle one interval before it.
@@ -69,12 +92,22 @@ public sealed class GapScanner(AuditGrid grid, GapRules rules)
     /// <summary>Closes the scan: a missing tail (or a window with no candle) is a gap too.</summary>
     public IReadOnlyList<GapFinding> Finish()
     {
+        EndRun();
+        _run = 0;
         if (grid.Size > 0)
         {
             Between(_previous ?? grid.First - grid.Interval, grid.Last + grid.Interval);
         }
 
         return _gaps;
+    }
+
+    private void EndRun()
+    {
+        if (_run > 1 && _previous is { } time)
+        {
+            _duplicates.Add(new DuplicateFinding(Utc(time), _run));
+        }
     }
 
     private void Between(DateTime earlier, DateTime later)

@@ -52,9 +52,9 @@ public sealed record SeriesAuditReport
 }
 
 /// <summary>
-/// Audits one series without pulling its rows: the open times are streamed from the index into the gap
-/// scanner while duplicates (GROUP BY) and integrity suspects (predicates) are found by the database,
-/// the three in parallel.
+/// Audits one series without pulling its rows: the open times are streamed from the index into the scanner
+/// (gaps, duplicates, completeness, freshness) while the database finds the integrity suspects by predicate,
+/// in parallel; only the suspects' rows are fetched.
 /// </summary>
 public sealed class SeriesAuditor(ICandleSource candles, IOptions<AuditOptions> options)
 {
@@ -64,18 +64,25 @@ public sealed class SeriesAuditor(ICandleSource candles, IOptions<AuditOptions> 
         var grid = AuditGrid.For(from, to, interval);
         var scanner = new GapScanner(grid, GapRules.For(interval, options.Value.GapTolerance, options.Value.MinGapSize));
         var scan = candles.ScanOpenTimesAsync(series, grid.ReadFrom, grid.ReadTo, scanner.Add, cancellationToken);
-        var duplicates = candles.DuplicatesAsync(series, grid.ReadFrom, grid.ReadTo, cancellationToken);
         var suspects = candles.IntegritySuspectsAsync(series, grid.ReadFrom, grid.ReadTo, cancellationToken);
-        await Task.WhenAll(scan, duplicates, suspects);
-
-        if (scan.Result.TableMissing || duplicates.Result.TableMissing || suspects.Result.TableMissing)
+        await Task.WhenAll(scan, suspects);
+        if (scan.Result.TableMissing || suspects.Result.TableMissing)
         {
             return SeriesAuditReport.Failed(series, from, to, $"missing_table: {series.Timeframe.TableName} does not exist");
         }
 
         var gaps = scanner.Finish();
         var rows = scan.Result.Value;
-        var integrity = suspects.Result.Value
+        IEnumerable<Candle> checkedRows = suspects.Result.Value;
+        if (candles.IntegrityNeedsScanFindings && scanner.SuspectTimes.Count > 0)
+        {
+            // Off-grid timestamps and unconventional ids, found by the scan: fetched by open time and checked exactly.
+            checkedRows = checkedRows.Concat((await candles.RowsAtAsync(series, scanner.SuspectTimes, cancellationToken)).Value);
+        }
+
+        var integrity = checkedRows
+            .DistinctBy(c => c.Id, StringComparer.Ordinal)
+            .OrderBy(c => c.Timestamp).ThenBy(c => c.Id, StringComparer.Ordinal)
             .SelectMany(c => IntegrityRules.Broken(c, interval).Select(rule => new IntegrityFinding(SeriesAuditReport.Utc(c.Timestamp), rule, c.Id)))
             .ToList();
         var surplus = (int)(rows - scanner.Distinct);
@@ -89,7 +96,7 @@ public sealed class SeriesAuditor(ICandleSource candles, IOptions<AuditOptions> 
             ExpectedCandles = grid.Size,
             ActualCandles = scanner.DistinctOnGrid,
             Gaps = gaps,
-            Duplicates = [.. duplicates.Result.Value.Select(d => new DuplicateFinding(SeriesAuditReport.Utc(d.OpenTime), d.Rows))],
+            Duplicates = scanner.Duplicates,
             DuplicateSurplus = surplus,
             Integrity = integrity,
             Health = HealthScoring.Score(scanner.DistinctOnGrid, grid.Size, gaps.Count, surplus, scanner.Newest, interval, asOf),

@@ -16,9 +16,6 @@ public sealed record SeriesSignature(long Rows, DateTime? NewestOpen, DateTime? 
         $"{Rows}|{NewestOpen?.Ticks.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"}|{NewestExtractedAt?.Ticks.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"}";
 }
 
-/// <summary>An open time shared by several rows.</summary>
-public readonly record struct DuplicateOpenTime(DateTime OpenTime, int Rows);
-
 /// <summary>Read access to the extractor's <c>klines_{suffix}</c> tables. Times are UTC.</summary>
 public interface ICandleSource
 {
@@ -36,16 +33,21 @@ public interface ICandleSource
     Task<CandleResult<SeriesSignature>> SignatureAsync(SeriesKey series, DateTime from, DateTime to, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Streams the open times of <c>[from, to)</c> in ascending order from the index (no row is fetched),
-    /// calling <paramref name="onOpenTime"/> for each row; returns the row count.
+    /// Streams every row's open time of <c>[from, to)</c> in ascending order from the <c>(symbol, timestamp)</c>
+    /// index alone (no row is fetched), with whether the row's id lies outside the conventional id range that
+    /// <see cref="IntegritySuspectsAsync"/> reads; returns the row count.
     /// </summary>
-    Task<CandleResult<long>> ScanOpenTimesAsync(SeriesKey series, DateTime from, DateTime to, Action<DateTime> onOpenTime, CancellationToken cancellationToken);
+    Task<CandleResult<long>> ScanOpenTimesAsync(SeriesKey series, DateTime from, DateTime to, Action<DateTime, bool> onRow, CancellationToken cancellationToken);
 
-    /// <summary>Open times held by more than one row, by <c>(symbol, timestamp)</c> whatever the ids.</summary>
-    Task<CandleResult<IReadOnlyList<DuplicateOpenTime>>> DuplicatesAsync(SeriesKey series, DateTime from, DateTime to, CancellationToken cancellationToken);
-
-    /// <summary>The rows of <c>[from, to)</c> that may break an integrity rule (SQL prefilter; re-check with <c>IntegrityRules</c>).</summary>
+    /// <summary>
+    /// The rows of <c>[from, to)</c> that may break an integrity rule (a SQL prefilter; re-check with
+    /// <c>IntegrityRules</c>). Where the engine reads by primary key, rows with unconventional ids and
+    /// off-grid timestamps are left to the caller, who found them in the scan.
+    /// </summary>
     Task<CandleResult<IReadOnlyList<Candle>>> IntegritySuspectsAsync(SeriesKey series, DateTime from, DateTime to, CancellationToken cancellationToken);
+
+    /// <summary>True when <see cref="IntegritySuspectsAsync"/> covers only rows with conventional ids and on-grid timestamps.</summary>
+    bool IntegrityNeedsScanFindings { get; }
 
     /// <summary>Every row at the given open times (duplicate resolution).</summary>
     Task<CandleResult<IReadOnlyList<Candle>>> RowsAtAsync(SeriesKey series, IReadOnlyList<DateTime> openTimes, CancellationToken cancellationToken);

@@ -20,82 +20,79 @@ public sealed partial class SqlCandleStore
             return new SeriesSignature(row.Rows_, FromEpoch(row.Last_), FromEpoch(row.Extracted_));
         }, cancellationToken);
 
-    public Task<CandleResult<long>> ScanOpenTimesAsync(SeriesKey series, DateTime from, DateTime to, Action<DateTime> onOpenTime, CancellationToken cancellationToken) =>
+    public bool IntegrityNeedsScanFindings => dialect.ClusteredById;
+
+    public Task<CandleResult<long>> ScanOpenTimesAsync(SeriesKey series, DateTime from, DateTime to, Action<DateTime, bool> onRow, CancellationToken cancellationToken) =>
         GuardAsync(series.Timeframe, 0L, async connection =>
         {
             await using var command = connection.CreateCommand();
-            command.CommandText = $"SELECT timestamp FROM {series.Timeframe.TableName} WHERE symbol = @symbol AND timestamp >= @from AND timestamp < @to ORDER BY timestamp";
+            // The id is part of every InnoDB secondary index, so this stays an index-only range scan.
+            var outsideRange = dialect.ClusteredById ? "(id < @idFrom OR id >= @idTo)" : "0";
+            var hint = dialect.ClusteredById ? "IGNORE INDEX (PRIMARY)" : "";
+            command.CommandText = $"SELECT timestamp, {outsideRange} FROM {series.Timeframe.TableName} {hint} WHERE symbol = @symbol AND timestamp >= @from AND timestamp < @to ORDER BY timestamp";
             AddParameter(command, "@symbol", series.Symbol);
             AddParameter(command, "@from", dialect.Time(from));
             AddParameter(command, "@to", dialect.Time(to));
+            AddParameter(command, "@idFrom", Candle.ConventionalId(series.Symbol, from));
+            AddParameter(command, "@idTo", Candle.ConventionalId(series.Symbol, to));
             long rows = 0;
             await using var reader = await command.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                onOpenTime(dialect.ReadTime(reader, 0));
+                onRow(dialect.ReadTime(reader, 0), Convert.ToInt64(reader.GetValue(1), CultureInfo.InvariantCulture) != 0);
                 rows++;
             }
 
             return rows;
         }, cancellationToken);
 
-    public Task<CandleResult<IReadOnlyList<DuplicateOpenTime>>> DuplicatesAsync(SeriesKey series, DateTime from, DateTime to, CancellationToken cancellationToken) =>
-        GuardAsync<IReadOnlyList<DuplicateOpenTime>>(series.Timeframe, [], async connection =>
+    public async Task<CandleResult<IReadOnlyList<Candle>>> IntegritySuspectsAsync(SeriesKey series, DateTime from, DateTime to, CancellationToken cancellationToken)
+    {
+        var table = series.Timeframe.TableName;
+        var seconds = (long)series.Timeframe.Interval.TotalSeconds;
+        if (!dialect.ClusteredById)
         {
-            await using var command = connection.CreateCommand();
-            command.CommandText = $"""
-                SELECT timestamp, COUNT(*) FROM {series.Timeframe.TableName}
-                WHERE symbol = @symbol AND timestamp >= @from AND timestamp < @to
-                GROUP BY timestamp HAVING COUNT(*) > 1 ORDER BY timestamp
-                """;
-            AddParameter(command, "@symbol", series.Symbol);
-            AddParameter(command, "@from", dialect.Time(from));
-            AddParameter(command, "@to", dialect.Time(to));
-            var duplicates = new List<DuplicateOpenTime>();
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                duplicates.Add(new DuplicateOpenTime(dialect.ReadTime(reader, 0), Convert.ToInt32(reader.GetValue(1), CultureInfo.InvariantCulture)));
-            }
+            return await GuardAsync<IReadOnlyList<Candle>>(series.Timeframe, [], async connection => await ReadCandlesAsync(connection,
+                $"SELECT {_columnList} FROM {table} WHERE symbol = @symbol AND timestamp >= @from AND timestamp < @to AND ({Violations(seconds)}) ORDER BY timestamp, id",
+                cancellationToken, ("@symbol", series.Symbol), ("@from", dialect.Time(from)), ("@to", dialect.Time(to))), cancellationToken);
+        }
 
-            return duplicates;
-        }, cancellationToken);
+        // InnoDB: conventional ids read in primary-key order are this series' rows in time order, a sequential
+        // read; the window is split in two halves read in parallel (one per core).
+        var middle = from + new TimeSpan((to - from).Ticks / 2);
+        var halves = await Task.WhenAll(PrimaryKeyRangeAsync(series, from, middle, cancellationToken), PrimaryKeyRangeAsync(series, middle, to, cancellationToken));
+        return new CandleResult<IReadOnlyList<Candle>>([.. halves.SelectMany(h => h.Value)], halves.Any(h => h.TableMissing));
+    }
 
-    public Task<CandleResult<IReadOnlyList<Candle>>> IntegritySuspectsAsync(SeriesKey series, DateTime from, DateTime to, CancellationToken cancellationToken) =>
-        GuardAsync<IReadOnlyList<Candle>>(series.Timeframe, [], async connection =>
-        {
-            var table = series.Timeframe.TableName;
-            var seconds = (long)series.Timeframe.Interval.TotalSeconds;
-            if (!dialect.ClusteredById)
-            {
-                return await ReadCandlesAsync(connection,
-                    $"SELECT {_columnList} FROM {table} WHERE symbol = @symbol AND timestamp >= @from AND timestamp < @to AND ({Violations(seconds)}) ORDER BY timestamp, id",
-                    cancellationToken, ("@symbol", series.Symbol), ("@from", dialect.Time(from)), ("@to", dialect.Time(to)));
-            }
+    private Task<CandleResult<IReadOnlyList<Candle>>> PrimaryKeyRangeAsync(SeriesKey series, DateTime from, DateTime to, CancellationToken cancellationToken) =>
+        GuardAsync<IReadOnlyList<Candle>>(series.Timeframe, [], async connection => await ReadCandlesAsync(connection,
+            $"""
+            SELECT {_columnList} FROM {series.Timeframe.TableName} FORCE INDEX (PRIMARY)
+            WHERE id >= @idFrom AND id < @idTo AND symbol = @symbol AND timestamp >= @from AND timestamp < @to
+              AND ({ConventionalRowViolations((long)series.Timeframe.Interval.TotalSeconds)})
+            """,
+            cancellationToken,
+            ("@idFrom", Candle.ConventionalId(series.Symbol, from)), ("@idTo", Candle.ConventionalId(series.Symbol, to)),
+            ("@symbol", series.Symbol), ("@from", dialect.Time(from)), ("@to", dialect.Time(to))), cancellationToken);
 
-            // InnoDB: rows with conventional ids are read in primary-key order, which is this series' time order
-            // (13-digit milliseconds sort as text); any other id is found through the index alone and fetched by id.
-            var idFrom = Candle.ConventionalId(series.Symbol, from);
-            var idTo = Candle.ConventionalId(series.Symbol, to);
-            var suspects = await ReadCandlesAsync(connection,
-                $"""
-                SELECT {_columnList} FROM {table} FORCE INDEX (PRIMARY)
-                WHERE id >= @idFrom AND id < @idTo AND symbol = @symbol AND timestamp >= @from AND timestamp < @to AND ({Violations(seconds)})
-                """,
-                cancellationToken, ("@idFrom", idFrom), ("@idTo", idTo), ("@symbol", series.Symbol), ("@from", dialect.Time(from)), ("@to", dialect.Time(to)));
-            var otherIds = (await connection.QueryAsync<string>(new CommandDefinition(
-                $"SELECT id FROM {table} WHERE symbol = @symbol AND timestamp >= @from AND timestamp < @to AND (id < @idFrom OR id >= @idTo)",
-                new { symbol = series.Symbol, from = dialect.Time(from), to = dialect.Time(to), idFrom, idTo }, cancellationToken: cancellationToken))).ToList();
-            foreach (var chunk in otherIds.Chunk(500))
-            {
-                var parameters = chunk.Select((id, i) => ($"@id{i}", (object?)id)).ToArray();
-                suspects.AddRange(await ReadCandlesAsync(connection,
-                    $"SELECT {_columnList} FROM {table} WHERE id IN ({string.Join(",", parameters.Select(p => p.Item1))})",
-                    cancellationToken, parameters));
-            }
-
-            return [.. suspects.OrderBy(c => c.Timestamp).ThenBy(c => c.Id, StringComparer.Ordinal)];
-        }, cancellationToken);
+    /// <summary>
+    /// The rules for rows whose timestamp the scan found on the grid, with as few DECIMAL comparisons as give
+    /// the same answer (measured: 0.87 s instead of 1.4 s per million rows): with high ≥ open, close ≥ low,
+    /// low &gt; 0 means every price is positive and low ≤ high; a negative volume shows as a taker volume below
+    /// zero or above its total.
+    /// </summary>
+    private static string ConventionalRowViolations(long intervalSeconds)
+    {
+        var i = intervalSeconds.ToString(CultureInfo.InvariantCulture);
+        var shorter = (intervalSeconds - 1).ToString(CultureInfo.InvariantCulture);
+        return $"""
+            high_price < open_price OR high_price < close_price OR low_price > open_price OR low_price > close_price OR low_price <= 0
+            OR taker_buy_base_asset_volume < 0 OR taker_buy_base_asset_volume > volume
+            OR taker_buy_quote_asset_volume < 0 OR taker_buy_quote_asset_volume > quote_asset_volume
+            OR timestamp <> open_time
+            OR close_time < open_time + INTERVAL {shorter} SECOND OR close_time > open_time + INTERVAL {i} SECOND
+            """;
+    }
 
     public Task<CandleResult<IReadOnlyList<Candle>>> RowsAtAsync(SeriesKey series, IReadOnlyList<DateTime> openTimes, CancellationToken cancellationToken) =>
         GuardAsync<IReadOnlyList<Candle>>(series.Timeframe, [], async connection =>

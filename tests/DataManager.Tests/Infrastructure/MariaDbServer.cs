@@ -1,5 +1,6 @@
 using DataManager.Configuration;
 using MySqlConnector;
+using DataManager.Testing;
 using Testcontainers.MySql;
 
 namespace DataManager.Tests.Infrastructure;
@@ -11,9 +12,8 @@ namespace DataManager.Tests.Infrastructure;
 /// </summary>
 public sealed class MariaDbServer : IAsyncLifetime
 {
-    private LocalProcess? _process;
+    private LocalMariaDb? _local;
     private MySqlContainer? _container;
-    private string? _directory;
     private string? _adminConnectionString;
 
     public string? UnavailableReason { get; private set; }
@@ -35,10 +35,11 @@ public sealed class MariaDbServer : IAsyncLifetime
                 _adminConnectionString = new MySqlConnectionStringBuilder(connectionString) { Database = "" }.ConnectionString;
                 Source = "MYSQL_TEST_URI";
             }
-            else if (ServerAvailability.FindBinary("mariadbd") is { } mariadbd && ServerAvailability.FindBinary("mariadb-install-db") is { } installDb)
+            else if (LocalMariaDb.IsInstalled)
             {
-                await StartLocalAsync(mariadbd, installDb);
                 Source = "local mariadbd";
+                _local = await LocalMariaDb.StartAsync();
+                _adminConnectionString = _local.AdminConnectionString;
             }
             else if (ServerAvailability.DockerMayAnswer())
             {
@@ -61,60 +62,7 @@ public sealed class MariaDbServer : IAsyncLifetime
         }
     }
 
-    private async Task StartLocalAsync(string mariadbd, string installDb)
-    {
-        _directory = ServerAvailability.TempDirectory("dm-mariadb");
-        var data = Path.Combine(_directory, "data");
-        var tmp = Path.Combine(_directory, "tmp");
-        Directory.CreateDirectory(data);
-        Directory.CreateDirectory(tmp);
-        await using (var install = LocalProcess.Start(installDb,
-            ["--no-defaults", $"--datadir={data}", $"--tmpdir={tmp}", "--auth-root-authentication-method=normal", "--skip-test-db"]))
-        {
-            if (await install.WaitForExitAsync(TimeSpan.FromMinutes(2)) != 0)
-            {
-                throw new InvalidOperationException("mariadb-install-db failed: " + install.Output);
-            }
-        }
-
-        var port = ServerAvailability.FreePort();
-        _process = LocalProcess.Start(mariadbd,
-        [
-            "--no-defaults", $"--datadir={data}", $"--tmpdir={tmp}", "--user=root", $"--port={port}",
-            $"--socket={Path.Combine(data, "s")}", "--bind-address=127.0.0.1", "--skip-name-resolve",
-            "--innodb-buffer-pool-size=256M", "--innodb-flush-log-at-trx-commit=2", "--max-connections=500",
-        ]);
-        _adminConnectionString = new MySqlConnectionStringBuilder
-        {
-            Server = "127.0.0.1",
-            Port = (uint)port,
-            UserID = "root",
-            Password = "",
-            ConnectionTimeout = 5,
-        }.ConnectionString;
-    }
-
-    private async Task WaitUntilAnswersAsync(TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            try
-            {
-                await using var connection = new MySqlConnection(_adminConnectionString);
-                await connection.OpenAsync();
-                return;
-            }
-            catch (MySqlException) when (DateTime.UtcNow < deadline && _process?.HasExited != true)
-            {
-                await Task.Delay(200);
-            }
-            catch (MySqlException e)
-            {
-                throw new InvalidOperationException($"server did not answer: {e.Message}; output: {_process?.Output}", e);
-            }
-        }
-    }
+    private Task WaitUntilAnswersAsync(TimeSpan timeout) => LocalMariaDb.WaitUntilAnswersAsync(_adminConnectionString!, null, timeout);
 
     /// <summary>Skips (or fails, when required) the calling test if the server is unavailable.</summary>
     public void Require() => ServerAvailability.Require("mysql", UnavailableReason);
@@ -123,13 +71,7 @@ public sealed class MariaDbServer : IAsyncLifetime
     public async Task<string> CreateDatabaseAsync()
     {
         Require();
-        var name = "dm_" + Guid.NewGuid().ToString("N")[..16];
-        await using var connection = new MySqlConnection(_adminConnectionString);
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = $"CREATE DATABASE {name} CHARACTER SET utf8mb4";
-        await command.ExecuteNonQueryAsync();
-        return new MySqlConnectionStringBuilder(_adminConnectionString!) { Database = name, DefaultCommandTimeout = 120 }.ConnectionString;
+        return await LocalMariaDb.CreateDatabaseAsync(_adminConnectionString!);
     }
 
     /// <summary>The same database as a <c>mysql://</c> URI, the form deployments configure.</summary>
@@ -141,25 +83,14 @@ public sealed class MariaDbServer : IAsyncLifetime
 
     public async ValueTask DisposeAsync()
     {
-        if (_process is not null)
+        if (_local is not null)
         {
-            await _process.DisposeAsync();
+            await _local.DisposeAsync();
         }
 
         if (_container is not null)
         {
             await _container.DisposeAsync();
-        }
-
-        if (_directory is not null)
-        {
-            try
-            {
-                Directory.Delete(_directory, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
         }
     }
 }

@@ -1,3 +1,4 @@
+using DataManager.Testing;
 using DotNet.Testcontainers.Builders;
 using DotNet.Testcontainers.Containers;
 

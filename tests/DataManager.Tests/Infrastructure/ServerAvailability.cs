@@ -1,5 +1,4 @@
-using System.Net;
-using System.Net.Sockets;
+using DataManager.Testing;
 
 namespace DataManager.Tests.Infrastructure;
 
@@ -30,25 +29,9 @@ public static class ServerAvailability
     public static bool DockerMayAnswer() =>
         Environment.GetEnvironmentVariable("DOCKER_HOST") is { Length: > 0 } || File.Exists("/var/run/docker.sock");
 
-    public static string? FindBinary(string name, params string[] extraDirectories)
-    {
-        var path = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries);
-        return path.Concat(extraDirectories).Concat(["/usr/sbin", "/usr/bin", "/usr/local/bin", "/usr/local/sbin"])
-            .Select(dir => Path.Combine(dir, name))
-            .FirstOrDefault(File.Exists);
-    }
+    public static string? FindBinary(string name) => LocalServers.FindBinary(name);
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public static int FreePort() => LocalServers.FreePort();
 
-    public static string TempDirectory(string prefix)
-    {
-        var dir = Path.Combine(Path.GetTempPath(), $"{prefix}-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(dir);
-        return dir;
-    }
+    public static string TempDirectory(string prefix) => LocalServers.TempDirectory(prefix);
 }

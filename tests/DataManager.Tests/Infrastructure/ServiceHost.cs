@@ -1,3 +1,4 @@
+using DataManager.Testing;
 using System.Globalization;
 using DataManager.Hosting;
 using Microsoft.AspNetCore.Builder;

@@ -1,3 +1,4 @@
+using DataManager.Testing;
 using System.Globalization;
 using System.Net.Http.Json;
 using DataManager.Leadership;

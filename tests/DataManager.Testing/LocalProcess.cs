@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace DataManager.Tests.Infrastructure;
+namespace DataManager.Testing;
 
 /// <summary>A child process whose output is kept for diagnostics and which is killed with its tree on dispose.</summary>
 public sealed class LocalProcess : IAsyncDisposable
