@@ -177,7 +177,8 @@ public static class AuditLoadRun
         typeof(CandleReadiness).GetMethod("MarkReady", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.Invoke(readiness, null);
         var audit = Options.Create(new AuditOptions());
         var time = new FixedTime(new DateTimeOffset(now));
-        var scheduler = new AuditScheduler(new SeriesAuditor(candles, audit), candles, store, store, audit,
+        var remover = new DuplicateRemover(candles, candles, store, audit, time, NullLogger<DuplicateRemover>.Instance);
+        var scheduler = new AuditScheduler(new SeriesAuditor(candles, audit), remover, candles, store, store, audit,
             Options.Create(new SeriesOptions { PairsConfigured = true }), Options.Create(new CandleDatabaseOptions { MySqlConnectionString = database }),
             Options.Create(new ServiceOptions { PodId = "bench" }), readiness, time, NullLogger<AuditScheduler>.Instance);
         var cold = Stopwatch.StartNew();

@@ -16,6 +16,7 @@ namespace DataManager.Auditing;
 /// </summary>
 public sealed partial class AuditScheduler(
     SeriesAuditor auditor,
+    DuplicateRemover duplicateRemover,
     ICandleSource candles,
     IAuditStore audits,
     IHealthScoreStore healthScores,
@@ -63,7 +64,7 @@ public sealed partial class AuditScheduler(
             var now = started.UtcDateTime;
             var reports = new ConcurrentBag<(SeriesAuditReport Report, bool Reused)>();
             await Parallel.ForEachAsync(Series, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellationToken },
-                async (series, token) => reports.Add(await AuditSeriesAsync(series, now - WindowFor(series.Timeframe), now, token)));
+                async (series, token) => reports.Add(await AuditSeriesAsync(series, now - WindowFor(series.Timeframe), now, term, token)));
 
             var records = reports.Select(r => ToRecord(r.Report, cycle, started)).OrderBy(r => r.Symbol, StringComparer.Ordinal).ThenBy(r => r.Timeframe, StringComparer.Ordinal).ToList();
             await audits.InsertAsync(records, cancellationToken);
@@ -113,7 +114,7 @@ public sealed partial class AuditScheduler(
     public TimeSpan WindowFor(Timeframe timeframe) =>
         options.Value.Window > 2 * timeframe.Interval ? options.Value.Window : 2 * timeframe.Interval;
 
-    private async Task<(SeriesAuditReport Report, bool Reused)> AuditSeriesAsync(SeriesKey series, DateTime from, DateTime now, CancellationToken cancellationToken)
+    private async Task<(SeriesAuditReport Report, bool Reused)> AuditSeriesAsync(SeriesKey series, DateTime from, DateTime now, long term, CancellationToken cancellationToken)
     {
         try
         {
@@ -138,6 +139,19 @@ public sealed partial class AuditScheduler(
             if (report.Error is null)
             {
                 _cache[series] = new CachedAudit(grid, signature.Value, report);
+            }
+
+            if (report.Duplicates.Count > 0 && duplicateRemover.Enabled)
+            {
+                try
+                {
+                    report = report with { DuplicatesRemoved = await duplicateRemover.RemoveAsync(series, report.Duplicates, term, cancellationToken) };
+                    _cache.TryRemove(series, out _); // the rows changed: audit afresh next cycle
+                }
+                catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+                {
+                    report = report with { Error = "duplicate removal failed: " + e.Message };
+                }
             }
 
             return (report, false);
@@ -166,6 +180,7 @@ public sealed partial class AuditScheduler(
         Integrity = report.Integrity,
         Anomalies = report.Anomalies,
         Health = report.Health,
+        DuplicatesRemoved = report.DuplicatesRemoved,
         Error = report.Error,
     };
 

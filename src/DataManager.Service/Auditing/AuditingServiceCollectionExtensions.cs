@@ -9,6 +9,7 @@ public static class AuditingServiceCollectionExtensions
     public static IServiceCollection AddAuditing(this IServiceCollection services, AuditOptions options)
     {
         services.AddSingleton<SeriesAuditor>();
+        services.AddSingleton<DuplicateRemover>();
         services.AddSingleton<AuditScheduler>();
         if (options.Enabled)
         {

@@ -33,6 +33,9 @@ public sealed record SeriesAuditReport
 
     public string? Error { get; init; }
 
+    /// <summary>Duplicate rows deleted after the audit (scheduler with ENABLE_DUPLICATE_REMOVAL).</summary>
+    public int DuplicatesRemoved { get; init; }
+
     /// <summary>Rows read in the window (including duplicates).</summary>
     public long Rows { get; init; }
 

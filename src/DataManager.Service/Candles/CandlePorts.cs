@@ -58,4 +58,13 @@ public interface ICandleWriter
 {
     /// <summary>Inserts rows whose id is new; returns how many were inserted.</summary>
     Task<int> InsertIgnoreAsync(Timeframe timeframe, IReadOnlyList<Candle> candles, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Deletes rows by id in one transaction, then re-checks that exactly one row remains at each open time
+    /// and that it is the one to keep; otherwise rolls everything back and throws <see cref="DuplicateRemovalAbortedException"/>.
+    /// </summary>
+    Task<int> RemoveDuplicatesAsync(SeriesKey series, IReadOnlyList<(DateTime OpenTime, string KeepId, IReadOnlyList<string> RemoveIds)> removals, CancellationToken cancellationToken);
 }
+
+/// <summary>The re-check after deleting duplicates failed (a concurrent write, an unexpected row): nothing was deleted.</summary>
+public sealed class DuplicateRemovalAbortedException(string message) : Exception(message);

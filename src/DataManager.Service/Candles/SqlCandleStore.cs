@@ -78,6 +78,58 @@ public sealed partial class SqlCandleStore(CandleDialect dialect, ILogger<SqlCan
         return inserted;
     }
 
+    public async Task<int> RemoveDuplicatesAsync(SeriesKey series, IReadOnlyList<(DateTime OpenTime, string KeepId, IReadOnlyList<string> RemoveIds)> removals, CancellationToken cancellationToken)
+    {
+        var table = series.Timeframe.TableName;
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var deleted = 0;
+        foreach (var (openTime, keepId, removeIds) in removals)
+        {
+            if (removeIds.Count == 0 || removeIds.Contains(keepId))
+            {
+                throw new ArgumentException($"A removal at {openTime:O} must delete at least one row and never the kept row {keepId}.", nameof(removals));
+            }
+
+            await using var delete = connection.CreateCommand();
+            delete.Transaction = transaction;
+            var names = removeIds.Select((_, i) => $"@id{i}").ToArray();
+            delete.CommandText = $"DELETE FROM {table} WHERE symbol = @symbol AND timestamp = @time AND id IN ({string.Join(",", names)})";
+            AddParameter(delete, "@symbol", series.Symbol);
+            AddParameter(delete, "@time", dialect.Time(openTime));
+            for (var i = 0; i < names.Length; i++)
+            {
+                AddParameter(delete, names[i], removeIds[i]);
+            }
+
+            deleted += await delete.ExecuteNonQueryAsync(cancellationToken);
+
+            await using var check = connection.CreateCommand();
+            check.Transaction = transaction;
+            check.CommandText = $"SELECT id FROM {table} WHERE symbol = @symbol AND timestamp = @time";
+            AddParameter(check, "@symbol", series.Symbol);
+            AddParameter(check, "@time", dialect.Time(openTime));
+            var remaining = new List<string>();
+            await using (var reader = await check.ExecuteReaderAsync(cancellationToken))
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    remaining.Add(reader.GetString(0));
+                }
+            }
+
+            if (remaining.Count != 1 || remaining[0] != keepId)
+            {
+                await transaction.RollbackAsync(cancellationToken);
+                throw new DuplicateRemovalAbortedException(
+                    $"{series} at {openTime:yyyy-MM-dd'T'HH:mm:ss'Z'}: expected only {keepId} to remain, found [{string.Join(", ", remaining)}]; nothing was deleted");
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return deleted;
+    }
+
     /// <summary>Inserts within a caller's transaction (the demo seeding writes its marker and rows atomically).</summary>
     internal async Task<int> InsertIgnoreAsync(DbConnection connection, DbTransaction transaction, Timeframe timeframe, IReadOnlyList<Candle> candles, CancellationToken cancellationToken)
     {

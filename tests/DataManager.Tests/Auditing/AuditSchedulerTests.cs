@@ -31,12 +31,13 @@ public sealed class AuditSchedulerTests(MariaDbServer mariaDb) : IDisposable
         return (Scheduler(candles, store, time, series, new CandleDatabaseOptions()), store, time);
     }
 
-    private static AuditScheduler Scheduler(ICandleSource candles, SqliteStore store, TimeProvider time, SeriesOptions series, CandleDatabaseOptions candleOptions)
+    internal static AuditScheduler Scheduler(SqlCandleStore candles, SqliteStore store, TimeProvider time, SeriesOptions series, CandleDatabaseOptions candleOptions, AuditOptions? auditOptions = null)
     {
         var readiness = new CandleReadiness();
         typeof(CandleReadiness).GetMethod("MarkReady", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.Invoke(readiness, null);
-        var audit = Options.Create(new AuditOptions());
-        return new AuditScheduler(new SeriesAuditor(candles, audit), candles, store, store, audit, Options.Create(series), Options.Create(candleOptions),
+        var audit = Options.Create(auditOptions ?? new AuditOptions());
+        var remover = new DuplicateRemover(candles, candles, store, audit, time, NullLogger<DuplicateRemover>.Instance);
+        return new AuditScheduler(new SeriesAuditor(candles, audit), remover, candles, store, store, audit, Options.Create(series), Options.Create(candleOptions),
             Options.Create(new ServiceOptions { PodId = "pod-test" }), readiness, time, NullLogger<AuditScheduler>.Instance);
     }
 
