@@ -44,6 +44,7 @@ public abstract class DuplicateRemovalContractTests : IDisposable
     private static readonly Timeframe H1 = Timeframe.Parse("1h");
     private static readonly DateTime Day = new(2026, 11, 22, 0, 0, 0, DateTimeKind.Utc);
     private readonly string _directory = ServerAvailability.TempDirectory("dm-dedupe");
+    private readonly FakeTimeProvider _time = new(Now);
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -59,7 +60,7 @@ public abstract class DuplicateRemovalContractTests : IDisposable
         await candles.InsertIgnoreAsync(H1, rows, Ct);
         var store = new SqliteStore(Path.Combine(_directory, Guid.NewGuid().ToString("N") + ".db"));
         await store.InitializeAsync(Ct);
-        var scheduler = AuditSchedulerTests.Scheduler(candles, store, new FakeTimeProvider(Now),
+        var scheduler = AuditSchedulerTests.Scheduler(candles, store, _time,
             new SeriesOptions { SupportedPairs = ["BTCUSDT"], PairsConfigured = true, SupportedTimeframes = [H1] },
             new CandleDatabaseOptions { MySqlConnectionString = "unused" },
             new AuditOptions { DuplicateRemoval = enabled, Strategy = strategy });
@@ -84,6 +85,7 @@ public abstract class DuplicateRemovalContractTests : IDisposable
         Assert.All(archived, a => Assert.Equal((3L, "keep_newest"), (a.Term, a.Reason)));
         Assert.Contains(archived, a => a.Row.Id == "legacy-11-b" && a.Row.Close == 1.5m);
 
+        _time.Advance(TimeSpan.FromMinutes(5));
         var second = await scheduler.RunCycleAsync(3, Ct);
         Assert.Equal(0, second.DuplicateSurplus);
         var clean = (await store.LatestPerSeriesAsync(Ct))[0];

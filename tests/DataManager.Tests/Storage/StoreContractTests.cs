@@ -90,6 +90,14 @@ public abstract class StoreContractTests
     }
 
     [Fact]
+    public async Task Latest_per_series_returns_one_record_even_when_two_share_a_time()
+    {
+        var store = await Audits();
+        await store.InsertAsync([Audit("BTCUSDT", "1h", T0, "c1"), Audit("BTCUSDT", "1h", T0, "c2")], Ct);
+        Assert.Single(await store.LatestPerSeriesAsync(Ct));
+    }
+
+    [Fact]
     public async Task Cycles_are_saved_replaced_and_the_latest_is_read_back()
     {
         var store = await Audits();

@@ -103,10 +103,11 @@ public sealed class SqliteStore(string path) : IAuditStore, IHealthScoreStore, I
     public Task<IReadOnlyList<AuditRecord>> LatestPerSeriesAsync(CancellationToken cancellationToken) =>
         QueryBodiesAsync<AuditRecord>(
             """
-            SELECT a.body FROM audits a
-            JOIN (SELECT symbol, timeframe, MAX(audited_at) AS at FROM audits GROUP BY symbol, timeframe) l
-              ON a.symbol = l.symbol AND a.timeframe = l.timeframe AND a.audited_at = l.at
-            ORDER BY a.symbol, a.timeframe;
+            SELECT body FROM (
+                SELECT body, symbol, timeframe,
+                       ROW_NUMBER() OVER (PARTITION BY symbol, timeframe ORDER BY audited_at DESC, rowid DESC) AS n
+                FROM audits)
+            WHERE n = 1 ORDER BY symbol, timeframe;
             """,
             cancellationToken);
 
@@ -207,10 +208,10 @@ public sealed class SqliteStore(string path) : IAuditStore, IHealthScoreStore, I
     public Task<IReadOnlyList<AnalyticsResult>> LatestAsync(string symbol, string timeframe, CancellationToken cancellationToken) =>
         QueryBodiesAsync<AnalyticsResult>(
             """
-            SELECT a.body FROM analytics_results a
-            JOIN (SELECT metric, MAX(computed_at) AS at FROM analytics_results WHERE symbol = $symbol AND timeframe = $tf GROUP BY metric) l
-              ON a.metric = l.metric AND a.computed_at = l.at
-            WHERE a.symbol = $symbol AND a.timeframe = $tf ORDER BY a.metric;
+            SELECT body FROM (
+                SELECT body, metric, ROW_NUMBER() OVER (PARTITION BY metric ORDER BY computed_at DESC, rowid DESC) AS n
+                FROM analytics_results WHERE symbol = $symbol AND timeframe = $tf)
+            WHERE n = 1 ORDER BY metric;
             """,
             cancellationToken, ("$symbol", symbol), ("$tf", timeframe));
 
