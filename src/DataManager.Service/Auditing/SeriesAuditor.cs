@@ -68,8 +68,10 @@ public sealed class SeriesAuditor(ICandleSource candles, IOptions<AuditOptions> 
         var scanner = new GapScanner(grid, GapRules.For(interval, options.Value.GapTolerance, options.Value.MinGapSize));
         var scan = candles.ScanOpenTimesAsync(series, grid.ReadFrom, grid.ReadTo, scanner.Add, cancellationToken);
         var suspects = candles.IntegritySuspectsAsync(series, grid.ReadFrom, grid.ReadTo, cancellationToken);
-        await Task.WhenAll(scan, suspects);
-        if (scan.Result.TableMissing || suspects.Result.TableMissing)
+        var prices = new PriceSeries();
+        var priceScan = candles.ScanPricesAsync(series, grid.ReadFrom, grid.ReadTo, prices.Add, cancellationToken);
+        await Task.WhenAll(scan, suspects, priceScan);
+        if (scan.Result.TableMissing || suspects.Result.TableMissing || priceScan.Result.TableMissing)
         {
             return SeriesAuditReport.Failed(series, from, to, $"missing_table: {series.Timeframe.TableName} does not exist");
         }
@@ -102,10 +104,33 @@ public sealed class SeriesAuditor(ICandleSource candles, IOptions<AuditOptions> 
             Duplicates = scanner.Duplicates,
             DuplicateSurplus = surplus,
             Integrity = integrity,
+            Anomalies = prices.Anomalies(options.Value.AnomalyThreshold),
             Health = HealthScoring.Score(scanner.DistinctOnGrid, grid.Size, gaps.Count, surplus, scanner.Newest, interval, asOf),
             Rows = rows,
             NewestOpen = scanner.Newest is { } newest ? SeriesAuditReport.Utc(newest) : null,
         };
+    }
+
+    /// <summary>Close and volume per candle as floats: enough for log returns, and 12 bytes a candle.</summary>
+    private sealed class PriceSeries
+    {
+        private readonly List<long> _ticks = [];
+        private readonly List<float> _closes = [];
+        private readonly List<float> _volumes = [];
+
+        public void Add(DateTime openTime, decimal close, decimal volume)
+        {
+            _ticks.Add(openTime.Ticks);
+            _closes.Add((float)close);
+            _volumes.Add((float)volume);
+        }
+
+        public IReadOnlyList<AnomalyFinding> Anomalies(double threshold) =>
+            AnomalyDetector.Find(
+                System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_ticks),
+                System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_closes),
+                System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_volumes),
+                threshold);
     }
 
     /// <summary>A reused result judged again as of <paramref name="asOf"/>: only freshness moves with time.</summary>

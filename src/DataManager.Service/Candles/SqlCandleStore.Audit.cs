@@ -46,6 +46,30 @@ public sealed partial class SqlCandleStore
             return rows;
         }, cancellationToken);
 
+    public Task<CandleResult<long>> ScanPricesAsync(SeriesKey series, DateTime from, DateTime to, Action<DateTime, decimal, decimal> onRow, CancellationToken cancellationToken) =>
+        GuardAsync(series.Timeframe, 0L, async connection =>
+        {
+            await using var command = connection.CreateCommand();
+            // InnoDB: conventional ids in primary-key order are the series in time order (a sequential read).
+            command.CommandText = dialect.ClusteredById
+                ? $"SELECT timestamp, close_price, volume FROM {series.Timeframe.TableName} FORCE INDEX (PRIMARY) WHERE id >= @idFrom AND id < @idTo AND symbol = @symbol AND timestamp >= @from AND timestamp < @to"
+                : $"SELECT timestamp, close_price, volume FROM {series.Timeframe.TableName} WHERE symbol = @symbol AND timestamp >= @from AND timestamp < @to ORDER BY timestamp";
+            AddParameter(command, "@symbol", series.Symbol);
+            AddParameter(command, "@from", dialect.Time(from));
+            AddParameter(command, "@to", dialect.Time(to));
+            AddParameter(command, "@idFrom", Candle.ConventionalId(series.Symbol, from));
+            AddParameter(command, "@idTo", Candle.ConventionalId(series.Symbol, to));
+            long rows = 0;
+            await using var reader = await command.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                onRow(dialect.ReadTime(reader, 0), dialect.ReadDecimal(reader, 1), dialect.ReadDecimal(reader, 2));
+                rows++;
+            }
+
+            return rows;
+        }, cancellationToken);
+
     public async Task<CandleResult<IReadOnlyList<Candle>>> IntegritySuspectsAsync(SeriesKey series, DateTime from, DateTime to, CancellationToken cancellationToken)
     {
         var table = series.Timeframe.TableName;

@@ -66,9 +66,13 @@ public sealed class AuditOptions : BindableOptions
 
     public int RetentionDays { get; set; } = 30;
 
+    /// <summary>Modified z-score above which a log return or log volume is an anomaly.</summary>
+    public double AnomalyThreshold { get; set; } = 12;
+
     public override void Bind(SettingsReader reader)
     {
         Enabled = reader.Bool("ENABLE_AUDITOR", true);
+        AnomalyThreshold = reader.Number("ANOMALY_THRESHOLD", 12, 1, 1_000);
         Interval = reader.Seconds("AUDIT_INTERVAL", 300, 0.1, 86_400);
         InitialDelay = reader.Seconds("INITIAL_STARTUP_DELAY", 60, 0, 3_600);
         Window = TimeSpan.FromHours(reader.WholeNumber("AUDIT_WINDOW_HOURS", 24, 1, 24 * 366));

@@ -63,22 +63,25 @@ public sealed class SettingsReader(IConfiguration configuration)
     }
 
     /// <summary>A duration given in seconds; fractions are allowed so tests can run with short timings.</summary>
-    public TimeSpan Seconds(string name, double defaultSeconds, double minSeconds, double maxSeconds)
+    public TimeSpan Seconds(string name, double defaultSeconds, double minSeconds, double maxSeconds) =>
+        TimeSpan.FromSeconds(Number(name, defaultSeconds, minSeconds, maxSeconds, "a number of seconds"));
+
+    public double Number(string name, double defaultValue, double min, double max, string what = "a number")
     {
         var raw = Raw(name);
         if (raw is null)
         {
-            return TimeSpan.FromSeconds(defaultSeconds);
+            return defaultValue;
         }
 
         if (!double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out var value)
-            || double.IsNaN(value) || value < minSeconds || value > maxSeconds)
+            || double.IsNaN(value) || value < min || value > max)
         {
-            Fail(name, $"a number of seconds from {minSeconds.ToString(CultureInfo.InvariantCulture)} to {maxSeconds.ToString(CultureInfo.InvariantCulture)}", raw);
-            return TimeSpan.FromSeconds(defaultSeconds);
+            Fail(name, $"{what} from {min.ToString(CultureInfo.InvariantCulture)} to {max.ToString(CultureInfo.InvariantCulture)}", raw);
+            return defaultValue;
         }
 
-        return TimeSpan.FromSeconds(value);
+        return value;
     }
 
     public T Choice<T>(string name, T defaultValue, IReadOnlyDictionary<string, T> choices)

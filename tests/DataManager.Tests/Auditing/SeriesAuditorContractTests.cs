@@ -138,6 +138,19 @@ public abstract class SeriesAuditorContractTests
     }
 
     [Fact]
+    public async Task A_price_spike_is_reported_without_touching_the_score()
+    {
+        var store = await CreateAsync(M15);
+        var rows = Series(M15, Day, 96).Select((c, i) => c with { Close = 101m + ((i % 5) * 0.1m), High = 103m }).ToList();
+        rows[50] = rows[50] with { Close = 140m, High = 141m };
+        await store.InsertIgnoreAsync(M15, rows, Ct);
+        var report = await Auditor(store).AuditAsync(new SeriesKey("BTCUSDT", M15), Day, Day.AddDays(1), Day.AddDays(1), Ct);
+        Assert.Equal([(new DateTimeOffset(rows[50].OpenTime), "price_spike"), (new DateTimeOffset(rows[51].OpenTime), "price_spike")],
+            report.Anomalies.Select(a => (a.OpenTime, a.Kind)).ToArray());
+        Assert.Equal(100, report.Health!.Quality);
+    }
+
+    [Fact]
     public async Task A_missing_table_is_a_finding()
     {
         var store = await CreateAsync(M15);

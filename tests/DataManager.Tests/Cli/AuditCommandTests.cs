@@ -56,6 +56,8 @@ public sealed class AuditCommandTests(MariaDbServer mariaDb) : IDisposable
         Assert.Equal(2, Series("SOLUSDT", "30m").GetProperty("duplicateSurplus").GetInt32());
         Assert.Equal("ohlc_inconsistent", Series("SOLUSDT", "5m").GetProperty("integrity")[0].GetProperty("rule").GetString());
         Assert.Equal("healthy", Series("SOLUSDT", "15m").GetProperty("health").GetProperty("level").GetString());
+        // The demo's ordinary random walk has no anomaly.
+        Assert.All(series, s => Assert.Equal(0, s.GetProperty("anomalies").GetArrayLength()));
     }
 
     [Fact]
