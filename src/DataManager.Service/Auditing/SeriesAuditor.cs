@@ -61,6 +61,12 @@ public sealed record SeriesAuditReport
 /// </summary>
 public sealed class SeriesAuditor(ICandleSource candles, IOptions<AuditOptions> options)
 {
+    /// <summary>
+    /// Anomalies are judged over the newest this-many candles of the window: every scheduled window (24 h of 1m
+    /// is 1,440) and bounded time and memory for a CLI audit of millions of candles.
+    /// </summary>
+    public const int AnomalyCandles = 50_000;
+
     public async Task<SeriesAuditReport> AuditAsync(SeriesKey series, DateTime from, DateTime to, DateTime now, CancellationToken cancellationToken)
     {
         var interval = series.Timeframe.Interval;
@@ -68,8 +74,8 @@ public sealed class SeriesAuditor(ICandleSource candles, IOptions<AuditOptions> 
         var scanner = new GapScanner(grid, GapRules.For(interval, options.Value.GapTolerance, options.Value.MinGapSize));
         var scan = candles.ScanOpenTimesAsync(series, grid.ReadFrom, grid.ReadTo, scanner.Add, cancellationToken);
         var suspects = candles.IntegritySuspectsAsync(series, grid.ReadFrom, grid.ReadTo, cancellationToken);
-        var prices = new PriceSeries();
-        var priceScan = candles.ScanPricesAsync(series, grid.ReadFrom, grid.ReadTo, prices.Add, cancellationToken);
+        var prices = new PriceSeries(Math.Min(AnomalyCandles, grid.Size + 1));
+        var priceScan = candles.ScanPricesAsync(series, grid.ReadFrom, grid.ReadTo, AnomalyCandles, prices.Add, cancellationToken);
         await Task.WhenAll(scan, suspects, priceScan);
         if (scan.Result.TableMissing || suspects.Result.TableMissing || priceScan.Result.TableMissing)
         {
@@ -111,12 +117,12 @@ public sealed class SeriesAuditor(ICandleSource candles, IOptions<AuditOptions> 
         };
     }
 
-    /// <summary>Close and volume per candle as floats: enough for log returns, and 12 bytes a candle.</summary>
-    private sealed class PriceSeries
+    /// <summary>Close and volume per candle as floats (enough for log returns, 12 bytes a candle), received newest first.</summary>
+    private sealed class PriceSeries(int capacity)
     {
-        private readonly List<long> _ticks = [];
-        private readonly List<float> _closes = [];
-        private readonly List<float> _volumes = [];
+        private readonly List<long> _ticks = new(capacity);
+        private readonly List<float> _closes = new(capacity);
+        private readonly List<float> _volumes = new(capacity);
 
         public void Add(DateTime openTime, decimal close, decimal volume)
         {
@@ -125,12 +131,16 @@ public sealed class SeriesAuditor(ICandleSource candles, IOptions<AuditOptions> 
             _volumes.Add((float)volume);
         }
 
-        public IReadOnlyList<AnomalyFinding> Anomalies(double threshold) =>
-            AnomalyDetector.Find(
-                System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_ticks),
-                System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_closes),
-                System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_volumes),
-                threshold);
+        public IReadOnlyList<AnomalyFinding> Anomalies(double threshold)
+        {
+            var ticks = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_ticks);
+            var closes = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_closes);
+            var volumes = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_volumes);
+            ticks.Reverse();
+            closes.Reverse();
+            volumes.Reverse();
+            return AnomalyDetector.Find(ticks, closes, volumes, threshold);
+        }
     }
 
     /// <summary>A reused result judged again as of <paramref name="asOf"/>: only freshness moves with time.</summary>

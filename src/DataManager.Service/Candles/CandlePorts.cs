@@ -46,8 +46,8 @@ public interface ICandleSource
     /// </summary>
     Task<CandleResult<IReadOnlyList<Candle>>> IntegritySuspectsAsync(SeriesKey series, DateTime from, DateTime to, CancellationToken cancellationToken);
 
-    /// <summary>Streams (open time, close, volume) of <c>[from, to)</c> oldest first, for the anomaly check; returns the row count.</summary>
-    Task<CandleResult<long>> ScanPricesAsync(SeriesKey series, DateTime from, DateTime to, Action<DateTime, decimal, decimal> onRow, CancellationToken cancellationToken);
+    /// <summary>Streams (open time, close, volume) of the newest <paramref name="newest"/> rows of <c>[from, to)</c>, newest first, for the anomaly check.</summary>
+    Task<CandleResult<long>> ScanPricesAsync(SeriesKey series, DateTime from, DateTime to, int newest, Action<DateTime, decimal, decimal> onRow, CancellationToken cancellationToken);
 
     /// <summary>True when <see cref="IntegritySuspectsAsync"/> covers only rows with conventional ids and on-grid timestamps.</summary>
     bool IntegrityNeedsScanFindings { get; }

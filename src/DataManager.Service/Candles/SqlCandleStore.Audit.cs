@@ -46,14 +46,15 @@ public sealed partial class SqlCandleStore
             return rows;
         }, cancellationToken);
 
-    public Task<CandleResult<long>> ScanPricesAsync(SeriesKey series, DateTime from, DateTime to, Action<DateTime, decimal, decimal> onRow, CancellationToken cancellationToken) =>
+    public Task<CandleResult<long>> ScanPricesAsync(SeriesKey series, DateTime from, DateTime to, int newest, Action<DateTime, decimal, decimal> onRow, CancellationToken cancellationToken) =>
         GuardAsync(series.Timeframe, 0L, async connection =>
         {
             await using var command = connection.CreateCommand();
-            // InnoDB: conventional ids in primary-key order are the series in time order (a sequential read).
+            // InnoDB: conventional ids in primary-key order are the series in time order (a sequential read, here backwards).
             command.CommandText = dialect.ClusteredById
-                ? $"SELECT timestamp, close_price, volume FROM {series.Timeframe.TableName} FORCE INDEX (PRIMARY) WHERE id >= @idFrom AND id < @idTo AND symbol = @symbol AND timestamp >= @from AND timestamp < @to"
-                : $"SELECT timestamp, close_price, volume FROM {series.Timeframe.TableName} WHERE symbol = @symbol AND timestamp >= @from AND timestamp < @to ORDER BY timestamp";
+                ? $"SELECT timestamp, close_price, volume FROM {series.Timeframe.TableName} FORCE INDEX (PRIMARY) WHERE id >= @idFrom AND id < @idTo AND symbol = @symbol AND timestamp >= @from AND timestamp < @to ORDER BY id DESC LIMIT @newest"
+                : $"SELECT timestamp, close_price, volume FROM {series.Timeframe.TableName} WHERE symbol = @symbol AND timestamp >= @from AND timestamp < @to ORDER BY timestamp DESC LIMIT @newest";
+            AddParameter(command, "@newest", newest);
             AddParameter(command, "@symbol", series.Symbol);
             AddParameter(command, "@from", dialect.Time(from));
             AddParameter(command, "@to", dialect.Time(to));
