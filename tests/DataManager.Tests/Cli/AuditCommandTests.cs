@@ -126,5 +126,27 @@ public sealed class AuditCommandTests(MariaDbServer mariaDb) : IDisposable
         Assert.Equal(2, json.RootElement.GetProperty("series")[0].GetProperty("duplicateSurplus").GetInt32());
     }
 
+    [Fact]
+    public async Task Times_are_utc_whatever_the_host_zone_across_a_dst_switch()
+    {
+        // Europe switched to summer time at 2026-03-29 01:00 UTC; a host-local reading would shift or fold the hour.
+        var store = await CandleDatabases.MariaDbAsync(mariaDb, Timeframe.Parse("15m"));
+        var m15 = Timeframe.Parse("15m");
+        var start = new DateTime(2026, 3, 28, 22, 0, 0, DateTimeKind.Utc);
+        await store.InsertIgnoreAsync(m15, [.. Enumerable.Range(0, 24).Where(i => i != 12).Select(i => DemoCandles.Make("BTCUSDT", m15, start.AddMinutes(15 * i), 1m, 2m, 0.5m, 1.5m, 1m, 1))], Ct);
+        var uri = MariaDbServer.ToUri(((MySqlCandleDialect)store.Dialect).ConnectionString);
+
+        await using var process = ServiceExecutable.Start(
+            new Dictionary<string, string?> { ["MYSQL_URI"] = uri, ["TZ"] = "Europe/Berlin" },
+            "audit", "--symbols", "BTCUSDT", "--timeframes", "15m", "--from", "2026-03-28T22:00:00Z", "--to", "2026-03-29T04:00:00Z");
+        Assert.Equal(0, await process.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        using var json = JsonDocument.Parse(process.Output);
+        var series = json.RootElement.GetProperty("series")[0];
+        Assert.Equal((24, 23), (series.GetProperty("expectedCandles").GetInt32(), series.GetProperty("actualCandles").GetInt32()));
+        var gap = Assert.Single(series.GetProperty("gaps").EnumerateArray());
+        Assert.Equal("2026-03-29T01:00:00Z", gap.GetProperty("from").GetString());
+        Assert.Equal("2026-03-28T22:00:00Z", series.GetProperty("from").GetString());
+    }
+
     public void Dispose() => CandleDatabases.RemoveDirectory(_dataDir);
 }

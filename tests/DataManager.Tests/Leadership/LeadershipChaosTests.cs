@@ -14,7 +14,7 @@ namespace DataManager.Tests.Leadership;
 /// SIGTERM it; stall the store. Rounds: <c>DATAMANAGER_CHAOS_ROUNDS</c> (default 4, one of each);
 /// <c>DATAMANAGER_CHAOS_REPORT</c> names a file for the measured figures.
 /// </summary>
-public sealed class LeadershipChaosTests : IAsyncDisposable
+public sealed class LeadershipChaosTests(MongoServer mongo) : IAsyncDisposable
 {
     private const double Heartbeat = 0.2;
     private const double RenewDeadline = 1.0;
@@ -24,12 +24,9 @@ public sealed class LeadershipChaosTests : IAsyncDisposable
     private static readonly TimeSpan Slack = TimeSpan.FromMilliseconds(600);
 
     private readonly string _directory = ServerAvailability.TempDirectory("dm-chaos");
-    private readonly Replica[] _replicas;
-
-    public LeadershipChaosTests()
-    {
-        _replicas = [.. Enumerable.Range(0, 3).Select(i => new Replica($"pod-{i}", ServerAvailability.FreePort(), Path.Combine(_directory, $"work-{i}.log")))];
-    }
+    private readonly Replica[] _replicas = [.. Enumerable.Range(0, 3).Select(i => new Replica($"pod-{i}", ServerAvailability.FreePort(), Path.Combine(Path.GetTempPath(), $"dm-chaos-work-{Guid.NewGuid():N}-{i}.log")))];
+    private string? _mongoUrl;
+    private string? _mongoDatabase;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -43,9 +40,18 @@ public sealed class LeadershipChaosTests : IAsyncDisposable
         StoreStall,
     }
 
-    [Fact]
-    public async Task Leadership_stays_single_and_moves_on_under_kills_pauses_terminations_and_store_stalls()
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("mongodb")]
+    public async Task Leadership_stays_single_and_moves_on_under_kills_pauses_terminations_and_store_stalls(string store)
     {
+        if (store == "mongodb")
+        {
+            mongo.Require();
+            _mongoUrl = mongo.ConnectionString;
+            _mongoDatabase = "dm_chaos_" + Guid.NewGuid().ToString("N")[..8];
+        }
+
         foreach (var replica in _replicas)
         {
             Start(replica);
@@ -88,6 +94,21 @@ public sealed class LeadershipChaosTests : IAsyncDisposable
                     Assert.Equal(0, await leader.Process.WaitForExitAsync(TimeSpan.FromSeconds(20)));
                     await WaitForNewTermAsync(term);
                     await RestartAsync(leader);
+                    break;
+                case Nemesis.StoreStall when _mongoUrl is not null:
+                    // fsync + lock blocks every write on the server until fsyncUnlock.
+                    var admin = new MongoDB.Driver.MongoClient(_mongoUrl).GetDatabase("admin");
+                    await admin.RunCommandAsync<MongoDB.Bson.BsonDocument>(new MongoDB.Bson.BsonDocument { { "fsync", 1 }, { "lock", true } }, cancellationToken: Ct);
+                    try
+                    {
+                        await Task.Delay(TimeSpan.FromSeconds(Timeout + Heartbeat), Ct);
+                    }
+                    finally
+                    {
+                        await admin.RunCommandAsync<MongoDB.Bson.BsonDocument>(new MongoDB.Bson.BsonDocument("fsyncUnlock", 1), cancellationToken: CancellationToken.None);
+                    }
+
+                    await WaitForNewTermAsync(term);
                     break;
                 case Nemesis.StoreStall:
                     // Not pooled, and rolled back explicitly: a pooled connection would keep the lock after Dispose.
@@ -175,6 +196,8 @@ public sealed class LeadershipChaosTests : IAsyncDisposable
         ["ENABLE_AUDITOR"] = "false",
         ["ENABLE_ANALYTICS"] = "false",
         ["LOG_LEVEL"] = "info",
+        ["MONGODB_URL"] = _mongoUrl,
+        ["MONGODB_DATABASE"] = _mongoDatabase,
     });
 
     private async Task RestartAsync(Replica replica)
@@ -272,6 +295,11 @@ public sealed class LeadershipChaosTests : IAsyncDisposable
             {
                 await replica.Process.DisposeAsync();
             }
+        }
+
+        foreach (var replica in _replicas)
+        {
+            File.Delete(replica.WorkLog);
         }
 
         SqliteConnection.ClearAllPools();
