@@ -46,11 +46,7 @@ public static class AuditEndpoints
         IAuditStore audits, string? symbol, string? timeframe, string? from, string? to, int? skip, int? limit, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
-        RequestValidation.OptionalSymbol(symbol, errors);
-        RequestValidation.OptionalTimeframe(timeframe, errors);
-        var fromTime = RequestValidation.OptionalTime("from", from, errors);
-        var toTime = RequestValidation.OptionalTime("to", to, errors);
-        RequestValidation.Range(fromTime, toTime, errors);
+        var (fromTime, toTime) = RequestValidation.SeriesWindow(symbol, timeframe, from, to, errors);
         var page = RequestValidation.Page(skip, limit, 100, 1000, errors);
         if (errors.Count > 0)
         {
@@ -65,11 +61,7 @@ public static class AuditEndpoints
         IHealthScoreStore scores, string symbol, string timeframe, string? from, string? to, int? limit, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
-        RequestValidation.OptionalSymbol(symbol, errors);
-        RequestValidation.OptionalTimeframe(timeframe, errors);
-        var fromTime = RequestValidation.OptionalTime("from", from, errors);
-        var toTime = RequestValidation.OptionalTime("to", to, errors);
-        RequestValidation.Range(fromTime, toTime, errors);
+        var (fromTime, toTime) = RequestValidation.SeriesWindow(symbol, timeframe, from, to, errors);
         var page = RequestValidation.Page(0, limit, 500, 10_000, errors);
         if (errors.Count > 0)
         {
@@ -85,6 +77,17 @@ public static class AuditEndpoints
 /// <summary>Checks of API inputs; each failure names the parameter and what it expects.</summary>
 public static class RequestValidation
 {
+    /// <summary>A symbol, a timeframe and a time window, each optional; returns the parsed window.</summary>
+    public static (DateTimeOffset? From, DateTimeOffset? To) SeriesWindow(string? symbol, string? timeframe, string? from, string? to, Dictionary<string, string[]> errors)
+    {
+        OptionalSymbol(symbol, errors);
+        OptionalTimeframe(timeframe, errors);
+        var fromTime = OptionalTime("from", from, errors);
+        var toTime = OptionalTime("to", to, errors);
+        Range(fromTime, toTime, errors);
+        return (fromTime, toTime);
+    }
+
     public static void OptionalSymbol(string? symbol, Dictionary<string, string[]> errors)
     {
         if (symbol is not null && !SymbolName.IsValid(symbol))

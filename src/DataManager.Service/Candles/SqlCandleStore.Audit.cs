@@ -30,11 +30,7 @@ public sealed partial class SqlCandleStore
             var outsideRange = dialect.ClusteredById ? "(id < @idFrom OR id >= @idTo)" : "0";
             var hint = dialect.ClusteredById ? "IGNORE INDEX (PRIMARY)" : "";
             command.CommandText = $"SELECT timestamp, {outsideRange} FROM {series.Timeframe.TableName} {hint} WHERE symbol = @symbol AND timestamp >= @from AND timestamp < @to ORDER BY timestamp";
-            AddParameter(command, "@symbol", series.Symbol);
-            AddParameter(command, "@from", dialect.Time(from));
-            AddParameter(command, "@to", dialect.Time(to));
-            AddParameter(command, "@idFrom", Candle.ConventionalId(series.Symbol, from));
-            AddParameter(command, "@idTo", Candle.ConventionalId(series.Symbol, to));
+            AddWindowParameters(command, series, from, to);
             long rows = 0;
             await using var reader = await command.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
@@ -55,11 +51,7 @@ public sealed partial class SqlCandleStore
                 ? $"SELECT timestamp, close_price, volume FROM {series.Timeframe.TableName} FORCE INDEX (PRIMARY) WHERE id >= @idFrom AND id < @idTo AND symbol = @symbol AND timestamp >= @from AND timestamp < @to ORDER BY id DESC LIMIT @newest"
                 : $"SELECT timestamp, close_price, volume FROM {series.Timeframe.TableName} WHERE symbol = @symbol AND timestamp >= @from AND timestamp < @to ORDER BY timestamp DESC LIMIT @newest";
             AddParameter(command, "@newest", newest);
-            AddParameter(command, "@symbol", series.Symbol);
-            AddParameter(command, "@from", dialect.Time(from));
-            AddParameter(command, "@to", dialect.Time(to));
-            AddParameter(command, "@idFrom", Candle.ConventionalId(series.Symbol, from));
-            AddParameter(command, "@idTo", Candle.ConventionalId(series.Symbol, to));
+            AddWindowParameters(command, series, from, to);
             long rows = 0;
             await using var reader = await command.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
@@ -133,6 +125,16 @@ public sealed partial class SqlCandleStore
 
             return rows;
         }, cancellationToken);
+
+    /// <summary>@symbol, @from, @to and the conventional id range @idFrom … @idTo of a window.</summary>
+    private void AddWindowParameters(DbCommand command, SeriesKey series, DateTime from, DateTime to)
+    {
+        AddParameter(command, "@symbol", series.Symbol);
+        AddParameter(command, "@from", dialect.Time(from));
+        AddParameter(command, "@to", dialect.Time(to));
+        AddParameter(command, "@idFrom", Candle.ConventionalId(series.Symbol, from));
+        AddParameter(command, "@idTo", Candle.ConventionalId(series.Symbol, to));
+    }
 
     /// <summary>The SQL form of every integrity rule, as a prefilter: a row matching none breaks none.</summary>
     private string Violations(long intervalSeconds)

@@ -179,6 +179,31 @@ public sealed class AuditEndpointTests
         Assert.True(history.Points[0].Quality > 90);
     }
 
+    [Fact]
+    public async Task Leader_status_and_the_seed_metric_names_are_served()
+    {
+        await using var host = await StartAsync();
+        await WaitForCycleAsync(host);
+        using var leader = System.Text.Json.JsonDocument.Parse(await host.Client.GetStringAsync("/health/leader", Ct));
+        Assert.Equal(["enabled", "isLeader", "podId", "lease", "lastError"], leader.RootElement.EnumerateObject().Select(p => p.Name).ToArray());
+        Assert.False(leader.RootElement.GetProperty("enabled").GetBoolean()); // ENABLE_LEADER_ELECTION=false: always leader
+        Assert.True(leader.RootElement.GetProperty("isLeader").GetBoolean());
+
+        // Metrics are process-wide and other tests audit the same demo series, so names and labels are checked, not counts.
+        var metrics = await host.Client.GetStringAsync("/metrics", Ct);
+        foreach (var name in new[]
+        {
+            "data_manager_audit_leader_status 1", "data_manager_leader_term", "data_manager_leader_transitions_total", "data_manager_leader_renew_failures_total",
+            "data_manager_audit_cycle_seconds_bucket", "data_manager_audit_gaps_detected_total{symbol=\"BTCUSDT\",timeframe=\"15m\"}",
+            "data_manager_audit_duplicates_detected_total{symbol=\"SOLUSDT\",timeframe=\"30m\"}", "data_manager_audit_health_score{symbol=",
+            "data_manager_duplicates_removed_total", "data_manager_audit_integrity_violations_total{symbol=\"SOLUSDT\",timeframe=\"5m\",rule=\"ohlc_inconsistent\"}",
+            "data_manager_audit_open_gaps{symbol=\"ETHUSDT\",timeframe=\"1h\"}", "data_manager_audit_last_success_timestamp_seconds",
+        })
+        {
+            Assert.Contains(name, metrics, StringComparison.Ordinal);
+        }
+    }
+
     [Theory]
     [InlineData("/api/audits?symbol=btc-usdt", "symbol")]
     [InlineData("/api/audits?timeframe=7m", "timeframe")]
