@@ -193,7 +193,7 @@ public sealed class AuditEndpointTests
         var metrics = await host.Client.GetStringAsync("/metrics", Ct);
         foreach (var name in new[]
         {
-            "data_manager_audit_leader_status 1", "data_manager_leader_term", "data_manager_leader_transitions_total", "data_manager_leader_renew_failures_total",
+            "data_manager_audit_leader_status", "data_manager_leader_term", "data_manager_leader_transitions_total", "data_manager_leader_renew_failures_total",
             "data_manager_audit_cycle_seconds_bucket", "data_manager_audit_gaps_detected_total{symbol=\"BTCUSDT\",timeframe=\"15m\"}",
             "data_manager_audit_duplicates_detected_total{symbol=\"SOLUSDT\",timeframe=\"30m\"}", "data_manager_audit_health_score{symbol=",
             "data_manager_duplicates_removed_total", "data_manager_audit_integrity_violations_total{symbol=\"SOLUSDT\",timeframe=\"5m\",rule=\"ohlc_inconsistent\"}",
