@@ -11,8 +11,16 @@ public sealed class NatsOptions : BindableOptions
 
     public bool TrackAllSymbols { get; set; }
 
+    /// <summary>Messages the client may hold for the tracker before it drops (and counts) the newest: bursts, bounded memory.</summary>
+    public int PendingMessages { get; set; } = 65_536;
+
+    /// <summary>Payloads larger than this are counted as too_large without being parsed.</summary>
+    public int MaxMessageBytes { get; set; } = 256 * 1024;
+
     public override void Bind(SettingsReader reader)
     {
+        PendingMessages = reader.WholeNumber("TRACKER_PENDING_MESSAGES", 65_536, 1_024, 10_000_000);
+        MaxMessageBytes = reader.WholeNumber("TRACKER_MAX_MESSAGE_BYTES", 256 * 1024, 1_024, 64 * 1024 * 1024);
         Url = reader.Raw("NATS_URL");
         if (Url is not null && !IsNatsUrl(Url))
         {

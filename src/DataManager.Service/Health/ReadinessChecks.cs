@@ -65,7 +65,10 @@ internal sealed class NatsHealthCheck(IServiceProvider services) : DependencyChe
         }
 
         var rtt = await connection.PingAsync(cancellationToken);
-        return HealthCheckResult.Healthy($"{connection.Opts.Url} connected, rtt {rtt.TotalMilliseconds:F1} ms");
+        var tracker = services.GetService<Tracking.TrackerStats>() is { } stats
+            ? $"; tracker: {stats.TotalReceived} messages, {stats.TotalInvalid} invalid, {stats.TotalDropped} dropped, last at {stats.LastReceived?.ToString("O", System.Globalization.CultureInfo.InvariantCulture) ?? "never"}"
+            : "";
+        return HealthCheckResult.Healthy($"{connection.Opts.Url} connected, rtt {rtt.TotalMilliseconds:F1} ms{tracker}");
     }
 }
 

@@ -34,7 +34,7 @@ public static class DataManagerHostExtensions
         builder.Services.AddDataManagerOptions();
         builder.Services.AddDataManagerStore(store);
         builder.Services.AddCandleDatabase(candles);
-        builder.Services.AddNatsConnection(nats, service.PodId);
+        builder.Services.AddNatsConnection(nats, BindableOptionsServiceCollectionExtensions.BindNow<SeriesOptions>(builder.Configuration), service.PodId);
         builder.Services.AddLeadership(builder.Configuration);
         builder.Services.AddAuditing(audit);
         builder.Services.AddReadinessChecks();
@@ -57,6 +57,7 @@ public static class DataManagerHostExtensions
         app.MapHealthEndpoints();
         app.MapLeadershipEndpoints();
         app.MapAuditEndpoints();
+        app.MapTrackerEndpoints();
         app.MapMetrics("/metrics");
         return app;
     }

@@ -6,7 +6,7 @@ namespace DataManager.Tracking;
 public static class NatsServiceCollectionExtensions
 {
     /// <summary>One NATS connection per process when <c>NATS_URL</c> is set; it reconnects forever and never blocks start-up.</summary>
-    public static IServiceCollection AddNatsConnection(this IServiceCollection services, NatsOptions options, string podId)
+    public static IServiceCollection AddNatsConnection(this IServiceCollection services, NatsOptions options, SeriesOptions series, string podId)
     {
         if (options.Url is null)
         {
@@ -25,6 +25,9 @@ public static class NatsServiceCollectionExtensions
             ConnectTimeout = TimeSpan.FromSeconds(3),
         }));
         services.AddHostedService<NatsConnectionMonitor>();
+        services.AddSingleton(new TrackerStats(series.SupportedPairs, options.TrackAllSymbols));
+        services.AddSingleton<MessageTracker>();
+        services.AddHostedService(sp => sp.GetRequiredService<MessageTracker>());
         return services;
     }
 }
