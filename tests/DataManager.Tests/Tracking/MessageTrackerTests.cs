@@ -1,0 +1,199 @@
+using System.Buffers;
+using System.Net.Http.Json;
+using System.Text;
+using DataManager.Cli;
+using DataManager.Storage;
+using DataManager.Tests.Infrastructure;
+using DataManager.Tracking;
+using Microsoft.Extensions.Configuration;
+using NATS.Client.Core;
+
+namespace DataManager.Tests.Tracking;
+
+/// <summary>The tracker in the real service against a real nats-server.</summary>
+public sealed class MessageTrackerTests(NatsServer sharedNats)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static async Task<ServiceHost> StartAsync(string url, string subject) => await ServiceHost.StartAsync(new Dictionary<string, string?>
+    {
+        ["NATS_URL"] = url,
+        ["NATS_CONSUMER_SUBJECT"] = subject,
+        ["ENABLE_AUDITOR"] = "false",
+        ["SUPPORTED_PAIRS"] = "BTCUSDT,ETHUSDT,SOLUSDT",
+    });
+
+    private static async Task<TrackerResponse> WaitForAsync(ServiceHost host, Func<TrackerResponse, bool> condition)
+    {
+        TrackerResponse? tracker = null;
+        for (var attempt = 0; attempt < 300; attempt++)
+        {
+            tracker = await host.Client.GetFromJsonAsync<TrackerResponse>("/api/tracker", StoreJson.Options, Ct);
+            if (condition(tracker!))
+            {
+                return tracker!;
+            }
+
+            await Task.Delay(50, Ct);
+        }
+
+        Assert.Fail("tracker never reached the expected state: " + StoreJson.Serialize(tracker));
+        return null!;
+    }
+
+    private static async Task PublishAsync(string url, string subject, IEnumerable<byte[]> payloads)
+    {
+        await using var publisher = new NatsConnection(new NatsOpts { Url = url });
+        foreach (var payload in payloads)
+        {
+            await publisher.PublishAsync(subject, payload, cancellationToken: Ct);
+        }
+
+        await publisher.PingAsync(Ct);
+    }
+
+    private static byte[] Envelope(string kind, string symbol, long sequence)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        FeedCommand.WriteEnvelope(buffer, kind, symbol, sequence, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    [Fact]
+    public async Task A_corpus_of_every_event_type_is_counted_exactly()
+    {
+        sharedNats.Require();
+        var subject = "test.feed." + Guid.NewGuid().ToString("N")[..8];
+        await using var host = await StartAsync(sharedNats.Url, subject);
+        await WaitForAsync(host, t => t.Connected);
+        await Task.Delay(200, Ct); // the subscription follows the connection
+
+        string[] kinds = ["aggTrade", "trade", "depthUpdate", "depth20", "markPriceUpdate", "kline", "bookTicker", "24hrTicker", "forceOrder"];
+        var payloads = new List<byte[]>();
+        foreach (var kind in kinds)
+        {
+            payloads.AddRange(Enumerable.Range(0, 3).Select(i => Envelope(kind, "BTCUSDT", i)));
+            payloads.Add(Envelope(kind, "ETHUSDT", 9));
+        }
+
+        payloads.Add(Envelope("aggTrade", "DOGEUSDT", 1)); // outside SUPPORTED_PAIRS: other
+        payloads.Add(Encoding.UTF8.GetBytes("""{"stream":"btcusdt@weird","data":{"e":"newKind","s":"BTCUSDT","E":1}}""")); // unknown type
+        await PublishAsync(sharedNats.Url, subject, payloads);
+
+        var tracker = await WaitForAsync(host, t => t.Totals.Received >= 38);
+        Assert.Equal((38L, 0L, 0L), (tracker.Totals.Received, tracker.Totals.Invalid, tracker.Totals.Dropped));
+        Assert.Equal(28, tracker.Symbols.Single(s => s.Symbol == "BTCUSDT").Count);
+        Assert.Equal(9, tracker.Symbols.Single(s => s.Symbol == "ETHUSDT").Count);
+        Assert.Equal(1, tracker.Symbols.Single(s => s.Symbol == "other").Count);
+        Assert.Equal(5, tracker.EventTypes["aggTrade"]);
+        Assert.Equal(4, tracker.EventTypes["depth"]);
+        Assert.Equal(4, tracker.EventTypes["forceOrder"]);
+        Assert.Equal(1, tracker.EventTypes["unknown"]);
+        Assert.NotNull(tracker.Symbols.Single(s => s.Symbol == "BTCUSDT").LastLatencySeconds);
+
+        var metrics = await host.Client.GetStringAsync("/metrics", Ct);
+        Assert.Contains("data_manager_messages_received_total{event_type=\"depth\",symbol=\"BTCUSDT\"}", metrics, StringComparison.Ordinal);
+        Assert.Contains("data_manager_message_latency_seconds_bucket", metrics, StringComparison.Ordinal);
+        Assert.Contains("data_manager_last_message_timestamp_seconds{symbol=\"ETHUSDT\"}", metrics, StringComparison.Ordinal);
+        Assert.Contains("data_manager_nats_connected 1", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Malformed_messages_are_counted_by_reason_and_the_loop_goes_on()
+    {
+        sharedNats.Require();
+        var subject = "test.feed." + Guid.NewGuid().ToString("N")[..8];
+        await using var host = await StartAsync(sharedNats.Url, subject);
+        await WaitForAsync(host, t => t.Connected);
+        await Task.Delay(200, Ct);
+
+        var random = new Random(5);
+        var noise = new byte[500];
+        random.NextBytes(noise);
+        var big = Encoding.UTF8.GetBytes("{\"stream\":\"btcusdt@aggTrade\",\"data\":{\"s\":\"BTCUSDT\",\"pad\":\"" + new string('x', 900_000) + "\"}}");
+        byte[][] bad =
+        [
+            Encoding.UTF8.GetBytes("not json"),
+            Encoding.UTF8.GetBytes("""{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","s":"BTC"""),
+            Encoding.UTF8.GetBytes("""{"stream":"btcusdt@aggTrade","data":[1]}"""),
+            Encoding.UTF8.GetBytes("""{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","s":1234}}"""),
+            [],
+            big,
+            noise,
+            Encoding.UTF8.GetBytes("{\"stream\":\"btcusdt@aggTrade\",\"data\":{\"x\":" + new string('[', 100) + new string(']', 100) + "}}"),
+        ];
+        await PublishAsync(sharedNats.Url, subject, [.. bad, Envelope("trade", "SOLUSDT", 1)]);
+
+        var tracker = await WaitForAsync(host, t => t.Totals.Received + t.Totals.Invalid >= 9);
+        Assert.Equal(1, tracker.Totals.Received);
+        Assert.Equal(8, tracker.Totals.Invalid);
+        // "not json", the truncated envelope and the random bytes (which read as either).
+        Assert.Equal(3, tracker.Invalid["not_json"] + tracker.Invalid["truncated"]);
+        Assert.Equal(1, tracker.Invalid["no_data"]);
+        Assert.Equal(1, tracker.Invalid["bad_symbol"]);
+        Assert.Equal(1, tracker.Invalid["empty"]);
+        Assert.Equal(1, tracker.Invalid["too_large"]);
+        Assert.Equal(1, tracker.Invalid["too_deep"]);
+    }
+
+    [Fact]
+    public async Task A_restarted_nats_server_is_reconnected_and_counting_goes_on()
+    {
+        await using var own = new NatsServer();
+        await own.InitializeAsync();
+        own.Require();
+        if (!own.CanRestart)
+        {
+            Assert.Skip("needs a local nats-server binary to restart");
+        }
+
+        var subject = "test.feed.restart";
+        await using var host = await StartAsync(own.Url, subject);
+        await WaitForAsync(host, t => t.Connected);
+        await Task.Delay(200, Ct);
+        await PublishAsync(own.Url, subject, Enumerable.Range(0, 10).Select(i => Envelope("trade", "BTCUSDT", i)));
+        await WaitForAsync(host, t => t.Totals.Received == 10);
+
+        await own.StopAsync();
+        var down = await WaitForAsync(host, t => !t.Connected);
+        using (var readiness = await host.Client.GetAsync("/health/readiness", Ct))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, readiness.StatusCode);
+            Assert.Contains("\"name\":\"nats\",\"status\":\"Degraded\"", await readiness.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        }
+
+        await own.StartAsync();
+        await WaitForAsync(host, t => t.Connected);
+        await Task.Delay(300, Ct); // resubscription after reconnect
+        await PublishAsync(own.Url, subject, Enumerable.Range(0, 5).Select(i => Envelope("trade", "BTCUSDT", i)));
+        var after = await WaitForAsync(host, t => t.Totals.Received == 15);
+        Assert.False(down.Connected);
+        Assert.Equal(15, after.Totals.Received);
+        Assert.Contains("data_manager_nats_reconnects_total", await host.Client.GetStringAsync("/metrics", Ct), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_feed_verb_publishes_the_rate_and_share_it_is_asked_for()
+    {
+        sharedNats.Require();
+        var subject = "test.feed." + Guid.NewGuid().ToString("N")[..8];
+        await using var host = await StartAsync(sharedNats.Url, subject);
+        await WaitForAsync(host, t => t.Connected);
+        await Task.Delay(200, Ct);
+
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection([new("NATS_CONSUMER_SUBJECT", subject)]).Build();
+        using var output = new StringWriter();
+        using var errors = new StringWriter();
+        var code = await FeedCommand.RunAsync(["--nats", sharedNats.Url, "--rate", "2000", "--duration", "0.5", "--malformed", "0.1"], configuration, output, errors, Ct);
+        Assert.Equal(0, code);
+        Assert.StartsWith("sent 1000 messages", output.ToString(), StringComparison.Ordinal);
+
+        var tracker = await WaitForAsync(host, t => t.Totals.Received + t.Totals.Invalid == 1000);
+        Assert.InRange(tracker.Totals.Invalid, 50, 150);
+        Assert.Equal(9, tracker.EventTypes.Count);
+        Assert.Equal(0, tracker.Totals.Dropped);
+
+        Assert.Equal(2, await FeedCommand.RunAsync(["--rate", "-1"], configuration, output, errors, Ct));
+        Assert.Equal(3, await FeedCommand.RunAsync(["--nats", $"nats://127.0.0.1:{ServerAvailability.FreePort()}", "--duration", "1"], configuration, output, errors, Ct));
+    }
+}
