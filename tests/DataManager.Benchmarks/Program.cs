@@ -2,9 +2,12 @@ using BenchmarkDotNet.Running;
 using DataManager.Benchmarks;
 
 // Load runs measure whole paths against real servers; everything else is BenchmarkDotNet.
-return args is ["audit-load", ..]
-    ? await AuditLoadRun.RunAsync(args)
-    : RunBenchmarks(args);
+return args switch
+{
+    ["audit-load", ..] => await AuditLoadRun.RunAsync(args),
+    ["tracker-load", ..] => await TrackerLoadRun.RunAsync(args),
+    _ => RunBenchmarks(args),
+};
 
 static int RunBenchmarks(string[] args)
 {

@@ -10,17 +10,15 @@ namespace DataManager.Tests.Infrastructure;
 /// </summary>
 public sealed class NatsServer : IAsyncLifetime
 {
-    private LocalProcess? _process;
+    private LocalNats? _local;
     private IContainer? _container;
-    private string? _binary;
-    private int _port;
 
     public string? UnavailableReason { get; private set; }
 
     public string Url { get; private set; } = "";
 
     /// <summary>True when this instance runs the server itself and can stop and restart it.</summary>
-    public bool CanRestart => _binary is not null;
+    public bool CanRestart => _local is not null;
 
     public async ValueTask InitializeAsync()
     {
@@ -30,11 +28,10 @@ public sealed class NatsServer : IAsyncLifetime
             {
                 Url = url;
             }
-            else if (ServerAvailability.FindBinary("nats-server") is { } binary)
+            else if (LocalNats.IsInstalled)
             {
-                _binary = binary;
-                _port = ServerAvailability.FreePort();
-                await StartAsync();
+                _local = await LocalNats.StartAsync();
+                Url = _local.Url;
             }
             else if (ServerAvailability.DockerMayAnswer())
             {
@@ -56,39 +53,18 @@ public sealed class NatsServer : IAsyncLifetime
 
     public void Require() => ServerAvailability.Require("nats", UnavailableReason);
 
-    /// <summary>Starts (or restarts) the local server on the same port.</summary>
-    public async Task StartAsync()
-    {
-        _process = LocalProcess.Start(_binary!, ["-a", "127.0.0.1", "-p", _port.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-        Url = $"nats://127.0.0.1:{_port}";
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (true)
-        {
-            try
-            {
-                using var client = new System.Net.Sockets.TcpClient();
-                await client.ConnectAsync("127.0.0.1", _port);
-                return;
-            }
-            catch (System.Net.Sockets.SocketException) when (DateTime.UtcNow < deadline && !_process.HasExited)
-            {
-                await Task.Delay(50);
-            }
-        }
-    }
+    /// <summary>Starts the local server again on the same port.</summary>
+    public Task StartAsync() => _local!.StartAgainAsync();
 
-    public async Task StopAsync()
-    {
-        if (_process is not null)
-        {
-            await _process.DisposeAsync();
-            _process = null;
-        }
-    }
+    public Task StopAsync() => _local!.StopAsync();
 
     public async ValueTask DisposeAsync()
     {
-        await StopAsync();
+        if (_local is not null)
+        {
+            await _local.DisposeAsync();
+        }
+
         if (_container is not null)
         {
             await _container.DisposeAsync();
