@@ -131,24 +131,7 @@ public static class FeedEnvelope
                 break;
             }
 
-            if (reader.ValueTextEquals("stream"u8))
-            {
-                if (!reader.Read())
-                {
-                    return new ParsedEnvelope(InvalidReason.Truncated);
-                }
-
-                if (reader.TokenType == JsonTokenType.String && !reader.ValueIsEscaped)
-                {
-                    streamStart = (int)reader.TokenStartIndex + 1;
-                    streamLength = reader.ValueSpan.Length;
-                }
-                else if (!reader.TrySkip())
-                {
-                    return new ParsedEnvelope(InvalidReason.Truncated);
-                }
-            }
-            else if (reader.ValueTextEquals("data"u8))
+            if (reader.ValueTextEquals("data"u8))
             {
                 if (!reader.Read())
                 {
@@ -166,7 +149,6 @@ public static class FeedEnvelope
                 }
 
                 sawData = true;
-                var depth = reader.CurrentDepth;
                 while (true)
                 {
                     if (!reader.Read())
@@ -174,72 +156,43 @@ public static class FeedEnvelope
                         return new ParsedEnvelope(InvalidReason.Truncated);
                     }
 
-                    if (reader.TokenType == JsonTokenType.EndObject && reader.CurrentDepth == depth)
+                    if (reader.TokenType == JsonTokenType.EndObject)
                     {
-                        break;
+                        break; // nested values are skipped whole, so this closes data
                     }
 
-                    if (reader.ValueTextEquals("e"u8))
+                    var key = reader.ValueTextEquals("e"u8) ? 'e' : reader.ValueTextEquals("E"u8) ? 'E' : reader.ValueTextEquals("s"u8) ? 's' : ' ';
+                    if (!TryReadValue(ref reader, out var start, out var length))
                     {
-                        if (!reader.Read())
-                        {
-                            return new ParsedEnvelope(InvalidReason.Truncated);
-                        }
-
-                        if (reader.TokenType == JsonTokenType.String && !reader.ValueIsEscaped)
-                        {
-                            typeStart = (int)reader.TokenStartIndex + 1;
-                            typeLength = reader.ValueSpan.Length;
-                        }
+                        return new ParsedEnvelope(InvalidReason.Truncated);
                     }
-                    else if (reader.ValueTextEquals("E"u8))
-                    {
-                        if (!reader.Read())
-                        {
-                            return new ParsedEnvelope(InvalidReason.Truncated);
-                        }
 
-                        if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var ms))
-                        {
+                    switch (key)
+                    {
+                        case 'e' when start >= 0:
+                            (typeStart, typeLength) = (start, length);
+                            break;
+                        case 'E' when reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var ms):
                             eventTime = ms;
-                        }
-                    }
-                    else if (reader.ValueTextEquals("s"u8))
-                    {
-                        if (!reader.Read())
-                        {
-                            return new ParsedEnvelope(InvalidReason.Truncated);
-                        }
-
-                        if (reader.TokenType == JsonTokenType.String && !reader.ValueIsEscaped)
-                        {
-                            symbolStart = (int)reader.TokenStartIndex + 1;
-                            symbolLength = reader.ValueSpan.Length;
-                        }
-                        else
-                        {
+                            break;
+                        case 's':
                             // Present but not a plain string: invalid, whatever the stream says.
-                            badSymbol = true;
-                            if (!reader.TrySkip())
-                            {
-                                return new ParsedEnvelope(InvalidReason.Truncated);
-                            }
-                        }
-                    }
-                    else
-                    {
-                        if (!reader.Read() || !reader.TrySkip())
-                        {
-                            return new ParsedEnvelope(InvalidReason.Truncated);
-                        }
+                            (symbolStart, symbolLength, badSymbol) = (start, length, start < 0);
+                            break;
                     }
                 }
             }
             else
             {
-                if (!reader.Read() || !reader.TrySkip())
+                var isStream = reader.ValueTextEquals("stream"u8);
+                if (!TryReadValue(ref reader, out var start, out var length))
                 {
                     return new ParsedEnvelope(InvalidReason.Truncated);
+                }
+
+                if (isStream && start >= 0)
+                {
+                    (streamStart, streamLength) = (start, length);
                 }
             }
         }
@@ -275,6 +228,30 @@ public static class FeedEnvelope
 
         var type = typeStart >= 0 ? TypeFromEvent(payload.Slice(typeStart, typeLength)) : TypeFromStream(stream);
         return new ParsedEnvelope(type, symbol, eventTime);
+    }
+
+    /// <summary>
+    /// Moves to the value of the property just read. A plain (unescaped) string's position in the payload is
+    /// returned; any other value is skipped whole (start = −1), so nothing inside it is mistaken for a field.
+    /// False when the payload ends first.
+    /// </summary>
+    private static bool TryReadValue(ref Utf8JsonReader reader, out int start, out int length)
+    {
+        start = -1;
+        length = 0;
+        if (!reader.Read())
+        {
+            return false;
+        }
+
+        if (reader.TokenType == JsonTokenType.String && !reader.ValueIsEscaped)
+        {
+            start = (int)reader.TokenStartIndex + 1;
+            length = reader.ValueSpan.Length;
+            return true;
+        }
+
+        return reader.TrySkip();
     }
 
     private static ReadOnlySpan<byte> StreamPrefix(ReadOnlySpan<byte> stream)

@@ -30,6 +30,7 @@ public sealed class FeedEnvelopeTests
         { """{"stream":"btcusdt@newThing","data":{"e":"somethingNew","E":1732300000010,"s":"BTCUSDT"}}""", FeedEventType.Unknown, "BTCUSDT" },
         { """{"stream":"adausdt@depth5","data":{"lastUpdateId":1,"bids":[],"asks":[]}}""", FeedEventType.PartialDepth, "ADAUSDT" },
         { """  {"stream":"ltcusdt@aggTrade","data":{"e":"aggTrade","s":"LTCUSDT"}}  """, FeedEventType.AggTrade, "LTCUSDT" },
+        { """{"stream":"btcusdt@aggTrade","data":{"e":{"s":"FAKEUSDT","e":"trade"},"E":{"x":1},"s":"BTCUSDT"}}""", FeedEventType.AggTrade, "BTCUSDT" },
     };
 
     [Theory]
