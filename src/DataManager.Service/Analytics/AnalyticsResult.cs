@@ -19,4 +19,7 @@ public sealed record AnalyticsResult
     public IReadOnlyDictionary<string, double?> Values { get; init; } = new Dictionary<string, double?>();
 
     public IReadOnlyDictionary<string, string> Reasons { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Text results: the latest crossover and its time, the regime.</summary>
+    public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
 }

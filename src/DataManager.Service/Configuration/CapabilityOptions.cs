@@ -157,9 +157,15 @@ public sealed class AnalyticsOptions : BindableOptions
 
     public int LookbackCandles { get; set; } = 500;
 
+    public int RetentionDays { get; set; } = 30;
+
+    public TimeSpan InitialDelay { get; set; } = TimeSpan.FromSeconds(60);
+
     public override void Bind(SettingsReader reader)
     {
         Enabled = reader.Bool("ENABLE_ANALYTICS", true);
+        RetentionDays = reader.WholeNumber("ANALYTICS_RETENTION_DAYS", 30, 1, 3_650);
+        InitialDelay = reader.Seconds("INITIAL_STARTUP_DELAY", 60, 0, 3_600);
         Interval = reader.Seconds("ANALYTICS_INTERVAL", 900, 0.1, 86_400);
         LookbackCandles = reader.WholeNumber("ANALYTICS_LOOKBACK_CANDLES", 500, 2, 100_000);
     }

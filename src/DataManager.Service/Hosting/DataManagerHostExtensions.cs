@@ -1,3 +1,4 @@
+using DataManager.Analytics;
 using DataManager.Auditing;
 using DataManager.Candles;
 using DataManager.Configuration;
@@ -37,6 +38,7 @@ public static class DataManagerHostExtensions
         builder.Services.AddNatsConnection(nats, BindableOptionsServiceCollectionExtensions.BindNow<SeriesOptions>(builder.Configuration), service.PodId);
         builder.Services.AddLeadership(builder.Configuration);
         builder.Services.AddAuditing(audit);
+        builder.Services.AddAnalytics(BindableOptionsServiceCollectionExtensions.BindNow<AnalyticsOptions>(builder.Configuration));
         builder.Services.AddReadinessChecks();
         builder.Services.AddHostedService<StartupBanner>();
         builder.Services.ConfigureHttpJsonOptions(json =>
@@ -58,6 +60,7 @@ public static class DataManagerHostExtensions
         app.MapLeadershipEndpoints();
         app.MapAuditEndpoints();
         app.MapTrackerEndpoints();
+        app.MapAnalyticsEndpoints();
         app.MapMetrics("/metrics");
         return app;
     }

@@ -1,0 +1,173 @@
+using System.Globalization;
+using DataManager.Candles;
+
+namespace DataManager.Analytics;
+
+/// <summary>One series' candles as arrays, oldest first, one per open time.</summary>
+public sealed class SeriesData
+{
+    public SeriesData(SeriesKey series, IReadOnlyList<Candle> candles)
+    {
+        Series = series;
+        var distinct = candles.DistinctBy(c => c.Timestamp).OrderBy(c => c.Timestamp).ToArray();
+        OpenTimes = [.. distinct.Select(c => c.Timestamp)];
+        Open = [.. distinct.Select(c => (double)c.Open)];
+        High = [.. distinct.Select(c => (double)c.High)];
+        Low = [.. distinct.Select(c => (double)c.Low)];
+        Close = [.. distinct.Select(c => (double)c.Close)];
+        Volume = [.. distinct.Select(c => (double)c.Volume)];
+    }
+
+    public SeriesKey Series { get; }
+
+    public DateTime[] OpenTimes { get; }
+
+    public double[] Open { get; }
+
+    public double[] High { get; }
+
+    public double[] Low { get; }
+
+    public double[] Close { get; }
+
+    public double[] Volume { get; }
+}
+
+/// <summary>One metric group's outcome: numbers (null with a reason when there were too few candles) and text.</summary>
+public sealed record MetricGroup(string Metric, IReadOnlyDictionary<string, double?> Values, IReadOnlyDictionary<string, string> Reasons, IReadOnlyDictionary<string, string> Labels);
+
+/// <summary>
+/// Turns a series into the metric groups (volatility, volume, trend, deviation, regime), and series of one
+/// timeframe into their correlation matrix. Pure: arrays in, values out.
+/// </summary>
+public static class AnalyticsCalculator
+{
+    public static readonly IReadOnlyList<string> Groups = ["volatility", "volume", "trend", "deviation", "regime"];
+
+    /// <summary>A trend whose drift over the window is at least this many random-walk scales (σ·√n) is trending.</summary>
+    public const double TrendingStrength = 2;
+
+    /// <summary>Annualised volatility at or above this (80 %) is volatile, when not trending.</summary>
+    public const double VolatileAnnualized = 0.8;
+
+    public static IReadOnlyList<MetricGroup> Compute(SeriesData data)
+    {
+        var perYear = Math.Sqrt(AnalyticsFormulas.PeriodsPerYear(data.Series.Timeframe.Interval));
+        var volatility = new Builder("volatility");
+        var stdDev = AnalyticsFormulas.ReturnStdDev(data.Close);
+        volatility.Add("returnStdDev", stdDev);
+        volatility.Add("annualized", Scale(stdDev, perYear));
+        volatility.Add("parkinsonAnnualized", Scale(AnalyticsFormulas.Parkinson(data.High, data.Low), perYear));
+        volatility.Add("garmanKlassAnnualized", Scale(AnalyticsFormulas.GarmanKlass(data.Open, data.High, data.Low, data.Close), perYear));
+        volatility.Add("atr14", AnalyticsFormulas.Atr(data.High, data.Low, data.Close, 14));
+
+        var volume = new Builder("volume");
+        var count = data.Volume.Length;
+        volume.Add("total", count == 0 ? Indicator.Needs(1, 0) : Indicator.Of(data.Volume.Sum()));
+        volume.Add("mean", count == 0 ? Indicator.Needs(1, 0) : Indicator.Of(data.Volume.Average()));
+        volume.Add("sma20", AnalyticsFormulas.Sma(data.Volume, 20));
+        volume.Add("ema20", AnalyticsFormulas.Ema(data.Volume, 20));
+        var median = count == 0 ? double.NaN : AnalyticsFormulas.Median(data.Volume);
+        volume.Add("spikeRatio", count == 0 ? Indicator.Needs(1, 0) : median > 0 ? Indicator.Of(data.Volume[^1] / median) : new Indicator(null, "median volume is 0"));
+        volume.Add("vwap", AnalyticsFormulas.Vwap(data.High, data.Low, data.Close, data.Volume));
+
+        var trend = new Builder("trend");
+        trend.Add("sma20", AnalyticsFormulas.Sma(data.Close, 20));
+        trend.Add("sma50", AnalyticsFormulas.Sma(data.Close, 50));
+        trend.Add("ema20", AnalyticsFormulas.Ema(data.Close, 20));
+        trend.Add("ema50", AnalyticsFormulas.Ema(data.Close, 50));
+        trend.Add("wma20", AnalyticsFormulas.Wma(data.Close, 20));
+        trend.Add("roc10", AnalyticsFormulas.Roc(data.Close, 10));
+        var slope = AnalyticsFormulas.LogPriceSlope(data.Close);
+        trend.Add("logPriceSlope", slope);
+        var crossover = AnalyticsFormulas.LatestCrossover(data.Close, 20, 50);
+        trend.Label("crossover", crossover.Kind);
+        if (crossover.Index is { } at)
+        {
+            trend.Label("crossoverAt", data.OpenTimes[at].ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture));
+        }
+        else if (crossover.Reason is { } reason)
+        {
+            trend.Reason("crossover", reason);
+        }
+
+        var deviation = new Builder("deviation");
+        var bands = AnalyticsFormulas.Bollinger(data.Close, 20, 2);
+        deviation.Add("bollingerMiddle", bands.Middle);
+        deviation.Add("bollingerUpper", bands.Upper);
+        deviation.Add("bollingerLower", bands.Lower);
+        deviation.Add("zScore", bands.Sigma.Value is { } sigma && bands.Middle.Value is { } middle
+            ? sigma > 0 ? Indicator.Of((data.Close[^1] - middle) / sigma) : new Indicator(null, "no variance in the last 20 closes")
+            : bands.Sigma);
+        deviation.Add("rsi14", AnalyticsFormulas.Rsi(data.Close, 14));
+
+        var regime = new Builder("regime");
+        var annualized = Scale(stdDev, perYear);
+        var strength = slope.Value is { } s && stdDev.Value is { } sd && sd > 0 && count > 2
+            ? Indicator.Of(Math.Abs(s) * Math.Sqrt(count - 1) / sd)
+            : stdDev.Value is null ? stdDev : slope.Value is null ? slope : new Indicator(null, "no variance");
+        regime.Add("trendStrength", strength);
+        regime.Add("annualizedVolatility", annualized);
+        if (strength.Value is { } t && annualized.Value is { } v)
+        {
+            regime.Label("regime", t >= TrendingStrength ? "trending" : v >= VolatileAnnualized ? "volatile" : "ranging");
+        }
+        else
+        {
+            regime.Reason("regime", strength.Reason ?? annualized.Reason ?? "not enough data");
+        }
+
+        return [volatility.Build(), volume.Build(), trend.Build(), deviation.Build(), regime.Build()];
+    }
+
+    /// <summary>Pearson correlation of log returns between every pair of series, on the open times they share.</summary>
+    public static MetricGroup Correlation(IReadOnlyList<SeriesData> series)
+    {
+        var group = new Builder("correlation");
+        var ordered = series.OrderBy(s => s.Series.Symbol, StringComparer.Ordinal).ToList();
+        for (var i = 0; i < ordered.Count; i++)
+        {
+            for (var j = i + 1; j < ordered.Count; j++)
+            {
+                var a = ordered[i];
+                var b = ordered[j];
+                var shared = a.OpenTimes.Intersect(b.OpenTimes).Order().ToArray();
+                var closesA = Aligned(a, shared);
+                var closesB = Aligned(b, shared);
+                group.Add($"{a.Series.Symbol}~{b.Series.Symbol}", AnalyticsFormulas.Pearson(AnalyticsFormulas.LogReturns(closesA), AnalyticsFormulas.LogReturns(closesB)));
+            }
+        }
+
+        return group.Build();
+    }
+
+    private static double[] Aligned(SeriesData data, DateTime[] openTimes)
+    {
+        var index = data.OpenTimes.Select((t, i) => (t, i)).ToDictionary(x => x.t, x => x.i);
+        return [.. openTimes.Select(t => data.Close[index[t]])];
+    }
+
+    private static Indicator Scale(Indicator indicator, double factor) => indicator.Value is { } v ? Indicator.Of(v * factor) : indicator;
+
+    private sealed class Builder(string metric)
+    {
+        private readonly Dictionary<string, double?> _values = [];
+        private readonly Dictionary<string, string> _reasons = [];
+        private readonly Dictionary<string, string> _labels = [];
+
+        public void Add(string name, Indicator indicator)
+        {
+            _values[name] = indicator.Value;
+            if (indicator.Reason is { } reason)
+            {
+                _reasons[name] = reason;
+            }
+        }
+
+        public void Label(string name, string value) => _labels[name] = value;
+
+        public void Reason(string name, string reason) => _reasons[name] = reason;
+
+        public MetricGroup Build() => new(metric, _values, _reasons, _labels);
+    }
+}

@@ -1,0 +1,130 @@
+using System.Collections.Concurrent;
+using DataManager.Candles;
+using DataManager.Configuration;
+using DataManager.Leadership;
+using DataManager.Storage;
+using Microsoft.Extensions.Options;
+using Prometheus;
+
+namespace DataManager.Analytics;
+
+/// <summary>
+/// The leader-only analytics loop: every ANALYTICS_INTERVAL, for every scheduled series, the last
+/// ANALYTICS_LOOKBACK_CANDLES closed candles (one query per series) become one result per metric group, and
+/// the series of each timeframe a correlation matrix. A failing series does not stop the others.
+/// </summary>
+public sealed partial class AnalyticsScheduler(
+    ICandleSource candles,
+    IAnalyticsStore store,
+    IOptions<AnalyticsOptions> options,
+    IOptions<SeriesOptions> seriesOptions,
+    IOptions<CandleDatabaseOptions> candleOptions,
+    CandleReadiness candleReadiness,
+    TimeProvider time,
+    ILogger<AnalyticsScheduler> logger) : ILeaderLoop
+{
+    public const string CorrelationSymbol = "*";
+
+    private static readonly Histogram CycleSeconds = Metrics.CreateHistogram("data_manager_analytics_cycle_seconds", "Duration of an analytics cycle.",
+        new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.005, 2, 14) });
+
+    private static readonly Gauge LastSuccess = Metrics.CreateGauge("data_manager_analytics_last_success_timestamp_seconds", "Unix time the last analytics cycle finished.");
+    private static readonly Gauge Volatility = Metrics.CreateGauge("data_manager_volatility_annualized", "Annualised volatility of log returns.", ["symbol", "timeframe"]);
+    private static readonly Gauge Regime = Metrics.CreateGauge("data_manager_regime", "1 for the series' current regime, 0 for the others.", ["symbol", "timeframe", "regime"]);
+
+    private int _cycles;
+
+    public string Name => "analytics";
+
+    public TimeSpan InitialDelay => options.Value.InitialDelay;
+
+    public TimeSpan Interval => options.Value.Interval;
+
+    /// <summary>Cycles this replica has run (a follower runs none).</summary>
+    public int Cycles => Volatile.Read(ref _cycles);
+
+    public Task RunOnceAsync(LeadershipTicket leadership, CancellationToken cancellationToken) => RunCycleAsync(leadership.Term, cancellationToken);
+
+    public async Task<int> RunCycleAsync(long term, CancellationToken cancellationToken)
+    {
+        await candleReadiness.WaitAsync(cancellationToken);
+        var started = time.GetTimestamp();
+        var computedAt = time.GetUtcNow();
+        var series = seriesOptions.Value.Scheduled(candleOptions.Value.IsEmbedded);
+        var data = new ConcurrentBag<SeriesData>();
+        var results = new ConcurrentBag<AnalyticsResult>();
+        var errors = new ConcurrentBag<string>();
+        await Parallel.ForEachAsync(series, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellationToken }, async (key, token) =>
+        {
+            try
+            {
+                // Closed candles only: the one opened at floor(now) is still forming.
+                var before = key.Timeframe.Floor(computedAt.UtcDateTime);
+                var read = await candles.ReadLatestAsync(key, options.Value.LookbackCandles, before, token);
+                if (read.TableMissing)
+                {
+                    errors.Add($"{key}: missing_table {key.Timeframe.TableName}");
+                    return;
+                }
+
+                var seriesData = new SeriesData(key, read.Value);
+                data.Add(seriesData);
+                foreach (var group in AnalyticsCalculator.Compute(seriesData))
+                {
+                    results.Add(ToResult(key.Symbol, key.Timeframe.Name, group, computedAt, term));
+                    Export(key, group);
+                }
+            }
+            catch (Exception e) when (!token.IsCancellationRequested)
+            {
+                errors.Add($"{key}: {e.Message}");
+            }
+        });
+
+        foreach (var timeframe in data.GroupBy(d => d.Series.Timeframe))
+        {
+            results.Add(ToResult(CorrelationSymbol, timeframe.Key.Name, AnalyticsCalculator.Correlation([.. timeframe]), computedAt, term));
+        }
+
+        await store.InsertAsync([.. results], cancellationToken);
+        await store.PruneAsync(computedAt - TimeSpan.FromDays(options.Value.RetentionDays), cancellationToken);
+        var elapsed = time.GetElapsedTime(started);
+        CycleSeconds.Observe(elapsed.TotalSeconds);
+        LastSuccess.Set(time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0);
+        Interlocked.Increment(ref _cycles);
+        LogCycle(logger, term, data.Count, results.Count, errors.Count, errors.FirstOrDefault() is { } first ? $" (first error: {first})" : "", elapsed.TotalSeconds);
+        return results.Count;
+    }
+
+    private static AnalyticsResult ToResult(string symbol, string timeframe, MetricGroup group, DateTimeOffset computedAt, long term) => new()
+    {
+        Id = Guid.NewGuid().ToString("N"),
+        Symbol = symbol,
+        Timeframe = timeframe,
+        Metric = group.Metric,
+        ComputedAt = computedAt,
+        Term = term,
+        Values = group.Values,
+        Reasons = group.Reasons,
+        Labels = group.Labels,
+    };
+
+    private static void Export(SeriesKey key, MetricGroup group)
+    {
+        if (group.Metric == "volatility" && group.Values["annualized"] is { } annualized)
+        {
+            Volatility.WithLabels(key.Symbol, key.Timeframe.Name).Set(annualized);
+        }
+
+        if (group.Metric == "regime" && group.Labels.TryGetValue("regime", out var current))
+        {
+            foreach (var regime in new[] { "trending", "ranging", "volatile" })
+            {
+                Regime.WithLabels(key.Symbol, key.Timeframe.Name, regime).Set(regime == current ? 1 : 0);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Analytics cycle (term {Term}): {Series} series, {Results} results, {Errors} errors{FirstError} in {Seconds:F2} s")]
+    private static partial void LogCycle(ILogger logger, long term, int series, int results, int errors, string firstError, double seconds);
+}
