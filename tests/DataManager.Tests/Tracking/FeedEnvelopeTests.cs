@@ -96,19 +96,23 @@ public sealed class FeedEnvelopeTests
         FeedCommand.WriteEnvelope(buffer, "aggTrade", "BTCUSDT", 1, 1732300000000);
         var payload = buffer.WrittenMemory.ToArray();
         var stats = new TrackerStats(["BTCUSDT"], trackAllSymbols: false);
-        for (var i = 0; i < 100; i++)
+        for (var i = 0; i < 5_000; i++)
         {
             Count(stats, payload); // warm up (JIT, tiering)
         }
 
+        Thread.Sleep(100); // let background tier-1 compilation land
         var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 10_000; i++)
+        for (var i = 0; i < 100_000; i++)
         {
             Count(stats, payload);
         }
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-        Assert.Equal(10_100, stats.TotalReceived);
+        // Under a byte per message: any allocation per message would be at least 24 bytes each (2.4 MB here);
+        // the runtime may still allocate a few bytes once (tiering, lazy initialisation) on this thread.
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated < 100_000, $"{allocated} bytes for 100,000 messages");
+        Assert.Equal(105_000, stats.TotalReceived);
     }
 
     private static void Count(TrackerStats stats, byte[] payload)
