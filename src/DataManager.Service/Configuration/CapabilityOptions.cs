@@ -138,8 +138,12 @@ public sealed class BackfillOptions : BindableOptions
     /// <summary>Request weight per minute this service may use; Binance's IP budget is 2400, shared with the extractor.</summary>
     public int BinanceRateLimit { get; set; } = 1200;
 
+    /// <summary>How long one request attempt may take before it is retried.</summary>
+    public TimeSpan BinanceRequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     public override void Bind(SettingsReader reader)
     {
+        BinanceRequestTimeout = reader.Seconds("BINANCE_REQUEST_TIMEOUT_SECONDS", 10, 0.05, 300);
         Enabled = reader.Bool("ENABLE_BACKFILLER", false);
         AutoBackfill = reader.Bool("ENABLE_AUTO_BACKFILL", false);
         MinAutoBackfillGap = reader.Seconds("MIN_AUTO_BACKFILL_GAP", 3600, 0, 86_400 * 366);

@@ -1,5 +1,6 @@
 using DataManager.Analytics;
 using DataManager.Auditing;
+using DataManager.Backfill;
 using DataManager.Candles;
 using DataManager.Configuration;
 using DataManager.Health;
@@ -38,6 +39,7 @@ public static class DataManagerHostExtensions
         builder.Services.AddNatsConnection(nats, BindableOptionsServiceCollectionExtensions.BindNow<SeriesOptions>(builder.Configuration), service.PodId);
         builder.Services.AddLeadership(builder.Configuration);
         builder.Services.AddAuditing(audit);
+        builder.Services.AddBinanceClient(BindableOptionsServiceCollectionExtensions.BindNow<BackfillOptions>(builder.Configuration));
         builder.Services.AddAnalytics(BindableOptionsServiceCollectionExtensions.BindNow<AnalyticsOptions>(builder.Configuration));
         builder.Services.AddReadinessChecks();
         builder.Services.AddHostedService<StartupBanner>();
