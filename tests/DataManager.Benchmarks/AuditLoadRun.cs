@@ -178,7 +178,8 @@ public static class AuditLoadRun
         var audit = Options.Create(new AuditOptions());
         var time = new FixedTime(new DateTimeOffset(now));
         var remover = new DuplicateRemover(candles, candles, store, audit, time, NullLogger<DuplicateRemover>.Instance);
-        var scheduler = new AuditScheduler(new SeriesAuditor(candles, audit), remover, candles, store, store, audit,
+        var planner = new DataManager.Backfill.BackfillPlanner(store, Options.Create(new BackfillOptions()), time, NullLogger<DataManager.Backfill.BackfillPlanner>.Instance);
+        var scheduler = new AuditScheduler(new SeriesAuditor(candles, audit), remover, planner, candles, store, store, audit,
             Options.Create(new SeriesOptions { PairsConfigured = true }), Options.Create(new CandleDatabaseOptions { MySqlConnectionString = database }),
             Options.Create(new ServiceOptions { PodId = "bench" }), readiness, time, NullLogger<AuditScheduler>.Instance);
         var cold = Stopwatch.StartNew();

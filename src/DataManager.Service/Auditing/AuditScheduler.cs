@@ -17,6 +17,7 @@ namespace DataManager.Auditing;
 public sealed partial class AuditScheduler(
     SeriesAuditor auditor,
     DuplicateRemover duplicateRemover,
+    Backfill.IBackfillPlanner backfillPlanner,
     ICandleSource candles,
     IAuditStore audits,
     IHealthScoreStore healthScores,
@@ -132,13 +133,19 @@ public sealed partial class AuditScheduler(
                     From = SeriesAuditReport.Utc(from),
                     To = SeriesAuditReport.Utc(now),
                 };
-                return (reused, true);
+                return (reused.Gaps.Count == 0 ? reused : reused with { Gaps = await backfillPlanner.PlanAsync(series, reused.Gaps, term, cancellationToken) }, true);
             }
 
             var report = await auditor.AuditAsync(series, from, now, now, cancellationToken);
             if (report.Error is null)
             {
                 _cache[series] = new CachedAudit(grid, signature.Value, report);
+            }
+
+            if (report.Gaps.Count > 0)
+            {
+                // The backfill side marks gaps Binance confirmed empty, and (if enabled) turns the others into jobs.
+                report = report with { Gaps = await backfillPlanner.PlanAsync(series, report.Gaps, term, cancellationToken) };
             }
 
             if (report.Duplicates.Count > 0 && duplicateRemover.Enabled)

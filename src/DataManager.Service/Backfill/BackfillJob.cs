@@ -54,5 +54,12 @@ public sealed record BackfillJob
     /// <summary>Optimistic concurrency: every update must name the version it read.</summary>
     public long Version { get; init; }
 
+    /// <summary>After the job: the audit's gap check over its range.</summary>
     public string? Verification { get; init; }
+
+    /// <summary>Ranges Binance returned empty (an outage, before listing): later audits mark such gaps sourceEmpty.</summary>
+    public IReadOnlyList<EmptyRange> ConfirmedEmpty { get; init; } = [];
 }
+
+/// <summary>Open times <c>[From, To)</c> the exchange has no candles for.</summary>
+public sealed record EmptyRange(DateTimeOffset From, DateTimeOffset To);

@@ -30,6 +30,14 @@ public static class BackfillServiceCollectionExtensions
                     .HandleResult(r => (int)r.StatusCode >= 500 || (int)r.StatusCode == 429),
             }));
         client.AddHttpMessageHandler<BinanceWeightHandler>();
+
+        services.AddSingleton<IBackfillPlanner, BackfillPlanner>();
+        services.AddSingleton<BackfillRunner>();
+        if (options.Enabled)
+        {
+            services.AddSingleton<Leadership.ILeaderLoop>(sp => sp.GetRequiredService<BackfillRunner>());
+        }
+
         return services;
     }
 }

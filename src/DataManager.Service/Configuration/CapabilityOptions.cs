@@ -138,12 +138,20 @@ public sealed class BackfillOptions : BindableOptions
     /// <summary>Request weight per minute this service may use; Binance's IP budget is 2400, shared with the extractor.</summary>
     public int BinanceRateLimit { get; set; } = 1200;
 
+    /// <summary>How often the leader looks for backfill jobs to run.</summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The longest range one job may cover.</summary>
+    public TimeSpan MaxJobRange { get; set; } = TimeSpan.FromDays(366);
+
     /// <summary>How long one request attempt may take before it is retried.</summary>
     public TimeSpan BinanceRequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     public override void Bind(SettingsReader reader)
     {
         BinanceRequestTimeout = reader.Seconds("BINANCE_REQUEST_TIMEOUT_SECONDS", 10, 0.05, 300);
+        PollInterval = reader.Seconds("BACKFILL_POLL_INTERVAL", 5, 0.05, 3_600);
+        MaxJobRange = TimeSpan.FromDays(reader.WholeNumber("BACKFILL_MAX_RANGE_DAYS", 366, 1, 3_650));
         Enabled = reader.Bool("ENABLE_BACKFILLER", false);
         AutoBackfill = reader.Bool("ENABLE_AUTO_BACKFILL", false);
         MinAutoBackfillGap = reader.Seconds("MIN_AUTO_BACKFILL_GAP", 3600, 0, 86_400 * 366);

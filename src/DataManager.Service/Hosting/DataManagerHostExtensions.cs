@@ -63,6 +63,7 @@ public static class DataManagerHostExtensions
         app.MapAuditEndpoints();
         app.MapTrackerEndpoints();
         app.MapAnalyticsEndpoints();
+        app.MapBackfillEndpoints();
         app.MapMetrics("/metrics");
         return app;
     }

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using DataManager.Auditing;
 using DataManager.Candles;
 using DataManager.Configuration;
+using DataManager.Backfill;
 using DataManager.Storage;
 using DataManager.Storage.Sqlite;
 using DataManager.Tests.Infrastructure;
@@ -31,13 +32,14 @@ public sealed class AuditSchedulerTests(MariaDbServer mariaDb) : IDisposable
         return (Scheduler(candles, store, time, series, new CandleDatabaseOptions()), store, time);
     }
 
-    internal static AuditScheduler Scheduler(SqlCandleStore candles, SqliteStore store, TimeProvider time, SeriesOptions series, CandleDatabaseOptions candleOptions, AuditOptions? auditOptions = null)
+    internal static AuditScheduler Scheduler(SqlCandleStore candles, SqliteStore store, TimeProvider time, SeriesOptions series, CandleDatabaseOptions candleOptions, AuditOptions? auditOptions = null, BackfillOptions? backfillOptions = null)
     {
         var readiness = new CandleReadiness();
         typeof(CandleReadiness).GetMethod("MarkReady", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.Invoke(readiness, null);
         var audit = Options.Create(auditOptions ?? new AuditOptions());
         var remover = new DuplicateRemover(candles, candles, store, audit, time, NullLogger<DuplicateRemover>.Instance);
-        return new AuditScheduler(new SeriesAuditor(candles, audit), remover, candles, store, store, audit, Options.Create(series), Options.Create(candleOptions),
+        var planner = new DataManager.Backfill.BackfillPlanner(store, Options.Create(backfillOptions ?? new BackfillOptions()), time, NullLogger<DataManager.Backfill.BackfillPlanner>.Instance);
+        return new AuditScheduler(new SeriesAuditor(candles, audit), remover, planner, candles, store, store, audit, Options.Create(series), Options.Create(candleOptions),
             Options.Create(new ServiceOptions { PodId = "pod-test" }), readiness, time, NullLogger<AuditScheduler>.Instance);
     }
 
