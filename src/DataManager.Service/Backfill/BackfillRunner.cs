@@ -58,18 +58,35 @@ public sealed partial class BackfillRunner(
         LogStarted(logger, job.Id, job.Symbol, job.Timeframe, job.Cursor ?? job.From, job.To, term);
         var timeframe = Timeframe.Parse(job.Timeframe);
         var series = new SeriesKey(job.Symbol, timeframe);
+        // Pages are fetched a few ahead, in parallel, but written (and the cursor advanced) strictly in order.
+        var pages = new Queue<KlineRequest>(BinanceWeights.Plan(job.Cursor ?? job.From, job.To, timeframe.Interval));
+        var inFlight = new Queue<(KlineRequest Page, Task<IReadOnlyList<Candle>> Fetch)>();
+        using var stopFetching = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        void Prefetch()
+        {
+            while (inFlight.Count < options.Value.Prefetch && pages.TryDequeue(out var page))
+            {
+                inFlight.Enqueue((page, binance.GetKlinesAsync(job.Symbol, timeframe, page, stopFetching.Token)));
+            }
+        }
+
         try
         {
-            foreach (var page in BinanceWeights.Plan(job.Cursor ?? job.From, job.To, timeframe.Interval))
+            Prefetch();
+            while (inFlight.TryDequeue(out var fetching))
             {
+                var page = fetching.Page;
                 var stored = await jobs.GetAsync(job.Id, cancellationToken);
                 if (stored is null || stored.State == BackfillJobState.Cancelled || stored.Version != job.Version)
                 {
+                    inFlight.Enqueue(fetching);
+                    await StopAsync(stopFetching, inFlight);
                     LogStopped(logger, job.Id, stored?.State.ToString() ?? "deleted");
                     return stored ?? job;
                 }
 
-                var candles = await binance.GetKlinesAsync(job.Symbol, timeframe, page, cancellationToken);
+                var candles = await fetching.Fetch;
+                Prefetch();
                 var written = candles.Count == 0 ? 0 : await writer.InsertIgnoreAsync(timeframe, candles, cancellationToken);
                 Written.WithLabels(job.Symbol, job.Timeframe).Inc(written);
                 var pageEnd = DateTimeOffset.FromUnixTimeMilliseconds(page.EndMs) + timeframe.Interval;
@@ -85,6 +102,7 @@ public sealed partial class BackfillRunner(
                 };
                 if (!await jobs.TryUpdateAsync(next, job.Version, cancellationToken))
                 {
+                    await StopAsync(stopFetching, inFlight);
                     return await jobs.GetAsync(job.Id, cancellationToken) ?? job;
                 }
 
@@ -107,10 +125,28 @@ public sealed partial class BackfillRunner(
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
+            await StopAsync(stopFetching, inFlight);
             var failed = job with { State = BackfillJobState.Failed, LastError = e.Message, UpdatedAt = time.GetUtcNow(), FinishedAt = time.GetUtcNow() };
             await jobs.TryUpdateAsync(failed, job.Version, CancellationToken.None);
             LogFailed(logger, job.Id, e.Message);
             return failed with { Version = job.Version + 1 };
+        }
+    }
+
+    /// <summary>Cancels the pages still being fetched and waits for them, so none outlives the job.</summary>
+    private static async Task StopAsync(CancellationTokenSource stopFetching, Queue<(KlineRequest Page, Task<IReadOnlyList<Candle>> Fetch)> inFlight)
+    {
+        await stopFetching.CancelAsync();
+        foreach (var (_, fetch) in inFlight)
+        {
+            try
+            {
+                await fetch;
+            }
+            catch (Exception)
+            {
+                // Abandoned on purpose: the job already failed or stopped.
+            }
         }
     }
 

@@ -138,6 +138,9 @@ public sealed class BackfillOptions : BindableOptions
     /// <summary>Request weight per minute this service may use; Binance's IP budget is 2400, shared with the extractor.</summary>
     public int BinanceRateLimit { get; set; } = 1200;
 
+    /// <summary>Pages a job fetches ahead, in parallel (written in order).</summary>
+    public int Prefetch { get; set; } = 4;
+
     /// <summary>How often the leader looks for backfill jobs to run.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
 
@@ -151,6 +154,7 @@ public sealed class BackfillOptions : BindableOptions
     {
         BinanceRequestTimeout = reader.Seconds("BINANCE_REQUEST_TIMEOUT_SECONDS", 10, 0.05, 300);
         PollInterval = reader.Seconds("BACKFILL_POLL_INTERVAL", 5, 0.05, 3_600);
+        Prefetch = reader.WholeNumber("BACKFILL_PREFETCH", 4, 1, 32);
         MaxJobRange = TimeSpan.FromDays(reader.WholeNumber("BACKFILL_MAX_RANGE_DAYS", 366, 1, 3_650));
         Enabled = reader.Bool("ENABLE_BACKFILLER", false);
         AutoBackfill = reader.Bool("ENABLE_AUTO_BACKFILL", false);

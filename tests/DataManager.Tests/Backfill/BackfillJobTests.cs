@@ -7,7 +7,9 @@ using DataManager.Configuration;
 using DataManager.Storage;
 using DataManager.Storage.Sqlite;
 using DataManager.Tests.Auditing;
+using DataManager.Testing;
 using DataManager.Tests.Infrastructure;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -177,6 +179,28 @@ public sealed class BackfillJobTests(MariaDbServer mariaDb) : IDisposable
         // 01:00 is reported sourceEmpty; 04:00 was filled; 07:00's job has only just been created.
         var audit = (await rig.Store.LatestPerSeriesAsync(Ct)).Single();
         Assert.Equal([(Start.AddHours(1), true), (Start.AddHours(7), false)], audit.Gaps.Select(g => (g.From, g.SourceEmpty)).ToArray());
+    }
+
+    [Fact]
+    public async Task The_backfill_verb_runs_one_job_in_the_foreground()
+    {
+        await using var fake = await FakeBinance.StartAsync();
+        var candles = await CandleDatabases.MariaDbAsync(mariaDb, M1);
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["MYSQL_URI"] = MariaDbServer.ToUri(((MySqlCandleDialect)candles.Dialect).ConnectionString),
+            ["BINANCE_FAPI_BASE_URL"] = fake.Url.ToString(),
+            ["DATA_DIR"] = Path.Combine(_directory, "cli"),
+        }).Build();
+        using var output = new StringWriter();
+        using var errors = new StringWriter();
+        var code = await DataManager.Cli.BackfillCommand.RunAsync(["--symbol", "btcusdt", "--timeframe", "1m", "--from", "2026-11-22T00:00:00Z", "--to", "2026-11-22T20:00:00Z"], configuration, output, errors, Ct);
+        Assert.True(code == 0, output.ToString() + errors);
+        Assert.Contains("completed: 1200 written of 1200 fetched; 0 gaps", output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("] 100% 1,200/1,200 fetched", errors.ToString(), StringComparison.Ordinal);
+        Assert.Equal(1200, await RowsAsync(candles, Start, Start.AddHours(20)));
+
+        Assert.Equal(2, await DataManager.Cli.BackfillCommand.RunAsync(["--symbol", "btcusdt", "--timeframe", "7m"], configuration, output, errors, Ct));
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using System.Text;
 using DataManager.Backfill;
 using DataManager.Candles;
 using DataManager.Configuration;
+using DataManager.Testing;
 using DataManager.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;

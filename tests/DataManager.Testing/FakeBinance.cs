@@ -2,13 +2,12 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using DataManager.Backfill;
-using DataManager.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
-namespace DataManager.Tests.Infrastructure;
+namespace DataManager.Testing;
 
 /// <summary>
 /// A local Binance USDⓈ-M klines server (a real HTTP server on loopback, not a mocked handler): deterministic
@@ -36,6 +35,12 @@ public sealed class FakeBinance : IAsyncDisposable
     /// <summary>Weight per minute before 429s.</summary>
     public int Budget { get; set; } = 2400;
 
+    /// <summary>Added to every answer (a remote exchange is not on loopback).</summary>
+    public int LatencyMs { get; set; }
+
+    /// <summary>Weight the server has counted in total.</summary>
+    public int WeightServed => Volatile.Read(ref _weightServed);
+
     /// <summary>Length of the budget window (Binance's is a minute; tests shorten it).</summary>
     public int WindowSeconds { get; set; } = 60;
 
@@ -49,6 +54,7 @@ public sealed class FakeBinance : IAsyncDisposable
     public List<(DateTime From, DateTime To)> Outages { get; } = [];
 
     private int _requests;
+    private int _weightServed;
     private int _tooManyRequests;
     private int _bans;
 
@@ -118,6 +124,12 @@ public sealed class FakeBinance : IAsyncDisposable
             }
 
             _ignoredWaits = 0;
+        }
+
+        Interlocked.Add(ref _weightServed, weight);
+        if (LatencyMs > 0)
+        {
+            await Task.Delay(LatencyMs, context.RequestAborted);
         }
 
         context.Response.Headers["X-MBX-USED-WEIGHT-1M"] = used.ToString(CultureInfo.InvariantCulture);
