@@ -47,8 +47,8 @@ public sealed class FakeBinance : IAsyncDisposable
     /// <summary>Retry-After given with a 429 (short, so tests run fast).</summary>
     public int RetryAfterSeconds { get; set; } = 1;
 
-    /// <summary>Requests made while told to wait before the IP is banned (418).</summary>
-    public int BanAfterIgnoredWaits { get; set; } = 3;
+    /// <summary>Requests made while told to wait before the IP is banned (418); requests already in flight when a 429 is sent count too.</summary>
+    public int BanAfterIgnoredWaits { get; set; } = 10;
 
     /// <summary>Open-time ranges the exchange has no data for (outages, before listing).</summary>
     public List<(DateTime From, DateTime To)> Outages { get; } = [];

@@ -149,7 +149,12 @@ public sealed partial class SqlCandleStore(CandleDialect dialect, ILogger<SqlCan
                     }
 
                     command = CreateInsertCommand(connection, transaction, timeframe, batch.Length);
-                    await command.PrepareAsync(cancellationToken);
+                    if (dialect is SqliteCandleDialect)
+                    {
+                        // Rebinding one prepared single-row statement is SQLite's fast path; a server-side prepare of
+                        // a 10,000-parameter statement per call only costs MySQL a round trip.
+                        await command.PrepareAsync(cancellationToken);
+                    }
                 }
 
                 for (var i = 0; i < batch.Length; i++)

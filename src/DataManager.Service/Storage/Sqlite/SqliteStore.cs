@@ -313,6 +313,9 @@ public sealed class SqliteStore(string path) : IAuditStore, IHealthScoreStore, I
     {
         var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync(cancellationToken);
+        // WAL with synchronous=NORMAL: no fsync per commit; safe across process crashes, only the last commits
+        // can be lost on power loss (the lease then simply expires). A per-connection setting.
+        await ExecuteAsync(connection, "PRAGMA synchronous=NORMAL;", cancellationToken);
         return connection;
     }
 

@@ -1,0 +1,114 @@
+using System.Diagnostics;
+using System.Globalization;
+using DataManager.Auditing;
+using DataManager.Backfill;
+using DataManager.Candles;
+using DataManager.Configuration;
+using DataManager.Storage;
+using DataManager.Storage.Sqlite;
+using DataManager.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using MySqlConnector;
+
+namespace DataManager.Benchmarks;
+
+/// <summary>
+/// <c>backfill-load [--budget-limited-per-minute 60]</c>: 30 days of 1m candles for one symbol (43,200) from the
+/// fake Binance with 50 ms per request into MariaDB, with the budget ample; then a long job under a small budget,
+/// reporting the weight used in each full minute against that budget.
+/// </summary>
+public static class BackfillLoadRun
+{
+    private static readonly Timeframe M1 = Timeframe.Parse("1m");
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var limited = int.Parse(args.SkipWhile(a => a != "--budget-limited-per-minute").Skip(1).FirstOrDefault() ?? "60", CultureInfo.InvariantCulture);
+        await using var maria = await LocalMariaDb.StartAsync();
+        await using var fake = await FakeBinance.StartAsync();
+        fake.LatencyMs = 50;
+        var work = LocalServers.TempDirectory("dm-backfill-load");
+        try
+        {
+            var start = new DateTimeOffset(2026, 10, 1, 0, 0, 0, TimeSpan.Zero);
+            var ample = await RunJobAsync(maria, fake, work, 2400, start, start.AddDays(30));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| 30 days of 1m (43,200 candles), budget 2400/min, 50 ms per request | {ample.Elapsed.TotalSeconds:F2} s | {ample.Job.WrittenCandles:N0} written | weight {ample.Weight} | {ample.TooMany} × 429 |"));
+
+            // Under a small budget: enough pages for three full minutes of it.
+            var pages = (int)Math.Ceiling(limited * 3.5 / 2);
+            var throttled = await RunJobAsync(maria, fake, work, limited, start, start.AddMinutes(pages * BinanceWeights.CandlesPerRequest), sampleMinutes: true);
+            var minutes = throttled.PerMinute.Select(w => w * 100.0 / limited).ToArray();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| budget {limited}/min is the limit: weight per full minute | {string.Join(", ", throttled.PerMinute)} | {minutes.Min():F0}–{minutes.Max():F0} % of the budget | {throttled.TooMany} × 429 |"));
+            return 0;
+        }
+        finally
+        {
+            LocalServers.DeleteDirectory(work);
+        }
+    }
+
+    private sealed record Outcome(BackfillJob Job, TimeSpan Elapsed, int Weight, int TooMany, int[] PerMinute);
+
+    private static async Task<Outcome> RunJobAsync(LocalMariaDb maria, FakeBinance fake, string work, int budget, DateTimeOffset from, DateTimeOffset to, bool sampleMinutes = false)
+    {
+        var database = await LocalMariaDb.CreateDatabaseAsync(maria.AdminConnectionString);
+        await using (var connection = new MySqlConnection(database))
+        {
+            await connection.OpenAsync();
+            await using var create = new MySqlCommand(CandleSchema.MySqlCreateTable(M1), connection);
+            await create.ExecuteNonQueryAsync();
+        }
+
+        var candles = new SqlCandleStore(new MySqlCandleDialect(database), NullLogger<SqlCandleStore>.Instance);
+        var store = new SqliteStore(Path.Combine(work, Guid.NewGuid().ToString("N") + ".db"));
+        await store.InitializeAsync(CancellationToken.None);
+        var options = new BackfillOptions { BinanceBaseUrl = fake.Url, BinanceRateLimit = budget };
+        await using var services = new ServiceCollection()
+            .AddLogging()
+            .AddSingleton(TimeProvider.System)
+            .AddSingleton(Options.Create(options))
+            .AddSingleton(Options.Create(new AuditOptions()))
+            .AddSingleton<IBackfillJobStore>(store)
+            .AddSingleton<ICandleSource>(candles)
+            .AddSingleton<ICandleWriter>(candles)
+            .AddSingleton<SeriesAuditor>()
+            .AddBinanceClient(options)
+            .BuildServiceProvider();
+        var job = BackfillJobs.New(new SeriesKey("BTCUSDT", M1), from, to, "manual", DateTimeOffset.UtcNow);
+        await store.CreateAsync(job, CancellationToken.None);
+
+        var weightBefore = fake.WeightServed;
+        var tooManyBefore = fake.TooManyRequests;
+        var samples = new List<(DateTimeOffset At, int Weight)>();
+        using var sampling = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            while (!sampling.IsCancellationRequested && sampleMinutes)
+            {
+                lock (samples)
+                {
+                    samples.Add((DateTimeOffset.UtcNow, fake.WeightServed));
+                }
+
+                await Task.Delay(50, CancellationToken.None);
+            }
+        });
+        var watch = Stopwatch.StartNew();
+        var done = await services.GetRequiredService<BackfillRunner>().RunJobAsync(job, 1, CancellationToken.None);
+        watch.Stop();
+        await sampling.CancelAsync();
+        await sampler;
+
+        // Weight served within each full UTC minute inside the run.
+        var perMinute = samples.Count == 0 ? [] : samples
+            .GroupBy(s => s.At.ToUnixTimeSeconds() / 60)
+            .Skip(1).SkipLast(1) // the first and last minutes are partial
+            .Select(g => g.Max(s => s.Weight) - samples.Where(s => s.At.ToUnixTimeSeconds() / 60 < g.Key).Select(s => s.Weight).DefaultIfEmpty(weightBefore).Max())
+            .ToArray();
+        return new Outcome(done, watch.Elapsed, fake.WeightServed - weightBefore, fake.TooManyRequests - tooManyBefore, perMinute);
+    }
+}
