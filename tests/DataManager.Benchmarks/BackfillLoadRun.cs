@@ -67,17 +67,7 @@ public static class BackfillLoadRun
         var store = new SqliteStore(Path.Combine(work, Guid.NewGuid().ToString("N") + ".db"));
         await store.InitializeAsync(CancellationToken.None);
         var options = new BackfillOptions { BinanceBaseUrl = fake.Url, BinanceRateLimit = budget };
-        await using var services = new ServiceCollection()
-            .AddLogging()
-            .AddSingleton(TimeProvider.System)
-            .AddSingleton(Options.Create(options))
-            .AddSingleton(Options.Create(new AuditOptions()))
-            .AddSingleton<IBackfillJobStore>(store)
-            .AddSingleton<ICandleSource>(candles)
-            .AddSingleton<ICandleWriter>(candles)
-            .AddSingleton<SeriesAuditor>()
-            .AddBinanceClient(options)
-            .BuildServiceProvider();
+        await using var services = BackfillServices.Build(options, store, candles);
         var job = BackfillJobs.New(new SeriesKey("BTCUSDT", M1), from, to, "manual", DateTimeOffset.UtcNow);
         await store.CreateAsync(job, CancellationToken.None);
 

@@ -33,17 +33,7 @@ public sealed class BackfillJobTests(MariaDbServer mariaDb) : IDisposable
         var store = await StoreAsync(Guid.NewGuid().ToString("N"));
         options ??= new BackfillOptions();
         options.BinanceBaseUrl = fake.Url;
-        var services = new ServiceCollection()
-            .AddLogging()
-            .AddSingleton(TimeProvider.System)
-            .AddSingleton(Options.Create(options))
-            .AddSingleton(Options.Create(new AuditOptions()))
-            .AddSingleton<IBackfillJobStore>(store)
-            .AddSingleton<ICandleSource>(candles)
-            .AddSingleton<ICandleWriter>(candles)
-            .AddSingleton<SeriesAuditor>()
-            .AddBinanceClient(options)
-            .BuildServiceProvider();
+        var services = BackfillServices.Build(options, store, candles);
         return new Rig(candles, store, services.GetRequiredService<BackfillRunner>(), options, services);
     }
 

@@ -1,0 +1,26 @@
+using DataManager.Auditing;
+using DataManager.Backfill;
+using DataManager.Candles;
+using DataManager.Configuration;
+using DataManager.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace DataManager.Testing;
+
+/// <summary>The backfill runner composed as the service composes it, over a given job store and candle database.</summary>
+public static class BackfillServices
+{
+    public static ServiceProvider Build(BackfillOptions options, IBackfillJobStore jobs, SqlCandleStore candles) =>
+        new ServiceCollection()
+            .AddLogging()
+            .AddSingleton(TimeProvider.System)
+            .AddSingleton(Options.Create(options))
+            .AddSingleton(Options.Create(new AuditOptions()))
+            .AddSingleton(jobs)
+            .AddSingleton<ICandleSource>(candles)
+            .AddSingleton<ICandleWriter>(candles)
+            .AddSingleton<SeriesAuditor>()
+            .AddBinanceClient(options)
+            .BuildServiceProvider();
+}
