@@ -13,7 +13,7 @@ public static class DataManagerLogging
             .WriteTo.Console(formatProvider: System.Globalization.CultureInfo.InvariantCulture)
             .CreateBootstrapLogger();
 
-    /// <summary>Compact JSON outside Development (one event per line for log shippers); readable console in Development.</summary>
+    /// <summary>Compact JSON outside Development (one event per line for log shippers, with the message rendered); readable console in Development.</summary>
     public static WebApplicationBuilder AddDataManagerLogging(this WebApplicationBuilder builder, ServiceOptions options)
     {
         var development = builder.Environment.IsDevelopment();
@@ -32,7 +32,7 @@ public static class DataManagerLogging
             }
             else
             {
-                logger.WriteTo.Console(new CompactJsonFormatter());
+                logger.WriteTo.Console(new RenderedCompactJsonFormatter());
             }
         });
         return builder;

@@ -49,7 +49,8 @@ public sealed class ServiceProcessTests : IDisposable
             }
 
             Assert.Equal(1, seeded);
-            Assert.All(processes, p => Assert.Contains("\"Store: {Mode} ({Where})\"", p.Output, StringComparison.Ordinal));
+            // Each says which store it uses and where (Serilog quotes string values in the rendered message).
+            Assert.All(processes, p => Assert.Matches("\"@m\":\"Store: .{0,2}embedded SQLite.{0,4} \\(.{0,2}SQLite at .*datamanager\\.db", p.Output));
         }
         finally
         {
