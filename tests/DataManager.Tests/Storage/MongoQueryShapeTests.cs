@@ -104,6 +104,48 @@ public sealed class MongoQueryShapeTests
         Assert.Equal(lease, BsonSerializer.Deserialize<LeaseRecord>(leaseDocument));
     }
 
+    [Fact]
+    public void Analytics_results_and_backfill_jobs_round_trip_through_bson()
+    {
+        var result = new DataManager.Analytics.AnalyticsResult
+        {
+            Id = "r1",
+            Symbol = "BTCUSDT",
+            Timeframe = "1h",
+            Metric = "trend",
+            ComputedAt = new DateTimeOffset(2026, 11, 22, 10, 0, 0, TimeSpan.Zero),
+            Term = 3,
+            Values = new Dictionary<string, double?> { ["sma20"] = 97000.5, ["sma50"] = null },
+            Reasons = new Dictionary<string, string> { ["sma50"] = "needs 50 candles, have 30" },
+            Labels = new Dictionary<string, string> { ["crossover"] = "none" },
+        };
+        var resultDocument = result.ToBsonDocument();
+        Assert.Equal(BsonType.Null, resultDocument["values"]["sma50"].BsonType);
+        var resultBack = BsonSerializer.Deserialize<DataManager.Analytics.AnalyticsResult>(resultDocument);
+        Assert.Equal(DataManager.Storage.StoreJson.Serialize(result), DataManager.Storage.StoreJson.Serialize(resultBack));
+
+        var job = new BackfillJob
+        {
+            Id = "j1",
+            Symbol = "BTCUSDT",
+            Timeframe = "1m",
+            From = DateTimeOffset.UnixEpoch,
+            To = DateTimeOffset.UnixEpoch.AddDays(1),
+            Trigger = "auto",
+            State = BackfillJobState.Running,
+            Cursor = DateTimeOffset.UnixEpoch.AddHours(1),
+            CreatedAt = DateTimeOffset.UnixEpoch,
+            UpdatedAt = DateTimeOffset.UnixEpoch,
+            Version = 4,
+            ConfirmedEmpty = [new EmptyRange(DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch.AddMinutes(5))],
+        };
+        var jobDocument = job.ToBsonDocument();
+        Assert.Equal("Running", jobDocument["state"].AsString);
+        Assert.Equal(BsonType.DateTime, jobDocument["confirmedEmpty"][0]["from"].BsonType);
+        var jobBack = BsonSerializer.Deserialize<BackfillJob>(jobDocument);
+        Assert.Equal(DataManager.Storage.StoreJson.Serialize(job), DataManager.Storage.StoreJson.Serialize(jobBack));
+    }
+
     private sealed class StoreContractTestsAccess : StoreContractTests
     {
         public static AuditRecord Audit() => Audit("BTCUSDT", "15m", T0.AddMilliseconds(250));
