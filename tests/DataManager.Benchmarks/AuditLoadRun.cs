@@ -174,7 +174,7 @@ public static class AuditLoadRun
         var store = new SqliteStore(Path.Combine(work, "store.db"));
         await store.InitializeAsync(CancellationToken.None);
         var readiness = new CandleReadiness();
-        typeof(CandleReadiness).GetMethod("MarkReady", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.Invoke(readiness, null);
+        readiness.MarkReady();
         var audit = Options.Create(new AuditOptions());
         var time = new FixedTime(new DateTimeOffset(now));
         var remover = new DuplicateRemover(candles, candles, store, audit, time, NullLogger<DuplicateRemover>.Instance);

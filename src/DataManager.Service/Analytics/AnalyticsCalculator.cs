@@ -55,8 +55,9 @@ public static class AnalyticsCalculator
         var perYear = Math.Sqrt(AnalyticsFormulas.PeriodsPerYear(data.Series.Timeframe.Interval));
         var volatility = new Builder("volatility");
         var stdDev = AnalyticsFormulas.ReturnStdDev(data.Close);
+        var annualized = Scale(stdDev, perYear);
         volatility.Add("returnStdDev", stdDev);
-        volatility.Add("annualized", Scale(stdDev, perYear));
+        volatility.Add("annualized", annualized);
         volatility.Add("parkinsonAnnualized", Scale(AnalyticsFormulas.Parkinson(data.High, data.Low), perYear));
         volatility.Add("garmanKlassAnnualized", Scale(AnalyticsFormulas.GarmanKlass(data.Open, data.High, data.Low, data.Close), perYear));
         volatility.Add("atr14", AnalyticsFormulas.Atr(data.High, data.Low, data.Close, 14));
@@ -102,7 +103,6 @@ public static class AnalyticsCalculator
         deviation.Add("rsi14", AnalyticsFormulas.Rsi(data.Close, 14));
 
         var regime = new Builder("regime");
-        var annualized = Scale(stdDev, perYear);
         var strength = slope.Value is { } s && stdDev.Value is { } sd && sd > 0 && count > 2
             ? Indicator.Of(Math.Abs(s) * Math.Sqrt(count - 1) / sd)
             : stdDev.Value is null ? stdDev : slope.Value is null ? slope : new Indicator(null, "no variance");

@@ -39,9 +39,6 @@ public sealed record AuditRecord
     /// <summary>Duplicate rows deleted after this audit (ENABLE_DUPLICATE_REMOVAL); the audit itself shows the state before.</summary>
     public int DuplicatesRemoved { get; init; }
 
-    /// <summary>Row count, newest open time and newest extracted_at: an unchanged signature needs no re-scan.</summary>
-    public string? Signature { get; init; }
-
     public string? Error { get; init; }
 }
 

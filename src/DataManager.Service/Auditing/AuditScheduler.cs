@@ -65,7 +65,7 @@ public sealed partial class AuditScheduler(
             var now = started.UtcDateTime;
             var reports = new ConcurrentBag<(SeriesAuditReport Report, bool Reused)>();
             await Parallel.ForEachAsync(Series, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellationToken },
-                async (series, token) => reports.Add(await AuditSeriesAsync(series, now - WindowFor(series.Timeframe), now, term, token)));
+                async (series, token) => reports.Add(await AuditSeriesAsync(series, now - options.Value.WindowFor(series.Timeframe), now, term, token)));
 
             var records = reports.Select(r => ToRecord(r.Report, cycle, started)).OrderBy(r => r.Symbol, StringComparer.Ordinal).ThenBy(r => r.Timeframe, StringComparer.Ordinal).ToList();
             await audits.InsertAsync(records, cancellationToken);
@@ -111,10 +111,6 @@ public sealed partial class AuditScheduler(
         }
     }
 
-    /// <summary>AUDIT_WINDOW_HOURS, but at least two intervals, so a daily series always has a closed candle to judge.</summary>
-    public TimeSpan WindowFor(Timeframe timeframe) =>
-        options.Value.Window > 2 * timeframe.Interval ? options.Value.Window : 2 * timeframe.Interval;
-
     private async Task<(SeriesAuditReport Report, bool Reused)> AuditSeriesAsync(SeriesKey series, DateTime from, DateTime now, long term, CancellationToken cancellationToken)
     {
         try
@@ -123,7 +119,7 @@ public sealed partial class AuditScheduler(
             var signature = await candles.SignatureAsync(series, grid.ReadFrom, grid.ReadTo, cancellationToken);
             if (signature.TableMissing)
             {
-                return (SeriesAuditReport.Failed(series, from, now, $"missing_table: {series.Timeframe.TableName} does not exist"), false);
+                return (SeriesAuditReport.MissingTable(series, from, now), false);
             }
 
             if (_cache.TryGetValue(series, out var cached) && cached.Grid == grid && cached.Signature == signature.Value)
@@ -133,7 +129,7 @@ public sealed partial class AuditScheduler(
                     From = SeriesAuditReport.Utc(from),
                     To = SeriesAuditReport.Utc(now),
                 };
-                return (reused.Gaps.Count == 0 ? reused : reused with { Gaps = await backfillPlanner.PlanAsync(series, reused.Gaps, term, cancellationToken) }, true);
+                return (await PlanGapsAsync(series, reused, term, cancellationToken), true);
             }
 
             var report = await auditor.AuditAsync(series, from, now, now, cancellationToken);
@@ -142,11 +138,7 @@ public sealed partial class AuditScheduler(
                 _cache[series] = new CachedAudit(grid, signature.Value, report);
             }
 
-            if (report.Gaps.Count > 0)
-            {
-                // The backfill side marks gaps Binance confirmed empty, and (if enabled) turns the others into jobs.
-                report = report with { Gaps = await backfillPlanner.PlanAsync(series, report.Gaps, term, cancellationToken) };
-            }
+            report = await PlanGapsAsync(series, report, term, cancellationToken);
 
             if (report.Duplicates.Count > 0 && duplicateRemover.Enabled)
             {
@@ -168,6 +160,10 @@ public sealed partial class AuditScheduler(
             return (SeriesAuditReport.Failed(series, from, now, e.Message), false);
         }
     }
+
+    /// <summary>The backfill side marks gaps Binance confirmed empty, and (if enabled) turns the others into jobs.</summary>
+    private async Task<SeriesAuditReport> PlanGapsAsync(SeriesKey series, SeriesAuditReport report, long term, CancellationToken cancellationToken) =>
+        report.Gaps.Count == 0 ? report : report with { Gaps = await backfillPlanner.PlanAsync(series, report.Gaps, term, cancellationToken) };
 
     private static AuditRecord ToRecord(SeriesAuditReport report, AuditCycleRecord cycle, DateTimeOffset auditedAt) => new()
     {

@@ -51,6 +51,9 @@ public sealed record SeriesAuditReport
         Error = error,
     };
 
+    public static SeriesAuditReport MissingTable(SeriesKey series, DateTime from, DateTime to) =>
+        Failed(series, from, to, $"missing_table: {series.Timeframe.TableName} does not exist");
+
     internal static DateTimeOffset Utc(DateTime time) => new(DateTime.SpecifyKind(time, DateTimeKind.Utc));
 }
 
@@ -79,7 +82,7 @@ public sealed class SeriesAuditor(ICandleSource candles, IOptions<AuditOptions> 
         await Task.WhenAll(scan, suspects, priceScan);
         if (scan.Result.TableMissing || suspects.Result.TableMissing || priceScan.Result.TableMissing)
         {
-            return SeriesAuditReport.Failed(series, from, to, $"missing_table: {series.Timeframe.TableName} does not exist");
+            return SeriesAuditReport.MissingTable(series, from, to);
         }
 
         var gaps = scanner.Finish();

@@ -80,7 +80,6 @@ public sealed partial class BackfillRunner(
                 if (stored is null || stored.State == BackfillJobState.Cancelled || stored.Version != job.Version)
                 {
                     inFlight.Enqueue(fetching);
-                    await StopAsync(stopFetching, inFlight);
                     LogStopped(logger, job.Id, stored?.State.ToString() ?? "deleted");
                     return stored ?? job;
                 }
@@ -102,7 +101,6 @@ public sealed partial class BackfillRunner(
                 };
                 if (!await jobs.TryUpdateAsync(next, job.Version, cancellationToken))
                 {
-                    await StopAsync(stopFetching, inFlight);
                     return await jobs.GetAsync(job.Id, cancellationToken) ?? job;
                 }
 
@@ -125,11 +123,15 @@ public sealed partial class BackfillRunner(
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
-            await StopAsync(stopFetching, inFlight);
             var failed = job with { State = BackfillJobState.Failed, LastError = e.Message, UpdatedAt = time.GetUtcNow(), FinishedAt = time.GetUtcNow() };
             await jobs.TryUpdateAsync(failed, job.Version, CancellationToken.None);
             LogFailed(logger, job.Id, e.Message);
             return failed with { Version = job.Version + 1 };
+        }
+        finally
+        {
+            // However the job ends, no page it started fetching outlives it (a no-op once all were consumed).
+            await StopAsync(stopFetching, inFlight);
         }
     }
 

@@ -10,11 +10,7 @@ public sealed record SeriesSummary(long Rows, long DistinctOpenTimes, DateTime? 
 }
 
 /// <summary>What changes when a series changes: row count, newest open time, newest extracted_at.</summary>
-public sealed record SeriesSignature(long Rows, DateTime? NewestOpen, DateTime? NewestExtractedAt)
-{
-    public override string ToString() =>
-        $"{Rows}|{NewestOpen?.Ticks.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"}|{NewestExtractedAt?.Ticks.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"}";
-}
+public sealed record SeriesSignature(long Rows, DateTime? NewestOpen, DateTime? NewestExtractedAt);
 
 /// <summary>Read access to the extractor's <c>klines_{suffix}</c> tables. Times are UTC.</summary>
 public interface ICandleSource

@@ -22,41 +22,43 @@ public sealed partial class SqlCandleStore
 
     public bool IntegrityNeedsScanFindings => dialect.ClusteredById;
 
-    public Task<CandleResult<long>> ScanOpenTimesAsync(SeriesKey series, DateTime from, DateTime to, Action<DateTime, bool> onRow, CancellationToken cancellationToken) =>
-        GuardAsync(series.Timeframe, 0L, async connection =>
-        {
-            await using var command = connection.CreateCommand();
-            // The id is part of every InnoDB secondary index, so this stays an index-only range scan.
-            var outsideRange = dialect.ClusteredById ? "(id < @idFrom OR id >= @idTo)" : "0";
-            var hint = dialect.ClusteredById ? "IGNORE INDEX (PRIMARY)" : "";
-            command.CommandText = $"SELECT timestamp, {outsideRange} FROM {series.Timeframe.TableName} {hint} WHERE symbol = @symbol AND timestamp >= @from AND timestamp < @to ORDER BY timestamp";
-            AddWindowParameters(command, series, from, to);
-            long rows = 0;
-            await using var reader = await command.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                onRow(dialect.ReadTime(reader, 0), Convert.ToInt64(reader.GetValue(1), CultureInfo.InvariantCulture) != 0);
-                rows++;
-            }
-
-            return rows;
-        }, cancellationToken);
+    public Task<CandleResult<long>> ScanOpenTimesAsync(SeriesKey series, DateTime from, DateTime to, Action<DateTime, bool> onRow, CancellationToken cancellationToken)
+    {
+        // The id is part of every InnoDB secondary index, so this stays an index-only range scan.
+        var outsideRange = dialect.ClusteredById ? "(id < @idFrom OR id >= @idTo)" : "0";
+        var hint = dialect.ClusteredById ? "IGNORE INDEX (PRIMARY)" : "";
+        return StreamAsync(series, from, to, null,
+            $"SELECT timestamp, {outsideRange} FROM {series.Timeframe.TableName} {hint} WHERE symbol = @symbol AND timestamp >= @from AND timestamp < @to ORDER BY timestamp",
+            reader => onRow(dialect.ReadTime(reader, 0), Convert.ToInt64(reader.GetValue(1), CultureInfo.InvariantCulture) != 0),
+            cancellationToken);
+    }
 
     public Task<CandleResult<long>> ScanPricesAsync(SeriesKey series, DateTime from, DateTime to, int newest, Action<DateTime, decimal, decimal> onRow, CancellationToken cancellationToken) =>
+        // InnoDB: conventional ids in primary-key order are the series in time order (a sequential read, here backwards).
+        StreamAsync(series, from, to, newest,
+            dialect.ClusteredById
+                ? $"SELECT timestamp, close_price, volume FROM {series.Timeframe.TableName} FORCE INDEX (PRIMARY) WHERE id >= @idFrom AND id < @idTo AND symbol = @symbol AND timestamp >= @from AND timestamp < @to ORDER BY id DESC LIMIT @newest"
+                : $"SELECT timestamp, close_price, volume FROM {series.Timeframe.TableName} WHERE symbol = @symbol AND timestamp >= @from AND timestamp < @to ORDER BY timestamp DESC LIMIT @newest",
+            reader => onRow(dialect.ReadTime(reader, 0), dialect.ReadDecimal(reader, 1), dialect.ReadDecimal(reader, 2)),
+            cancellationToken);
+
+    /// <summary>Runs a query over a window's parameters (and @newest, when given), handing each row to <paramref name="onRow"/>; returns the row count.</summary>
+    private Task<CandleResult<long>> StreamAsync(SeriesKey series, DateTime from, DateTime to, int? newest, string sql, Action<DbDataReader> onRow, CancellationToken cancellationToken) =>
         GuardAsync(series.Timeframe, 0L, async connection =>
         {
             await using var command = connection.CreateCommand();
-            // InnoDB: conventional ids in primary-key order are the series in time order (a sequential read, here backwards).
-            command.CommandText = dialect.ClusteredById
-                ? $"SELECT timestamp, close_price, volume FROM {series.Timeframe.TableName} FORCE INDEX (PRIMARY) WHERE id >= @idFrom AND id < @idTo AND symbol = @symbol AND timestamp >= @from AND timestamp < @to ORDER BY id DESC LIMIT @newest"
-                : $"SELECT timestamp, close_price, volume FROM {series.Timeframe.TableName} WHERE symbol = @symbol AND timestamp >= @from AND timestamp < @to ORDER BY timestamp DESC LIMIT @newest";
-            AddParameter(command, "@newest", newest);
+            command.CommandText = sql;
             AddWindowParameters(command, series, from, to);
+            if (newest is { } limit)
+            {
+                AddParameter(command, "@newest", limit);
+            }
+
             long rows = 0;
             await using var reader = await command.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                onRow(dialect.ReadTime(reader, 0), dialect.ReadDecimal(reader, 1), dialect.ReadDecimal(reader, 2));
+                onRow(reader);
                 rows++;
             }
 

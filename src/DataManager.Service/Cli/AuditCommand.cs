@@ -78,8 +78,7 @@ public static class AuditCommand
             await Parallel.ForEachAsync(Enumerable.Range(0, series.Count), new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellationToken }, async (i, token) =>
             {
                 var key = series[i];
-                var window = auditOptions.Window > 2 * key.Timeframe.Interval ? auditOptions.Window : 2 * key.Timeframe.Interval;
-                var from = request.From ?? to - window;
+                var from = request.From ?? to - auditOptions.WindowFor(key.Timeframe);
                 results[i] = await auditor.AuditAsync(key, from, to, time.GetUtcNow().UtcDateTime, token);
             });
             reports = [.. results];

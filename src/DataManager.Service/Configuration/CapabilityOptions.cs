@@ -74,6 +74,9 @@ public sealed class AuditOptions : BindableOptions
 
     public int RetentionDays { get; set; } = 30;
 
+    /// <summary>AUDIT_WINDOW_HOURS, but at least two intervals, so a daily series always has a closed candle to judge.</summary>
+    public TimeSpan WindowFor(Candles.Timeframe timeframe) => Window > 2 * timeframe.Interval ? Window : 2 * timeframe.Interval;
+
     /// <summary>Modified z-score above which a log return or log volume is an anomaly.</summary>
     public double AnomalyThreshold { get; set; } = 12;
 

@@ -35,7 +35,7 @@ public sealed class AuditSchedulerTests(MariaDbServer mariaDb) : IDisposable
     internal static AuditScheduler Scheduler(SqlCandleStore candles, SqliteStore store, TimeProvider time, SeriesOptions series, CandleDatabaseOptions candleOptions, AuditOptions? auditOptions = null, BackfillOptions? backfillOptions = null)
     {
         var readiness = new CandleReadiness();
-        typeof(CandleReadiness).GetMethod("MarkReady", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.Invoke(readiness, null);
+        readiness.MarkReady();
         var audit = Options.Create(auditOptions ?? new AuditOptions());
         var remover = new DuplicateRemover(candles, candles, store, audit, time, NullLogger<DuplicateRemover>.Instance);
         var planner = new DataManager.Backfill.BackfillPlanner(store, Options.Create(backfillOptions ?? new BackfillOptions()), time, NullLogger<DataManager.Backfill.BackfillPlanner>.Instance);

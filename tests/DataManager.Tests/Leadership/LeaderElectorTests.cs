@@ -35,7 +35,7 @@ public sealed class LeaderElectorTests : IDisposable
     private (LeaderElector Elector, Lifetime Lifetime) Elector(ILeaseStore store, string pod, LeaderElectionOptions? options = null)
     {
         var readiness = new StoreReadiness();
-        typeof(StoreReadiness).GetMethod("MarkReady", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.Invoke(readiness, null);
+        readiness.MarkReady();
         var lifetime = new Lifetime();
         _lifetimes.Add(lifetime);
         var elector = new LeaderElector(store, Options.Create(options ?? Fast), Options.Create(new ServiceOptions { PodId = pod }), readiness,

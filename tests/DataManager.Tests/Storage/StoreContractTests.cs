@@ -38,7 +38,6 @@ public abstract class StoreContractTests
         Integrity = [new IntegrityFinding(T0.AddHours(12), "ohlc_inconsistent", "BTCUSDT_1")],
         Anomalies = [],
         Health = new HealthScore(98.96, 100, 85, 93.58, "healthy"),
-        Signature = "95|x|y",
     };
 
     [Fact]
