@@ -25,7 +25,15 @@ public static class AuditMetrics
 
     public static readonly Gauge OpenGaps = Metrics.CreateGauge("data_manager_audit_open_gaps", "Gaps in the series' latest audit.", Series);
 
+    public static readonly Gauge DuplicateSurplus = Metrics.CreateGauge("data_manager_audit_duplicate_surplus", "Surplus duplicate rows in the series' latest audit.", Series);
+
     public static readonly Gauge LastSuccess = Metrics.CreateGauge("data_manager_audit_last_success_timestamp_seconds", "Unix time the last audit cycle finished.");
+
+    /// <summary>1 when ENABLE_AUDITOR is on: the stale-audit alert only applies then.</summary>
+    public static readonly Gauge Enabled = Metrics.CreateGauge("data_manager_audit_enabled", "1 when the auditor is enabled (ENABLE_AUDITOR), else 0.");
+
+    /// <summary>AUDIT_INTERVAL, so alerts and dashboards judge staleness against the configured cadence.</summary>
+    public static readonly Gauge IntervalSeconds = Metrics.CreateGauge("data_manager_audit_interval_seconds", "The configured audit interval (AUDIT_INTERVAL).");
 
     public static readonly Counter SeriesErrors = Metrics.CreateCounter("data_manager_audit_series_errors_total", "Series whose audit failed (missing table, lost connection).", Series);
 }

@@ -210,6 +210,7 @@ public sealed partial class AuditScheduler(
             }
 
             AuditMetrics.OpenGaps.WithLabels(report.Symbol, report.Timeframe).Set(report.Gaps.Count);
+            AuditMetrics.DuplicateSurplus.WithLabels(report.Symbol, report.Timeframe).Set(report.DuplicateSurplus);
             AuditMetrics.HealthScore.WithLabels(report.Symbol, report.Timeframe).Set(report.Health?.Quality ?? 0);
             _previous[key] = report;
         }

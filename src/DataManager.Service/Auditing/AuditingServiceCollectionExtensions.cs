@@ -8,6 +8,8 @@ public static class AuditingServiceCollectionExtensions
     /// <summary>The audit engine, and its scheduler as a leader-only loop when ENABLE_AUDITOR is on.</summary>
     public static IServiceCollection AddAuditing(this IServiceCollection services, AuditOptions options)
     {
+        AuditMetrics.Enabled.Set(options.Enabled ? 1 : 0);
+        AuditMetrics.IntervalSeconds.Set(options.Interval.TotalSeconds);
         services.AddSingleton<SeriesAuditor>();
         services.AddSingleton<DuplicateRemover>();
         services.AddSingleton<AuditScheduler>();

@@ -27,6 +27,7 @@ public sealed partial class BackfillRunner(
     public const int MaxConcurrentJobs = 2;
 
     private static readonly Gauge Jobs = Metrics.CreateGauge("data_manager_backfill_jobs", "Backfill jobs by state.", ["state"]);
+    private static readonly Counter Finished = CreateFinished();
     private static readonly Counter Written = Metrics.CreateCounter("data_manager_backfill_candles_written_total", "Candles written by backfill.", ["symbol", "timeframe"]);
 
     public string Name => "backfill";
@@ -118,6 +119,7 @@ public sealed partial class BackfillRunner(
                     + (verification.Gaps.Count > 0 ? $" (first missing {verification.Gaps[0].From:yyyy-MM-dd'T'HH:mm:ss'Z'})" : ""),
             };
             await jobs.TryUpdateAsync(done, job.Version, cancellationToken);
+            Finished.WithLabels("completed").Inc();
             LogCompleted(logger, job.Id, job.WrittenCandles, job.FetchedCandles, done.Verification);
             return done with { Version = job.Version + 1 };
         }
@@ -125,6 +127,7 @@ public sealed partial class BackfillRunner(
         {
             var failed = job with { State = BackfillJobState.Failed, LastError = e.Message, UpdatedAt = time.GetUtcNow(), FinishedAt = time.GetUtcNow() };
             await jobs.TryUpdateAsync(failed, job.Version, CancellationToken.None);
+            Finished.WithLabels("failed").Inc();
             LogFailed(logger, job.Id, e.Message);
             return failed with { Version = job.Version + 1 };
         }
@@ -150,6 +153,15 @@ public sealed partial class BackfillRunner(
                 // Abandoned on purpose: the job already failed or stopped.
             }
         }
+    }
+
+    /// <summary>Both outcomes exist from the start, so "failures in the last 15 minutes" is 0, not absent.</summary>
+    private static Counter CreateFinished()
+    {
+        var finished = Metrics.CreateCounter("data_manager_backfill_jobs_finished_total", "Backfill jobs that ended, by outcome (completed or failed).", ["state"]);
+        finished.WithLabels("completed");
+        finished.WithLabels("failed");
+        return finished;
     }
 
     private async Task ExportStatesAsync(CancellationToken cancellationToken)
