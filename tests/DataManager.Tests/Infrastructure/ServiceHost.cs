@@ -92,13 +92,7 @@ public static class ServiceExecutable
             // tests/DataManager.Tests/bin/<Configuration>/net10.0/ → src/DataManager.Service/bin/<Configuration>/net10.0/
             var here = new DirectoryInfo(AppContext.BaseDirectory);
             var configuration = here.Parent!.Name;
-            var root = here;
-            while (root is not null && !File.Exists(Path.Combine(root.FullName, "DataManager.sln")))
-            {
-                root = root.Parent;
-            }
-
-            return Path.Combine(root!.FullName, "src", "DataManager.Service", "bin", configuration, here.Name, "DataManager.Service.dll");
+            return RepositoryRoot.Combine("src", "DataManager.Service", "bin", configuration, here.Name, "DataManager.Service.dll");
         }
     }
 

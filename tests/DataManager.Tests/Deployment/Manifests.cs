@@ -1,0 +1,75 @@
+using System.Text.Json.Nodes;
+using DataManager.Testing;
+using DataManager.Tests.Infrastructure;
+using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
+using YamlDotNet.Serialization;
+
+namespace DataManager.Tests.Deployment;
+
+/// <summary>
+/// The kustomize tree under <c>k8s/</c> rendered by the real <c>kubectl kustomize</c>, as JSON nodes. Skips (or fails
+/// when <c>DATAMANAGER_REQUIRE_SERVERS</c> names <c>kubectl</c>) where kubectl is not installed.
+/// </summary>
+public sealed class Manifests
+{
+    public static readonly string[] Overlays = ["base", "overlays/production", "overlays/single"];
+
+    private static readonly IDeserializer Yaml = new DeserializerBuilder().WithAttemptingUnquotedStringTypeDeserialization().Build();
+    private static readonly ISerializer Json = new SerializerBuilder().JsonCompatible().Build();
+
+    private Manifests(string overlay, IReadOnlyList<JsonObject> resources)
+    {
+        Overlay = overlay;
+        Resources = resources;
+    }
+
+    public string Overlay { get; }
+
+    public IReadOnlyList<JsonObject> Resources { get; }
+
+    public static string Directory(string overlay) => RepositoryRoot.Combine("k8s", overlay);
+
+    public static async Task<Manifests> RenderAsync(string overlay)
+    {
+        var kubectl = LocalServers.FindBinary("kubectl");
+        ServerAvailability.Require("kubectl", kubectl is null ? "no kubectl binary (apt-get install kubectl)" : null);
+        var render = await LocalProcess.RunAsync(kubectl!, ["kustomize", Directory(overlay)], TimeSpan.FromMinutes(1));
+        Assert.True(render.ExitCode == 0, $"kubectl kustomize {overlay} failed: {render}");
+        return new Manifests(overlay, ParseAll(render.StandardOutput));
+    }
+
+    /// <summary>Every YAML document of <paramref name="yaml"/> as a JSON object (via YamlDotNet's JSON-compatible writer).</summary>
+    public static IReadOnlyList<JsonObject> ParseAll(string yaml)
+    {
+        var parser = new Parser(new StringReader(yaml));
+        parser.Consume<StreamStart>();
+        var documents = new List<JsonObject>();
+        while (parser.Accept<DocumentStart>(out _))
+        {
+            var document = Yaml.Deserialize<object>(parser);
+            if (document is not null)
+            {
+                documents.Add(JsonNode.Parse(Json.Serialize(document))!.AsObject());
+            }
+        }
+
+        return documents;
+    }
+
+    public static string ToYaml(JsonNode node) => new SerializerBuilder().Build().Serialize(Yaml.Deserialize<object>(node.ToJsonString()));
+
+    public JsonObject Resource(string kind, string? name = null)
+    {
+        var matches = Resources.Where(r => (string?)r["kind"] == kind && (name is null || (string?)r["metadata"]?["name"] == name)).ToList();
+        Assert.True(matches.Count == 1, $"{Overlay}: expected one {kind} {name}, found {matches.Count}");
+        return matches[0];
+    }
+
+    public JsonObject Deployment => Resource("Deployment", "data-manager");
+
+    public JsonObject Container => Deployment["spec"]!["template"]!["spec"]!["containers"]!.AsArray().Single()!.AsObject();
+
+    public IReadOnlyDictionary<string, string> ConfigMapData =>
+        Resource("ConfigMap", "petrosa-data-manager-config")["data"]!.AsObject().ToDictionary(p => p.Key, p => (string)p.Value!);
+}

@@ -1,0 +1,59 @@
+using DataManager.Configuration;
+using DataManager.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Primitives;
+
+namespace DataManager.Tests.Deployment;
+
+/// <summary>
+/// The setting names the service reads, found by binding every options class of the service against a configuration
+/// that records each name asked for, and the errors the service would report for a given set of values.
+/// </summary>
+public static class ServiceSettings
+{
+    private static readonly Type[] OptionTypes = [.. typeof(BindableOptions).Assembly.GetTypes()
+        .Where(t => t.IsSubclassOf(typeof(BindableOptions)) && !t.IsAbstract && t.GetConstructor(Type.EmptyTypes) is not null)];
+
+    /// <summary>Names read with <paramref name="values"/> set, and with nothing set (some names are read only when others are absent).</summary>
+    public static IReadOnlySet<string> NamesRead(IReadOnlyDictionary<string, string> values)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var set in new[] { values, new Dictionary<string, string>() })
+        {
+            var recording = new RecordingConfiguration(set);
+            foreach (var type in OptionTypes)
+            {
+                ((BindableOptions)Activator.CreateInstance(type)!).BindFrom(recording);
+            }
+
+            names.UnionWith(recording.Read);
+        }
+
+        return names;
+    }
+
+    /// <summary>What the service would refuse to start with.</summary>
+    public static IReadOnlyList<string> Errors(IReadOnlyDictionary<string, string> values) =>
+        DataManagerConfiguration.Validate(new ConfigurationBuilder().AddInMemoryCollection(values.Select(p => KeyValuePair.Create(p.Key, (string?)p.Value))).Build());
+
+    private sealed class RecordingConfiguration(IReadOnlyDictionary<string, string> values) : IConfiguration
+    {
+        public HashSet<string> Read { get; } = new(StringComparer.Ordinal);
+
+        public string? this[string key]
+        {
+            get
+            {
+                Read.Add(key);
+                return values.GetValueOrDefault(key);
+            }
+            set => throw new NotSupportedException();
+        }
+
+        public IEnumerable<IConfigurationSection> GetChildren() => [];
+
+        public IChangeToken GetReloadToken() => throw new NotSupportedException();
+
+        public IConfigurationSection GetSection(string key) => throw new NotSupportedException("options read flat names only: " + key);
+    }
+}
