@@ -1,0 +1,107 @@
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+
+namespace DataManager.Testing;
+
+/// <summary>
+/// An ephemeral Prometheus (the Debian package's binary) scraping the given targets every second and evaluating the
+/// given rule file, with its TSDB in a temp directory removed on dispose.
+/// </summary>
+public sealed class LocalPrometheus : IAsyncDisposable
+{
+    private readonly LocalProcess _process;
+    private readonly string _directory;
+
+    private LocalPrometheus(LocalProcess process, string directory, Uri url)
+    {
+        _process = process;
+        _directory = directory;
+        Client = new HttpClient { BaseAddress = url, Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    public HttpClient Client { get; }
+
+    public string Output => _process.Output;
+
+    public static bool IsInstalled => LocalServers.FindBinary("prometheus") is not null;
+
+    /// <param name="target">host:port of the /metrics endpoint.</param>
+    /// <param name="targetLabels">Labels the scrape adds to every series (as a ServiceMonitor adds pod and namespace).</param>
+    /// <param name="ruleFileYaml">A Prometheus rule file, evaluated every second; null for none.</param>
+    public static async Task<LocalPrometheus> StartAsync(string target, IReadOnlyDictionary<string, string> targetLabels, string? ruleFileYaml)
+    {
+        var directory = LocalServers.TempDirectory("dm-prometheus");
+        var labels = "{ " + string.Join(", ", targetLabels.Select(l => $"{l.Key}: \"{l.Value}\"")) + " }";
+        var config = $"""
+            global:
+              scrape_interval: 1s
+              scrape_timeout: 1s
+              evaluation_interval: 1s
+            {(ruleFileYaml is null ? "" : "rule_files: [rules.yaml]")}
+            scrape_configs:
+              - job_name: data-manager
+                metrics_path: /metrics
+                static_configs:
+                  - targets: ["{target}"]
+                    labels: {labels}
+            """;
+        await File.WriteAllTextAsync(Path.Combine(directory, "prometheus.yml"), config);
+        if (ruleFileYaml is not null)
+        {
+            await File.WriteAllTextAsync(Path.Combine(directory, "rules.yaml"), ruleFileYaml);
+        }
+
+        var port = LocalServers.FreePort();
+        var process = LocalProcess.Start(LocalServers.FindBinary("prometheus") ?? throw new InvalidOperationException("prometheus is not installed"),
+        [
+            "--config.file=" + Path.Combine(directory, "prometheus.yml"),
+            "--storage.tsdb.path=" + Path.Combine(directory, "data"),
+            "--web.listen-address=127.0.0.1:" + port.ToString(CultureInfo.InvariantCulture),
+            "--log.level=warn",
+        ], workingDirectory: directory);
+        var prometheus = new LocalPrometheus(process, directory, new Uri($"http://127.0.0.1:{port}"));
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            try
+            {
+                if ((await prometheus.Client.GetAsync("/-/ready")).IsSuccessStatusCode)
+                {
+                    return prometheus;
+                }
+            }
+            catch (HttpRequestException) when (DateTime.UtcNow < deadline && !process.HasExited)
+            {
+            }
+
+            if (DateTime.UtcNow >= deadline || process.HasExited)
+            {
+                var output = process.Output;
+                await prometheus.DisposeAsync();
+                throw new InvalidOperationException("prometheus did not become ready: " + output);
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>An instant query through the HTTP API: the whole answer (status, data or errorType and error).</summary>
+    public async Task<JsonObject> QueryAsync(string expression, CancellationToken cancellationToken)
+    {
+        using var form = new FormUrlEncodedContent([KeyValuePair.Create("query", expression)]);
+        using var response = await Client.PostAsync("/api/v1/query", form, cancellationToken);
+        return (await response.Content.ReadFromJsonAsync<JsonObject>(cancellationToken))!;
+    }
+
+    /// <summary>A GET of another API path (/api/v1/rules, /api/v1/targets).</summary>
+    public async Task<JsonObject> QueryApiAsync(string path, CancellationToken cancellationToken) =>
+        (await Client.GetFromJsonAsync<JsonObject>(path, cancellationToken))!;
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await _process.DisposeAsync();
+        LocalServers.DeleteDirectory(_directory);
+    }
+}
