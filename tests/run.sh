@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command (README): installs the servers the tests run against when missing (as root, from Debian),
+# The test command (README): installs the servers and tools the tests run against when missing (as root, from
+# Debian: MariaDB, nats-server, Prometheus with promtool, kubectl for `kubectl kustomize`),
 # builds the solution, runs every test project and prints one line: "N passed, N failed, N skipped".
 # Exits non-zero on any failure, on an errored test run, or when no test ran.
 set -euo pipefail
@@ -10,6 +11,7 @@ have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 missing=()
 have mariadbd || missing+=(mariadb-server)
 have nats-server || missing+=(nats-server)
+have prometheus && have promtool || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "Installing ${missing[*]} ..."
@@ -18,6 +20,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   else
     echo "Missing ${missing[*]}: install them, or set MYSQL_TEST_URI / NATS_TEST_URL; those tests will be skipped." >&2
   fi
+fi
+
+# kubectl renders the k8s/ manifests; Debian calls its package kubernetes-client when no kubectl repository is set up.
+if ! have kubectl && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "Installing kubectl ..."
+  [ ${#missing[@]} -gt 0 ] || apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends kubectl >/dev/null 2>&1 \
+    || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends kubernetes-client >/dev/null 2>&1 \
+    || echo "No kubectl package: the manifest tests will be skipped (or fail where DATAMANAGER_REQUIRE_SERVERS names kubectl)." >&2
 fi
 
 echo "Building ($configuration) ..."

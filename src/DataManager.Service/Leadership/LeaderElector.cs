@@ -39,6 +39,7 @@ public sealed partial class LeaderElector : BackgroundService
     private long _term;
     private long _lastRenewSent;
     private LeaseRecord? _lease;
+    private long _followedTerm = -1;
     private string? _lastError;
 
     public LeaderElector(
@@ -163,9 +164,18 @@ public sealed partial class LeaderElector : BackgroundService
             {
                 Renewed(lease.Term, sent);
             }
-            else if (wasLeader)
+            else
             {
-                StepDown($"lease now held by {attempt.Lease?.Holder ?? "nobody"}");
+                if (wasLeader)
+                {
+                    StepDown($"lease now held by {attempt.Lease?.Holder ?? "nobody"}");
+                }
+
+                // Once per term, so operators see every replica's role in its logs (rollout phase 3).
+                if (attempt.Lease is { } other && Interlocked.Exchange(ref _followedTerm, other.Term) != other.Term)
+                {
+                    LogFollowing(_logger, _podId, other.Holder, other.Term);
+                }
             }
 
             LeaderTerm.Set(attempt.Lease?.Term ?? 0);
@@ -336,6 +346,9 @@ public sealed partial class LeaderElector : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Information, Message = "FOLLOWER: {PodId} stopped leading term {Term}: {Reason}")]
     private static partial void LogSteppedDown(ILogger logger, string podId, long term, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "FOLLOWER: {PodId} follows {Holder} (term {Term})")]
+    private static partial void LogFollowing(ILogger logger, string podId, string holder, long term);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Lease attempt failed: {Error}")]
     private static partial void LogAttemptFailed(ILogger logger, string error);

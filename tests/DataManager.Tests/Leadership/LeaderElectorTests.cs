@@ -5,6 +5,7 @@ using DataManager.Storage.Sqlite;
 using DataManager.Tests.Infrastructure;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
@@ -32,14 +33,14 @@ public sealed class LeaderElectorTests : IDisposable
         return store;
     }
 
-    private (LeaderElector Elector, Lifetime Lifetime) Elector(ILeaseStore store, string pod, LeaderElectionOptions? options = null)
+    private (LeaderElector Elector, Lifetime Lifetime) Elector(ILeaseStore store, string pod, LeaderElectionOptions? options = null, ILogger<LeaderElector>? logger = null)
     {
         var readiness = new StoreReadiness();
         readiness.MarkReady();
         var lifetime = new Lifetime();
         _lifetimes.Add(lifetime);
         var elector = new LeaderElector(store, Options.Create(options ?? Fast), Options.Create(new ServiceOptions { PodId = pod }), readiness,
-            TimeProvider.System, lifetime, NullLogger<LeaderElector>.Instance);
+            TimeProvider.System, lifetime, logger ?? NullLogger<LeaderElector>.Instance);
         return (elector, lifetime);
     }
 
@@ -60,6 +61,23 @@ public sealed class LeaderElectorTests : IDisposable
         Assert.Equal(1, snapshot.Term);
         Assert.Equal("pod-a", snapshot.Lease!.Holder);
         Assert.False(ticket.Token.IsCancellationRequested);
+    }
+
+    [Fact]
+    public async Task Each_replica_logs_its_role_once_per_term_LEADER_or_FOLLOWER()
+    {
+        var store = await StoreAsync();
+        var logA = new LineLogger<LeaderElector>();
+        var logB = new LineLogger<LeaderElector>();
+        var (a, _) = Elector(store, "pod-a", logger: logA);
+        var (b, _) = Elector(store, "pod-b", logger: logB);
+        await a.RunOnceAsync(Ct);
+        await b.RunOnceAsync(Ct);
+        await b.RunOnceAsync(Ct);
+        await a.RunOnceAsync(Ct);
+
+        Assert.Equal(["LEADER: pod-a became leader with term 1"], logA.Lines);
+        Assert.Equal(["FOLLOWER: pod-b follows pod-a (term 1)"], logB.Lines);
     }
 
     [Fact]
@@ -263,6 +281,39 @@ public sealed class LeaderElectorTests : IDisposable
         }
         catch (IOException)
         {
+        }
+    }
+}
+
+/// <summary>Keeps the rendered messages of Information and above.</summary>
+internal sealed class LineLogger<T> : ILogger<T>
+{
+    private readonly List<string> _lines = [];
+
+    public IReadOnlyList<string> Lines
+    {
+        get
+        {
+            lock (_lines)
+            {
+                return [.. _lines];
+            }
+        }
+    }
+
+    public IDisposable? BeginScope<TState>(TState state)
+        where TState : notnull => null;
+
+    public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        if (IsEnabled(logLevel))
+        {
+            lock (_lines)
+            {
+                _lines.Add(formatter(state, exception));
+            }
         }
     }
 }
