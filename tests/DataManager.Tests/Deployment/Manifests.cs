@@ -30,13 +30,16 @@ public sealed class Manifests
 
     public static string Directory(string overlay) => RepositoryRoot.Combine("k8s", overlay);
 
-    public static async Task<Manifests> RenderAsync(string overlay)
+    public static Task<Manifests> RenderAsync(string overlay) => RenderDirectoryAsync(Directory(overlay));
+
+    /// <summary>Renders a kustomization directory anywhere (a modified copy of the tree, say).</summary>
+    public static async Task<Manifests> RenderDirectoryAsync(string directory)
     {
         var kubectl = LocalServers.FindBinary("kubectl");
         ServerAvailability.Require("kubectl", kubectl is null ? "no kubectl binary (apt-get install kubectl)" : null);
-        var render = await LocalProcess.RunAsync(kubectl!, ["kustomize", Directory(overlay)], TimeSpan.FromMinutes(1));
-        Assert.True(render.ExitCode == 0, $"kubectl kustomize {overlay} failed: {render}");
-        return new Manifests(overlay, ParseAll(render.StandardOutput));
+        var render = await LocalProcess.RunAsync(kubectl!, ["kustomize", directory], TimeSpan.FromMinutes(1));
+        Assert.True(render.ExitCode == 0, $"kubectl kustomize {directory} failed: {render}");
+        return new Manifests(Path.GetRelativePath(RepositoryRoot.Combine("k8s"), directory), ParseAll(render.StandardOutput));
     }
 
     /// <summary>Every YAML document of <paramref name="yaml"/> as a JSON object (via YamlDotNet's JSON-compatible writer).</summary>
