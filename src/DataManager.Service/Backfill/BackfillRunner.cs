@@ -166,9 +166,10 @@ public sealed partial class BackfillRunner(
 
     private async Task ExportStatesAsync(CancellationToken cancellationToken)
     {
+        var counts = await jobs.CountByStateAsync(cancellationToken);
         foreach (var state in Enum.GetValues<BackfillJobState>())
         {
-            Jobs.WithLabels(state.ToString().ToLowerInvariant()).Set((await jobs.ListAsync(state, 10_000, cancellationToken)).Count);
+            Jobs.WithLabels(state.ToString().ToLowerInvariant()).Set(counts.GetValueOrDefault(state));
         }
     }
 

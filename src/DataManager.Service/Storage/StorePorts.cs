@@ -43,6 +43,9 @@ public interface IBackfillJobStore
     /// <summary>Oldest first, optionally of one state.</summary>
     Task<IReadOnlyList<BackfillJob>> ListAsync(BackfillJobState? state, int limit, CancellationToken cancellationToken);
 
+    /// <summary>How many jobs are in each state (states without jobs are absent): one query, whatever the history.</summary>
+    Task<IReadOnlyDictionary<BackfillJobState, long>> CountByStateAsync(CancellationToken cancellationToken);
+
     /// <summary>Replaces the job if its stored version is <paramref name="expectedVersion"/>; the stored version becomes expectedVersion + 1.</summary>
     Task<bool> TryUpdateAsync(BackfillJob job, long expectedVersion, CancellationToken cancellationToken);
 }

@@ -74,6 +74,8 @@ public sealed class MongoQueryShapeTests
     {
         Assert.Equal("""{ "state" : "Running" }""", Json(Render(MongoQueries.JobsInState(BackfillJobState.Running))));
         Assert.Equal("""{ "_id" : "j1", "version" : 3 }""", Json(Render(MongoQueries.JobAtVersion("j1", 3))));
+        var counts = MongoQueries.JobCountsByState().Render(new RenderArgs<BackfillJob>(BsonSerializer.LookupSerializer<BackfillJob>(), BsonSerializer.SerializerRegistry));
+        Assert.Equal("""{ "$group" : { "_id" : "$state", "count" : { "$sum" : 1 } } }""", Json(Assert.Single(counts.Documents)));
     }
 
     [Fact]

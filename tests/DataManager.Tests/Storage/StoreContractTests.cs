@@ -177,6 +177,25 @@ public abstract class StoreContractTests
     }
 
     [Fact]
+    public async Task Backfill_jobs_are_counted_by_state()
+    {
+        var store = await CreateStoreAsync<IBackfillJobStore>();
+        Assert.Empty(await store.CountByStateAsync(Ct));
+        await store.CreateAsync(Job("a", T0), Ct);
+        await store.CreateAsync(Job("b", T0.AddMinutes(1)), Ct);
+        await store.CreateAsync(Job("c", T0.AddMinutes(2), BackfillJobState.Failed), Ct);
+        var job = Job("d", T0.AddMinutes(3));
+        await store.CreateAsync(job, Ct);
+        Assert.True(await store.TryUpdateAsync(job with { State = BackfillJobState.Completed }, 0, Ct));
+
+        var counts = await store.CountByStateAsync(Ct);
+        Assert.Equal(3, counts.Count);
+        Assert.Equal(2, counts[BackfillJobState.Pending]);
+        Assert.Equal(1, counts[BackfillJobState.Failed]);
+        Assert.Equal(1, counts[BackfillJobState.Completed]);
+    }
+
+    [Fact]
     public async Task Backfill_job_updates_are_optimistic_on_the_version()
     {
         var store = await CreateStoreAsync<IBackfillJobStore>();

@@ -130,4 +130,8 @@ public static class MongoQueries
 
     public static FilterDefinition<BackfillJob> JobsInState(BackfillJobState? state) =>
         state is null ? Builders<BackfillJob>.Filter.Empty : Builders<BackfillJob>.Filter.Eq(j => j.State, state.Value);
+
+    /// <summary>One document per state present, <c>{ _id: "Running", count: 3 }</c>; the field is the mapped <c>state</c>.</summary>
+    public static PipelineDefinition<BackfillJob, BsonDocument> JobCountsByState() =>
+        new BsonDocument[] { new("$group", new BsonDocument { { "_id", "$state" }, { "count", new BsonDocument("$sum", 1) } }) };
 }

@@ -122,6 +122,12 @@ public sealed class MongoStore : IAuditStore, IHealthScoreStore, IBackfillJobSto
     public async Task<IReadOnlyList<BackfillJob>> ListAsync(BackfillJobState? state, int limit, CancellationToken cancellationToken) =>
         await Jobs.Find(MongoQueries.JobsInState(state)).SortBy(j => j.CreatedAt).ThenBy(j => j.Id).Limit(limit).ToListAsync(cancellationToken);
 
+    public async Task<IReadOnlyDictionary<BackfillJobState, long>> CountByStateAsync(CancellationToken cancellationToken)
+    {
+        var groups = await (await Jobs.AggregateAsync(MongoQueries.JobCountsByState(), cancellationToken: cancellationToken)).ToListAsync(cancellationToken);
+        return groups.ToDictionary(g => Enum.Parse<BackfillJobState>(g["_id"].AsString), g => g["count"].ToInt64());
+    }
+
     public async Task<bool> TryUpdateAsync(BackfillJob job, long expectedVersion, CancellationToken cancellationToken)
     {
         var result = await Jobs.ReplaceOneAsync(MongoQueries.JobAtVersion(job.Id, expectedVersion), job with { Version = expectedVersion + 1 }, cancellationToken: cancellationToken);

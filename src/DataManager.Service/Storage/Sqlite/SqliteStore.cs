@@ -185,6 +185,21 @@ public sealed class SqliteStore(string path) : IAuditStore, IHealthScoreStore, I
         return changed == 1;
     }
 
+    public async Task<IReadOnlyDictionary<BackfillJobState, long>> CountByStateAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT state, COUNT(*) FROM backfill_jobs GROUP BY state;";
+        var counts = new Dictionary<BackfillJobState, long>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            counts[Enum.Parse<BackfillJobState>(reader.GetString(0), ignoreCase: true)] = reader.GetInt64(1);
+        }
+
+        return counts;
+    }
+
     private static string StateName(BackfillJobState state) => state.ToString().ToLowerInvariant();
 
     // ---- analytics ----------------------------------------------------------------------------
