@@ -30,29 +30,7 @@ public sealed class LocalProcess : IAsyncDisposable
 
     public static LocalProcess Start(string fileName, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? environment = null, string? workingDirectory = null)
     {
-        var info = new ProcessStartInfo(fileName)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
-        };
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        foreach (var (key, value) in environment ?? new Dictionary<string, string?>())
-        {
-            if (value is null)
-            {
-                info.Environment.Remove(key);
-            }
-            else
-            {
-                info.Environment[key] = value;
-            }
-        }
+        var info = StartInfo(fileName, arguments, environment, workingDirectory);
 
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var local = new LocalProcess(process);
@@ -67,6 +45,28 @@ public sealed class LocalProcess : IAsyncDisposable
     /// <summary>Runs a command to its end and returns its exit code, standard output and standard error apart.</summary>
     public static async Task<CommandResult> RunAsync(string fileName, IEnumerable<string> arguments, TimeSpan timeout,
         IReadOnlyDictionary<string, string?>? environment = null, string? workingDirectory = null)
+    {
+        var info = StartInfo(fileName, arguments, environment, workingDirectory);
+
+        using var process = Process.Start(info) ?? throw new InvalidOperationException("could not start " + fileName);
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{fileName} {string.Join(' ', info.ArgumentList)} did not finish in {timeout}");
+        }
+
+        return new CommandResult(process.ExitCode, await output, await error);
+    }
+
+    /// <summary>Output redirected; <paramref name="environment"/> entries set, or removed where null.</summary>
+    private static ProcessStartInfo StartInfo(string fileName, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? environment, string? workingDirectory)
     {
         var info = new ProcessStartInfo(fileName)
         {
@@ -92,21 +92,7 @@ public sealed class LocalProcess : IAsyncDisposable
             }
         }
 
-        using var process = Process.Start(info) ?? throw new InvalidOperationException("could not start " + fileName);
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{fileName} {string.Join(' ', info.ArgumentList)} did not finish in {timeout}");
-        }
-
-        return new CommandResult(process.ExitCode, await output, await error);
+        return info;
     }
 
     public async Task<int> WaitForExitAsync(TimeSpan timeout)

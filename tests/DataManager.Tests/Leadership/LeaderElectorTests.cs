@@ -67,8 +67,8 @@ public sealed class LeaderElectorTests : IDisposable
     public async Task Each_replica_logs_its_role_once_per_term_LEADER_or_FOLLOWER()
     {
         var store = await StoreAsync();
-        var logA = new LineLogger<LeaderElector>();
-        var logB = new LineLogger<LeaderElector>();
+        var logA = new RecordingLogger<LeaderElector>(LogLevel.Information);
+        var logB = new RecordingLogger<LeaderElector>(LogLevel.Information);
         var (a, _) = Elector(store, "pod-a", logger: logA);
         var (b, _) = Elector(store, "pod-b", logger: logB);
         await a.RunOnceAsync(Ct);
@@ -281,39 +281,6 @@ public sealed class LeaderElectorTests : IDisposable
         }
         catch (IOException)
         {
-        }
-    }
-}
-
-/// <summary>Keeps the rendered messages of Information and above.</summary>
-internal sealed class LineLogger<T> : ILogger<T>
-{
-    private readonly List<string> _lines = [];
-
-    public IReadOnlyList<string> Lines
-    {
-        get
-        {
-            lock (_lines)
-            {
-                return [.. _lines];
-            }
-        }
-    }
-
-    public IDisposable? BeginScope<TState>(TState state)
-        where TState : notnull => null;
-
-    public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
-
-    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-    {
-        if (IsEnabled(logLevel))
-        {
-            lock (_lines)
-            {
-                _lines.Add(formatter(state, exception));
-            }
         }
     }
 }

@@ -19,7 +19,7 @@ public sealed class TrackerLogTests(NatsServer nats)
         nats.Require();
         var subject = "test.logs." + Guid.NewGuid().ToString("N")[..8];
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var logger = new RecordingLogger();
+        var logger = new RecordingLogger<MessageTracker>();
         await using var connection = new NatsConnection(new NatsOpts { Url = nats.Url });
         await connection.ConnectAsync();
         var stats = new TrackerStats(["BTCUSDT"], trackAllSymbols: false);
@@ -61,34 +61,5 @@ public sealed class TrackerLogTests(NatsServer nats)
         await Task.Delay(200, Ct);
         Assert.Equal(2, logger.Lines.Count);
         await tracker.StopAsync(Ct);
-    }
-
-    private sealed class RecordingLogger : ILogger<MessageTracker>
-    {
-        private readonly List<string> _lines = [];
-
-        public IReadOnlyList<string> Lines
-        {
-            get
-            {
-                lock (_lines)
-                {
-                    return [.. _lines];
-                }
-            }
-        }
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            lock (_lines)
-            {
-                _lines.Add(formatter(state, exception));
-            }
-        }
     }
 }
