@@ -107,6 +107,10 @@ public sealed class ObservabilityEndToEndTests(NatsServer nats)
             Assert.Equal(AlertRuleTests.Rules(ruleFile).Count(), rules.Count);
             Assert.All(rules, r => Assert.True((string?)r!["health"] == "ok", $"{r["name"]}: {r["health"]} {r["lastError"]}"));
 
+            // A healthy service raises no alert (those with no `for` would fire at once).
+            var firing = (await prometheus.QueryAsync("ALERTS{alertstate=\"firing\"}", cancellationToken))["data"]!["result"]!.AsArray();
+            Assert.True(firing.Count == 0, "alerts firing on a healthy service: " + firing.ToJsonString());
+
             // The service really did what the panels show (not only zero-valued series).
             Assert.Equal(1.0, await ScalarAsync(prometheus, "max(data_manager_audit_leader_status)", cancellationToken));
             Assert.True(await ScalarAsync(prometheus, "sum(data_manager_messages_received_total)", cancellationToken) > 0);
