@@ -30,6 +30,11 @@ public sealed partial class BackfillRunner(
     private static readonly Counter Finished = CreateFinished();
     private static readonly Counter Written = Metrics.CreateCounter("data_manager_backfill_candles_written_total", "Candles written by backfill.", ["symbol", "timeframe"]);
 
+    /// <summary>Ended jobs are pruned at most this often (each poll would be a needless delete every few seconds).</summary>
+    public static readonly TimeSpan PruneInterval = TimeSpan.FromHours(1);
+
+    private DateTimeOffset _nextPrune = DateTimeOffset.MinValue;
+
     public string Name => "backfill";
 
     public TimeSpan InitialDelay => TimeSpan.Zero;
@@ -42,6 +47,13 @@ public sealed partial class BackfillRunner(
         var orphaned = (await jobs.ListAsync(BackfillJobState.Running, 100, cancellationToken)).Where(j => j.Term < leadership.Term);
         var runnable = orphaned.Concat(pending).Take(MaxConcurrentJobs).ToList();
         await Task.WhenAll(runnable.Select(job => RunJobAsync(job, leadership.Term, cancellationToken)));
+        var now = time.GetUtcNow();
+        if (now >= _nextPrune)
+        {
+            _nextPrune = now + PruneInterval;
+            await jobs.PruneFinishedAsync(now - TimeSpan.FromDays(options.Value.RetentionDays), cancellationToken);
+        }
+
         await ExportStatesAsync(cancellationToken);
     }
 

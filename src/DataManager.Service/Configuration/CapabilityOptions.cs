@@ -153,12 +153,16 @@ public sealed class BackfillOptions : BindableOptions
     /// <summary>How long one request attempt may take before it is retried.</summary>
     public TimeSpan BinanceRequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Days ended jobs are kept (their confirmed-empty ranges with them); pending and running jobs are never pruned.</summary>
+    public int RetentionDays { get; set; } = 30;
+
     public override void Bind(SettingsReader reader)
     {
         BinanceRequestTimeout = reader.Seconds("BINANCE_REQUEST_TIMEOUT_SECONDS", 10, 0.05, 300);
         PollInterval = reader.Seconds("BACKFILL_POLL_INTERVAL", 5, 0.05, 3_600);
         Prefetch = reader.WholeNumber("BACKFILL_PREFETCH", 4, 1, 32);
         MaxJobRange = TimeSpan.FromDays(reader.WholeNumber("BACKFILL_MAX_RANGE_DAYS", 366, 1, 3_650));
+        RetentionDays = reader.WholeNumber("BACKFILL_RETENTION_DAYS", 30, 1, 3_650);
         Enabled = reader.Bool("ENABLE_BACKFILLER", false);
         AutoBackfill = reader.Bool("ENABLE_AUTO_BACKFILL", false);
         MinAutoBackfillGap = reader.Seconds("MIN_AUTO_BACKFILL_GAP", 3600, 0, 86_400 * 366);

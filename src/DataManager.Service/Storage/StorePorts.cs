@@ -43,6 +43,9 @@ public interface IBackfillJobStore
     /// <summary>Oldest first, optionally of one state.</summary>
     Task<IReadOnlyList<BackfillJob>> ListAsync(BackfillJobState? state, int limit, CancellationToken cancellationToken);
 
+    /// <summary>Deletes completed, failed and cancelled jobs created before <paramref name="createdBefore"/>; pending and running jobs stay.</summary>
+    Task<long> PruneFinishedAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken);
+
     /// <summary>How many jobs are in each state (states without jobs are absent): one query, whatever the history.</summary>
     Task<IReadOnlyDictionary<BackfillJobState, long>> CountByStateAsync(CancellationToken cancellationToken);
 

@@ -48,6 +48,26 @@ public sealed class BackfillJobTests(MariaDbServer mariaDb) : IDisposable
         (await candles.SummarizeAsync(new SeriesKey("BTCUSDT", M1), from.UtcDateTime, to.UtcDateTime, Ct)).Value.Rows;
 
     [Fact]
+    public async Task The_leaders_poll_prunes_ended_jobs_past_retention_and_keeps_the_rest()
+    {
+        await using var fake = await FakeBinance.StartAsync();
+        var rig = await RigAsync(fake, new BackfillOptions { RetentionDays = 30 });
+        var series = new SeriesKey("BTCUSDT", M1);
+        var old = BackfillJobs.New(series, Start, Start.AddHours(1), "auto", DateTimeOffset.UtcNow.AddDays(-31)) with { State = BackfillJobState.Completed };
+        var recent = BackfillJobs.New(series, Start, Start.AddHours(1), "auto", DateTimeOffset.UtcNow.AddDays(-29)) with { State = BackfillJobState.Failed };
+        var stuck = BackfillJobs.New(series, Start, Start.AddHours(1), "manual", DateTimeOffset.UtcNow.AddDays(-40)) with { State = BackfillJobState.Cancelled };
+        foreach (var job in new[] { old, recent, stuck })
+        {
+            await rig.Store.CreateAsync(job, Ct);
+        }
+
+        await rig.Runner.RunOnceAsync(new DataManager.Leadership.LeadershipTicket(1, Ct), Ct);
+
+        Assert.Equal([recent.Id], (await rig.Store.ListAsync(null, 10, Ct)).Select(j => j.Id));
+        Assert.Equal(1, (await rig.Store.CountByStateAsync(Ct))[BackfillJobState.Failed]);
+    }
+
+    [Fact]
     public async Task A_job_writes_every_candle_once_and_running_it_again_writes_nothing()
     {
         await using var fake = await FakeBinance.StartAsync();

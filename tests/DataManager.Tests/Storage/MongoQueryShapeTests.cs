@@ -76,6 +76,9 @@ public sealed class MongoQueryShapeTests
         Assert.Equal("""{ "_id" : "j1", "version" : 3 }""", Json(Render(MongoQueries.JobAtVersion("j1", 3))));
         var counts = MongoQueries.JobCountsByState().Render(new RenderArgs<BackfillJob>(BsonSerializer.LookupSerializer<BackfillJob>(), BsonSerializer.SerializerRegistry));
         Assert.Equal("""{ "$group" : { "_id" : "$state", "count" : { "$sum" : 1 } } }""", Json(Assert.Single(counts.Documents)));
+        var prune = Render(MongoQueries.FinishedJobsCreatedBefore(new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero)));
+        Assert.Equal(new BsonArray { "Completed", "Failed", "Cancelled" }, prune["state"]["$in"]);
+        Assert.Equal(BsonType.DateTime, prune["createdAt"]["$lt"].BsonType);
     }
 
     [Fact]

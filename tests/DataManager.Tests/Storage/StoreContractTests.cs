@@ -177,6 +177,25 @@ public abstract class StoreContractTests
     }
 
     [Fact]
+    public async Task Pruning_backfill_jobs_removes_only_old_ended_ones()
+    {
+        var store = await CreateStoreAsync<IBackfillJobStore>();
+        foreach (var (id, created, state) in new[]
+        {
+            ("old-completed", T0, BackfillJobState.Completed), ("old-failed", T0, BackfillJobState.Failed),
+            ("old-cancelled", T0, BackfillJobState.Cancelled), ("old-pending", T0, BackfillJobState.Pending),
+            ("old-running", T0, BackfillJobState.Running), ("new-completed", T0.AddDays(2), BackfillJobState.Completed),
+        })
+        {
+            await store.CreateAsync(Job(id, created, state), Ct);
+        }
+
+        Assert.Equal(3, await store.PruneFinishedAsync(T0.AddDays(1), Ct));
+        Assert.Equal(["new-completed", "old-pending", "old-running"], (await store.ListAsync(null, 10, Ct)).Select(j => j.Id).Order().ToArray());
+        Assert.Equal(0, await store.PruneFinishedAsync(T0.AddDays(1), Ct));
+    }
+
+    [Fact]
     public async Task Backfill_jobs_are_counted_by_state()
     {
         var store = await CreateStoreAsync<IBackfillJobStore>();

@@ -134,4 +134,9 @@ public static class MongoQueries
     /// <summary>One document per state present, <c>{ _id: "Running", count: 3 }</c>; the field is the mapped <c>state</c>.</summary>
     public static PipelineDefinition<BackfillJob, BsonDocument> JobCountsByState() =>
         new BsonDocument[] { new("$group", new BsonDocument { { "_id", "$state" }, { "count", new BsonDocument("$sum", 1) } }) };
+
+    /// <summary>Jobs that have ended (completed, failed, cancelled) and were created before the cutoff: served by the (state, createdAt) index.</summary>
+    public static FilterDefinition<BackfillJob> FinishedJobsCreatedBefore(DateTimeOffset createdBefore) =>
+        Builders<BackfillJob>.Filter.In(j => j.State, [BackfillJobState.Completed, BackfillJobState.Failed, BackfillJobState.Cancelled])
+        & Builders<BackfillJob>.Filter.Lt(j => j.CreatedAt, createdBefore);
 }

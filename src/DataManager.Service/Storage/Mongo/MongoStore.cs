@@ -122,6 +122,9 @@ public sealed class MongoStore : IAuditStore, IHealthScoreStore, IBackfillJobSto
     public async Task<IReadOnlyList<BackfillJob>> ListAsync(BackfillJobState? state, int limit, CancellationToken cancellationToken) =>
         await Jobs.Find(MongoQueries.JobsInState(state)).SortBy(j => j.CreatedAt).ThenBy(j => j.Id).Limit(limit).ToListAsync(cancellationToken);
 
+    public async Task<long> PruneFinishedAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken) =>
+        (await Jobs.DeleteManyAsync(MongoQueries.FinishedJobsCreatedBefore(createdBefore), cancellationToken)).DeletedCount;
+
     public async Task<IReadOnlyDictionary<BackfillJobState, long>> CountByStateAsync(CancellationToken cancellationToken)
     {
         var groups = await (await Jobs.AggregateAsync(MongoQueries.JobCountsByState(), cancellationToken: cancellationToken)).ToListAsync(cancellationToken);

@@ -185,6 +185,9 @@ public sealed class SqliteStore(string path) : IAuditStore, IHealthScoreStore, I
         return changed == 1;
     }
 
+    public Task<long> PruneFinishedAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken) =>
+        DeleteAsync("DELETE FROM backfill_jobs WHERE created_at < $t AND state IN ('completed', 'failed', 'cancelled');", createdBefore, cancellationToken);
+
     public async Task<IReadOnlyDictionary<BackfillJobState, long>> CountByStateAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
