@@ -158,7 +158,7 @@ public sealed class ContainerImageTests(NatsServer nats)
     /// <summary>Null when this machine can isolate a process as the test needs (root, mount namespaces, setpriv), else why not.</summary>
     private static async Task<string?> IsolationUnavailableAsync()
     {
-        if (!string.Equals(System.Environment.UserName, "root", StringComparison.Ordinal))
+        if (!System.Environment.IsPrivilegedProcess)
         {
             return "the read-only-root run needs root (to remount in a private mount namespace and drop to the image's USER)";
         }
