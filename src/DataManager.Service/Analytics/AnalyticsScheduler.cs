@@ -125,6 +125,6 @@ public sealed partial class AnalyticsScheduler(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Analytics cycle (term {Term}): {Series} series, {Results} results, {Errors} errors{FirstError} in {Seconds:F2} s")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "Analytics cycle (term {Term}): {Series} series, {Results} results, {Errors} errors{FirstError:l} in {Seconds:F2} s")]
     private static partial void LogCycle(ILogger logger, long term, int series, int results, int errors, string firstError, double seconds);
 }

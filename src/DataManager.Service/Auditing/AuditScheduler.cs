@@ -219,6 +219,6 @@ public sealed partial class AuditScheduler(
     private sealed record CachedAudit(AuditGrid Grid, SeriesSignature Signature, SeriesAuditReport Report);
 
     [LoggerMessage(Level = LogLevel.Information,
-        Message = "Audit cycle {CycleId} (term {Term}): {Series} series ({Reused} unchanged), {Gaps} gaps, {DuplicateSurplus} duplicate rows, {Integrity} integrity violations, {Errors} errors{FirstError} in {Seconds:F2} s")]
+        Message = "Audit cycle {CycleId:l} (term {Term}): {Series} series ({Reused} unchanged), {Gaps} gaps, {DuplicateSurplus} duplicate rows, {Integrity} integrity violations, {Errors} errors{FirstError:l} in {Seconds:F2} s")]
     private static partial void LogCycle(ILogger logger, string cycleId, long term, int series, int reused, int gaps, int duplicateSurplus, int integrity, int errors, string firstError, double seconds);
 }
