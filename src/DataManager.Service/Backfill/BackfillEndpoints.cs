@@ -77,7 +77,7 @@ public static class BackfillEndpoints
                 return NotFound(id);
             }
 
-            if (job.State is not (BackfillJobState.Pending or BackfillJobState.Running))
+            if (BackfillJobStates.IsEnded(job.State))
             {
                 return TypedResults.Problem($"job {id} is already {job.State.ToString().ToLowerInvariant()}", statusCode: StatusCodes.Status409Conflict, title: "Not cancellable");
             }

@@ -9,6 +9,14 @@ public enum BackfillJobState
     Cancelled,
 }
 
+public static class BackfillJobStates
+{
+    /// <summary>The states a job never leaves: it can no longer be cancelled, and retention may delete it.</summary>
+    public static readonly IReadOnlyList<BackfillJobState> Ended = [BackfillJobState.Completed, BackfillJobState.Failed, BackfillJobState.Cancelled];
+
+    public static bool IsEnded(BackfillJobState state) => Ended.Contains(state);
+}
+
 /// <summary>A request to refill <c>[From, To)</c> of one series from Binance, with its progress.</summary>
 public sealed record BackfillJob
 {

@@ -137,6 +137,6 @@ public static class MongoQueries
 
     /// <summary>Jobs that have ended (completed, failed, cancelled) and were created before the cutoff: served by the (state, createdAt) index.</summary>
     public static FilterDefinition<BackfillJob> FinishedJobsCreatedBefore(DateTimeOffset createdBefore) =>
-        Builders<BackfillJob>.Filter.In(j => j.State, [BackfillJobState.Completed, BackfillJobState.Failed, BackfillJobState.Cancelled])
+        Builders<BackfillJob>.Filter.In(j => j.State, BackfillJobStates.Ended)
         & Builders<BackfillJob>.Filter.Lt(j => j.CreatedAt, createdBefore);
 }

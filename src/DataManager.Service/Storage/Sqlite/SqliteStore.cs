@@ -185,14 +185,15 @@ public sealed class SqliteStore(string path) : IAuditStore, IHealthScoreStore, I
         return changed == 1;
     }
 
+    private static readonly string EndedStatesSql = string.Join(", ", BackfillJobStates.Ended.Select(s => $"'{StateName(s)}'"));
+
     public Task<long> PruneFinishedAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken) =>
-        DeleteAsync("DELETE FROM backfill_jobs WHERE created_at < $t AND state IN ('completed', 'failed', 'cancelled');", createdBefore, cancellationToken);
+        DeleteAsync($"DELETE FROM backfill_jobs WHERE created_at < $t AND state IN ({EndedStatesSql});", createdBefore, cancellationToken);
 
     public async Task<IReadOnlyDictionary<BackfillJobState, long>> CountByStateAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT state, COUNT(*) FROM backfill_jobs GROUP BY state;";
+        await using var command = Command(connection, "SELECT state, COUNT(*) FROM backfill_jobs GROUP BY state;", null);
         var counts = new Dictionary<BackfillJobState, long>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
