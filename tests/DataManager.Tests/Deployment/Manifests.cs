@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using DataManager.Testing;
 using DataManager.Tests.Infrastructure;
@@ -37,9 +38,19 @@ public sealed class Manifests
     {
         var kubectl = LocalServers.FindBinary("kubectl");
         ServerAvailability.Require("kubectl", kubectl is null ? "no kubectl binary (apt-get install kubectl)" : null);
-        var render = await LocalProcess.RunAsync(kubectl!, ["kustomize", directory], TimeSpan.FromMinutes(1));
+        var yaml = await Rendered.GetOrAdd(directory, d => new Lazy<Task<string>>(() => KustomizeAsync(kubectl!, d))).Value;
+        // Parsed per caller: JsonNode trees are not safe to share between tests running in parallel.
+        return new Manifests(Path.GetRelativePath(RepositoryRoot.Combine("k8s"), directory), ParseAll(yaml));
+    }
+
+    /// <summary>kubectl's output per directory: each tree is rendered once per run, however many tests read it.</summary>
+    private static readonly ConcurrentDictionary<string, Lazy<Task<string>>> Rendered = new(StringComparer.Ordinal);
+
+    private static async Task<string> KustomizeAsync(string kubectl, string directory)
+    {
+        var render = await LocalProcess.RunAsync(kubectl, ["kustomize", directory], TimeSpan.FromMinutes(1));
         Assert.True(render.ExitCode == 0, $"kubectl kustomize {directory} failed: {render}");
-        return new Manifests(Path.GetRelativePath(RepositoryRoot.Combine("k8s"), directory), ParseAll(render.StandardOutput));
+        return render.StandardOutput;
     }
 
     /// <summary>Every YAML document of <paramref name="yaml"/> as a JSON object (via YamlDotNet's JSON-compatible writer).</summary>
