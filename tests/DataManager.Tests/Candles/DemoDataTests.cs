@@ -60,13 +60,6 @@ public sealed class DemoDataTests : IDisposable
 
     public void Dispose()
     {
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        try
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        CandleDatabases.RemoveDirectory(_directory);
     }
 }

@@ -1,3 +1,4 @@
+using DataManager.Testing;
 using System.Globalization;
 using DataManager.Tests.Infrastructure;
 
@@ -65,12 +66,6 @@ public sealed class ServiceProcessTests : IDisposable
 
     public void Dispose()
     {
-        try
-        {
-            Directory.Delete(_dataDir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        LocalServers.DeleteDirectory(_dataDir);
     }
 }

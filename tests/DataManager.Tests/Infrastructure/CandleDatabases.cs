@@ -1,3 +1,4 @@
+using DataManager.Testing;
 using DataManager.Candles;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -38,12 +39,6 @@ public static class CandleDatabases
     public static void RemoveDirectory(string directory)
     {
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        try
-        {
-            Directory.Delete(directory, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        LocalServers.DeleteDirectory(directory);
     }
 }

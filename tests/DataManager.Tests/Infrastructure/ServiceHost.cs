@@ -65,14 +65,7 @@ public sealed class ServiceHost : IAsyncDisposable
         Client.Dispose();
         await _app.StopAsync(CancellationToken.None);
         await _app.DisposeAsync();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        try
-        {
-            Directory.Delete(DataDir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        CandleDatabases.RemoveDirectory(DataDir);
     }
 }
 

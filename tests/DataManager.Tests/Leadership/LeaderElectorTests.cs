@@ -274,13 +274,6 @@ public sealed class LeaderElectorTests : IDisposable
 
     public void Dispose()
     {
-        SqliteConnection.ClearAllPools();
-        try
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        CandleDatabases.RemoveDirectory(_directory);
     }
 }

@@ -302,13 +302,6 @@ public sealed class LeadershipChaosTests(MongoServer mongo) : IAsyncDisposable
             File.Delete(replica.WorkLog);
         }
 
-        SqliteConnection.ClearAllPools();
-        try
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        CandleDatabases.RemoveDirectory(_directory);
     }
 }

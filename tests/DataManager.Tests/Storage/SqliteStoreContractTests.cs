@@ -35,13 +35,6 @@ public sealed class SqliteStoreContractTests : StoreContractTests, IDisposable
 
     public void Dispose()
     {
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        try
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        CandleDatabases.RemoveDirectory(_directory);
     }
 }
