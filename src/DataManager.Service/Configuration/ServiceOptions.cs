@@ -31,6 +31,13 @@ public sealed class ServiceOptions : BindableOptions
     /// <summary>This replica's identity: the pod name in Kubernetes, else machine name and process id.</summary>
     public string PodId { get; set; } = "";
 
+    /// <summary>
+    /// This process's incarnation: new at every start, so a process restarted under the same <see cref="PodId"/>
+    /// (a container restarted in place) is told apart from the one before it. Not configurable; one per host
+    /// (IOptions keeps one instance), so each test host counts as a process of its own.
+    /// </summary>
+    public string Incarnation { get; init; } = Guid.NewGuid().ToString("N");
+
     /// <summary>How long the host waits for background work to stop on SIGTERM (below the pod's grace period).</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
