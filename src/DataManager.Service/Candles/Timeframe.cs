@@ -53,6 +53,13 @@ public sealed class Timeframe : IEquatable<Timeframe>
         return timeframe is not null;
     }
 
+    /// <summary>A timeframe named by a caller (API or CLI): the exact name, case and all, nothing trimmed.</summary>
+    public static bool TryParseExact(string? name, [NotNullWhen(true)] out Timeframe? timeframe)
+    {
+        timeframe = All.FirstOrDefault(t => string.Equals(t.Name, name, StringComparison.Ordinal));
+        return timeframe is not null;
+    }
+
     /// <summary>The open time of the candle containing <paramref name="time"/> (epoch-aligned; 1d on 00:00 UTC).</summary>
     public DateTime Floor(DateTime time) => new(time.Ticks - (time.Ticks % Interval.Ticks), DateTimeKind.Utc);
 
@@ -67,9 +74,48 @@ public sealed class Timeframe : IEquatable<Timeframe>
 
 public static partial class SymbolName
 {
-    public static bool IsValid(string? symbol) => symbol is not null && Pattern().IsMatch(symbol);
+    public static bool IsValid([NotNullWhen(true)] string? symbol) => symbol is not null && Pattern().IsMatch(symbol);
 
-    [GeneratedRegex("^[A-Z0-9]{2,20}$", RegexOptions.CultureInvariant)]
+    /// <summary>
+    /// A symbol named by a caller (API and CLI alike): letters in either case, upper-cased; nothing else is
+    /// changed, so a trailing newline or space is an error, not trimmed away.
+    /// </summary>
+    public static bool TryNormalize(string? input, [NotNullWhen(true)] out string? symbol)
+    {
+        symbol = input?.ToUpperInvariant();
+        if (IsValid(symbol))
+        {
+            return true;
+        }
+
+        symbol = null;
+        return false;
+    }
+
+    // \z, not $: $ also matches before a final newline.
+    [GeneratedRegex(@"^[A-Z0-9]{2,20}\z", RegexOptions.CultureInvariant)]
+    private static partial Regex Pattern();
+}
+
+/// <summary>Times named by a caller (API and CLI alike): ISO 8601 with a date, a time and <c>Z</c> or an offset.</summary>
+public static partial class IsoTime
+{
+    public const string Expected = "an ISO 8601 time with Z or an offset, e.g. 2024-01-01T00:00:00Z";
+
+    public static bool TryParse(string? text, out DateTimeOffset utc)
+    {
+        utc = default;
+        if (text is null || !Pattern().IsMatch(text)
+            || !DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var parsed))
+        {
+            return false;
+        }
+
+        utc = parsed.ToUniversalTime();
+        return true;
+    }
+
+    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?(Z|[+-]\d{2}:\d{2})\z", RegexOptions.CultureInvariant)]
     private static partial Regex Pattern();
 }
 
