@@ -6,7 +6,7 @@ using Prometheus;
 namespace DataManager.Leadership;
 
 /// <summary>This replica's current standing, as /health/leader reports it.</summary>
-public sealed record LeadershipSnapshot(bool Enabled, bool IsLeader, string PodId, long Term, LeaseRecord? Lease, string? LastError);
+public sealed record LeadershipSnapshot(bool Enabled, bool IsLeader, string PodId, long Term, LeaseRecord? Lease, string? LastError, string Incarnation);
 
 /// <summary>What leader-only work runs under: the term to stamp on records, and a token cancelled when leadership ends.</summary>
 public readonly record struct LeadershipTicket(long Term, CancellationToken Token);
@@ -27,6 +27,7 @@ public sealed partial class LeaderElector : BackgroundService
     private readonly ILeaseStore _store;
     private readonly LeaderElectionOptions _options;
     private readonly string _podId;
+    private readonly LeaseClaimant _claimant;
     private readonly StoreReadiness _storeReadiness;
     private readonly TimeProvider _time;
     private readonly ILogger<LeaderElector> _logger;
@@ -54,6 +55,7 @@ public sealed partial class LeaderElector : BackgroundService
         _store = store;
         _options = options.Value;
         _podId = service.Value.PodId;
+        _claimant = new LeaseClaimant(_podId, service.Value.Incarnation);
         _storeReadiness = storeReadiness;
         _time = time;
         _logger = logger;
@@ -78,7 +80,7 @@ public sealed partial class LeaderElector : BackgroundService
     {
         lock (_gate)
         {
-            return new LeadershipSnapshot(_options.Enabled, _isLeader, _podId, _term, _lease, _lastError);
+            return new LeadershipSnapshot(_options.Enabled, _isLeader, _podId, _term, _lease, _lastError, _claimant.Incarnation);
         }
     }
 
@@ -149,11 +151,16 @@ public sealed partial class LeaderElector : BackgroundService
         var sent = _time.GetTimestamp();
         // A leader waits no longer than its renew deadline allows; a follower no longer than a lease lasts.
         var budget = wasLeader ? _options.RenewDeadline - _time.GetElapsedTime(_lastRenewSent) : _options.LeaseTimeout;
+        budget = budget > TimeSpan.Zero ? budget : TimeSpan.FromMilliseconds(1);
+        // The store gets a token cancelled at the budget, so the write itself is abandoned there (the driver
+        // has no per-operation timeout, and a write landing after a step-down would renew a lease nobody acts on).
+        using var budgetTimeout = new CancellationTokenSource(budget, _time);
+        using var budgetToken = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, budgetTimeout.Token);
         try
         {
             // Off-thread, so the budget holds even for a store whose "async" calls block (SQLite waiting on a lock).
-            var attempt = await Task.Run(() => _store.TryAcquireOrRenewAsync(_options.ElectionName, _podId, _options.LeaseTimeout, cancellationToken), cancellationToken)
-                .WaitAsync(budget > TimeSpan.Zero ? budget : TimeSpan.FromMilliseconds(1), _time, cancellationToken);
+            var attempt = await Task.Run(() => _store.TryAcquireOrRenewAsync(_options.ElectionName, _claimant, _options.LeaseTimeout, budgetToken.Token), budgetToken.Token)
+                .WaitAsync(budget, _time, cancellationToken);
             lock (_gate)
             {
                 _lease = attempt.Lease;
@@ -183,7 +190,7 @@ public sealed partial class LeaderElector : BackgroundService
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
             RenewFailures.Inc();
-            var message = e is TimeoutException ? "lease write timed out" : e.Message;
+            var message = e is TimeoutException or OperationCanceledException ? "lease write timed out" : e.Message;
             lock (_gate)
             {
                 _lastError = message;
@@ -210,8 +217,11 @@ public sealed partial class LeaderElector : BackgroundService
             {
                 // Expire the lease now (keeping this pod on record) so another replica takes over within
                 // about one heartbeat instead of one lease timeout.
-                await Task.Run(() => _store.ReleaseAsync(_options.ElectionName, _podId, cancellationToken), cancellationToken)
-                    .WaitAsync(TimeSpan.FromSeconds(5), _time, cancellationToken);
+                var budget = TimeSpan.FromSeconds(5);
+                using var budgetTimeout = new CancellationTokenSource(budget, _time);
+                using var budgetToken = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, budgetTimeout.Token);
+                await Task.Run(() => _store.ReleaseAsync(_options.ElectionName, _claimant, budgetToken.Token), budgetToken.Token)
+                    .WaitAsync(budget, _time, cancellationToken);
                 LogReleased(_logger, _podId);
             }
             catch (Exception e)

@@ -75,14 +75,17 @@ public interface ICandleArchiveStore
 
 /// <summary>
 /// The leader lease. Both writes are one atomic conditional write timed by the database's clock, never
-/// the pod's: a renewal keeps the term, any acquisition after expiry or release increases it by one.
+/// the pod's: a renewal (same holder and same incarnation, unexpired) keeps the term; any acquisition after
+/// expiry or release increases it by one, so a new process incarnation never inherits a term. Callers pass a
+/// token cancelled at their time budget: the store abandons the write there (a late write must not land after
+/// the caller stepped down).
 /// </summary>
 public interface ILeaseStore
 {
-    Task<LeaseAttempt> TryAcquireOrRenewAsync(string name, string holder, TimeSpan duration, CancellationToken cancellationToken);
+    Task<LeaseAttempt> TryAcquireOrRenewAsync(string name, LeaseClaimant claimant, TimeSpan duration, CancellationToken cancellationToken);
 
-    /// <summary>Expires the lease now if <paramref name="holder"/> holds it, keeping the holder on record.</summary>
-    Task ReleaseAsync(string name, string holder, CancellationToken cancellationToken);
+    /// <summary>Expires the lease now if <paramref name="claimant"/> (holder and incarnation) holds it, keeping both on record.</summary>
+    Task ReleaseAsync(string name, LeaseClaimant claimant, CancellationToken cancellationToken);
 
     Task<LeaseRecord?> ReadAsync(string name, CancellationToken cancellationToken);
 }

@@ -278,17 +278,20 @@ public abstract class StoreContractTests
         Assert.Equal(DateTimeKind.Utc, read.OpenTime.Kind);
     }
 
+    /// <summary>A claimant: the pod name, and its process incarnation (one per pod unless a test restarts it).</summary>
+    private static LeaseClaimant Pod(string holder, string incarnation = "first") => new(holder, incarnation);
+
     [Fact]
     public async Task Lease_is_created_with_term_1_and_renewal_keeps_the_term()
     {
         var store = await CreateStoreAsync<ILeaseStore>();
-        var first = await store.TryAcquireOrRenewAsync("election", "pod-a", TimeSpan.FromSeconds(30), Ct);
+        var first = await store.TryAcquireOrRenewAsync("election", Pod("pod-a"), TimeSpan.FromSeconds(30), Ct);
         Assert.True(first.IsHolder);
         Assert.Equal(1, first.Lease!.Term);
         Assert.Equal("pod-a", first.Lease.Holder);
         Assert.True(first.Lease.ExpiresAt > first.Lease.RenewedAt);
 
-        var renewed = await store.TryAcquireOrRenewAsync("election", "pod-a", TimeSpan.FromSeconds(30), Ct);
+        var renewed = await store.TryAcquireOrRenewAsync("election", Pod("pod-a"), TimeSpan.FromSeconds(30), Ct);
         Assert.True(renewed.IsHolder);
         Assert.Equal(1, renewed.Lease!.Term);
         Assert.Equal(first.Lease.AcquiredAt, renewed.Lease.AcquiredAt);
@@ -299,34 +302,34 @@ public abstract class StoreContractTests
     public async Task Lease_held_by_another_is_not_taken_until_it_expires_and_then_the_term_rises()
     {
         var store = await CreateStoreAsync<ILeaseStore>();
-        Assert.True((await store.TryAcquireOrRenewAsync("e", "pod-a", TimeSpan.FromMilliseconds(600), Ct)).IsHolder);
+        Assert.True((await store.TryAcquireOrRenewAsync("e", Pod("pod-a"), TimeSpan.FromMilliseconds(600), Ct)).IsHolder);
 
-        var refused = await store.TryAcquireOrRenewAsync("e", "pod-b", TimeSpan.FromSeconds(30), Ct);
+        var refused = await store.TryAcquireOrRenewAsync("e", Pod("pod-b"), TimeSpan.FromSeconds(30), Ct);
         Assert.False(refused.IsHolder);
         Assert.Equal("pod-a", refused.Lease!.Holder);
 
         await Task.Delay(900, Ct);
-        var taken = await store.TryAcquireOrRenewAsync("e", "pod-b", TimeSpan.FromSeconds(30), Ct);
+        var taken = await store.TryAcquireOrRenewAsync("e", Pod("pod-b"), TimeSpan.FromSeconds(30), Ct);
         Assert.True(taken.IsHolder);
         Assert.Equal(2, taken.Lease!.Term);
-        Assert.False((await store.TryAcquireOrRenewAsync("e", "pod-a", TimeSpan.FromSeconds(30), Ct)).IsHolder);
+        Assert.False((await store.TryAcquireOrRenewAsync("e", Pod("pod-a"), TimeSpan.FromSeconds(30), Ct)).IsHolder);
     }
 
     [Fact]
     public async Task Release_expires_the_lease_keeps_the_holder_and_reacquiring_raises_the_term()
     {
         var store = await CreateStoreAsync<ILeaseStore>();
-        await store.TryAcquireOrRenewAsync("e", "pod-a", TimeSpan.FromSeconds(30), Ct);
+        await store.TryAcquireOrRenewAsync("e", Pod("pod-a"), TimeSpan.FromSeconds(30), Ct);
 
-        await store.ReleaseAsync("e", "pod-b", Ct); // not the holder: no effect
-        Assert.False((await store.TryAcquireOrRenewAsync("e", "pod-c", TimeSpan.FromSeconds(30), Ct)).IsHolder);
+        await store.ReleaseAsync("e", Pod("pod-b"), Ct); // not the holder: no effect
+        Assert.False((await store.TryAcquireOrRenewAsync("e", Pod("pod-c"), TimeSpan.FromSeconds(30), Ct)).IsHolder);
 
-        await store.ReleaseAsync("e", "pod-a", Ct);
+        await store.ReleaseAsync("e", Pod("pod-a"), Ct);
         var released = await store.ReadAsync("e", Ct);
         Assert.Equal("pod-a", released!.Holder);
         Assert.True(released.ExpiresAt <= DateTimeOffset.UtcNow.AddSeconds(1));
 
-        var again = await store.TryAcquireOrRenewAsync("e", "pod-a", TimeSpan.FromSeconds(30), Ct);
+        var again = await store.TryAcquireOrRenewAsync("e", Pod("pod-a"), TimeSpan.FromSeconds(30), Ct);
         Assert.True(again.IsHolder);
         Assert.Equal(2, again.Lease!.Term);
     }
@@ -336,7 +339,7 @@ public abstract class StoreContractTests
     {
         var store = await CreateStoreAsync<ILeaseStore>();
         var attempts = await Task.WhenAll(Enumerable.Range(0, 12).Select(i =>
-            Task.Run(() => store.TryAcquireOrRenewAsync("race", $"pod-{i}", TimeSpan.FromSeconds(30), Ct), Ct)));
+            Task.Run(() => store.TryAcquireOrRenewAsync("race", Pod($"pod-{i}"), TimeSpan.FromSeconds(30), Ct), Ct)));
 
         var winner = Assert.Single(attempts, a => a.IsHolder);
         Assert.Equal(1, winner.Lease!.Term);
@@ -348,7 +351,69 @@ public abstract class StoreContractTests
     {
         var store = await CreateStoreAsync<ILeaseStore>();
         Assert.Null(await store.ReadAsync("none", Ct));
-        Assert.True((await store.TryAcquireOrRenewAsync("one", "pod-a", TimeSpan.FromSeconds(30), Ct)).IsHolder);
-        Assert.True((await store.TryAcquireOrRenewAsync("two", "pod-b", TimeSpan.FromSeconds(30), Ct)).IsHolder);
+        Assert.True((await store.TryAcquireOrRenewAsync("one", Pod("pod-a"), TimeSpan.FromSeconds(30), Ct)).IsHolder);
+        Assert.True((await store.TryAcquireOrRenewAsync("two", Pod("pod-b"), TimeSpan.FromSeconds(30), Ct)).IsHolder);
+    }
+
+    [Fact]
+    public async Task Lease_held_by_the_same_pod_under_another_incarnation_waits_for_expiry_and_then_the_term_rises()
+    {
+        var store = await CreateStoreAsync<ILeaseStore>();
+        var first = await store.TryAcquireOrRenewAsync("e", Pod("pod-a", "before-restart"), TimeSpan.FromMilliseconds(600), Ct);
+        Assert.True(first.IsHolder);
+        Assert.Equal("before-restart", first.Lease!.Incarnation);
+
+        // The same POD_NAME in a new process (restarted in place, or a second process misconfigured with the
+        // same name) is someone else: it must not renew the old process's lease and inherit its term.
+        var refused = await store.TryAcquireOrRenewAsync("e", Pod("pod-a", "after-restart"), TimeSpan.FromSeconds(30), Ct);
+        Assert.False(refused.IsHolder);
+        Assert.Equal("before-restart", refused.Lease!.Incarnation);
+        Assert.Equal(1, refused.Lease.Term);
+
+        await Task.Delay(900, Ct);
+        var taken = await store.TryAcquireOrRenewAsync("e", Pod("pod-a", "after-restart"), TimeSpan.FromSeconds(30), Ct);
+        Assert.True(taken.IsHolder);
+        Assert.Equal(2, taken.Lease!.Term);
+        Assert.Equal("pod-a", taken.Lease.Holder);
+        Assert.Equal("after-restart", taken.Lease.Incarnation);
+
+        // The same incarnation renews and keeps the term; the old incarnation is now the outsider.
+        var renewed = await store.TryAcquireOrRenewAsync("e", Pod("pod-a", "after-restart"), TimeSpan.FromSeconds(30), Ct);
+        Assert.True(renewed.IsHolder);
+        Assert.Equal(2, renewed.Lease!.Term);
+        Assert.Equal(taken.Lease.AcquiredAt, renewed.Lease.AcquiredAt);
+        Assert.False((await store.TryAcquireOrRenewAsync("e", Pod("pod-a", "before-restart"), TimeSpan.FromSeconds(30), Ct)).IsHolder);
+    }
+
+    [Fact]
+    public async Task Release_by_another_incarnation_of_the_pod_has_no_effect_and_a_graceful_restart_takes_over_at_once()
+    {
+        var store = await CreateStoreAsync<ILeaseStore>();
+        await store.TryAcquireOrRenewAsync("e", Pod("pod-a", "old"), TimeSpan.FromSeconds(30), Ct);
+
+        await store.ReleaseAsync("e", Pod("pod-a", "new"), Ct);
+        Assert.False((await store.TryAcquireOrRenewAsync("e", Pod("pod-a", "new"), TimeSpan.FromSeconds(30), Ct)).IsHolder);
+
+        await store.ReleaseAsync("e", Pod("pod-a", "old"), Ct);
+        var released = await store.ReadAsync("e", Ct);
+        Assert.Equal("old", released!.Incarnation);
+        var next = await store.TryAcquireOrRenewAsync("e", Pod("pod-a", "new"), TimeSpan.FromSeconds(30), Ct);
+        Assert.True(next.IsHolder);
+        Assert.Equal(2, next.Lease!.Term);
+    }
+
+    [Fact]
+    public async Task Lease_holder_and_incarnation_are_stored_verbatim_even_when_they_look_like_field_paths()
+    {
+        var store = await CreateStoreAsync<ILeaseStore>();
+        var odd = Pod("$holder", "$$NOW");
+        var first = await store.TryAcquireOrRenewAsync("e", odd, TimeSpan.FromSeconds(30), Ct);
+        Assert.True(first.IsHolder);
+        Assert.Equal("$holder", first.Lease!.Holder);
+        Assert.Equal("$$NOW", first.Lease.Incarnation);
+        var renewed = await store.TryAcquireOrRenewAsync("e", odd, TimeSpan.FromSeconds(30), Ct);
+        Assert.True(renewed.IsHolder);
+        Assert.Equal(1, renewed.Lease!.Term);
+        Assert.False((await store.TryAcquireOrRenewAsync("e", Pod("pod-b"), TimeSpan.FromSeconds(30), Ct)).IsHolder);
     }
 }
