@@ -278,6 +278,77 @@ public abstract class StoreContractTests
         Assert.Equal(DateTimeKind.Utc, read.OpenTime.Kind);
     }
 
+    [Fact]
+    public async Task Times_read_back_as_whole_milliseconds_in_utc()
+    {
+        var store = await Audits();
+        var at = new DateTimeOffset(2026, 11, 22, 12, 0, 0, TimeSpan.FromHours(2)).AddTicks(1_234_567);
+        await store.InsertAsync([Audit("BTCUSDT", "1h", at)], Ct);
+
+        var read = Assert.Single(await store.QueryAsync(new AuditQuery("BTCUSDT", "1h"), Ct));
+        Assert.Equal(StoreJson.ToStoredPrecision(at), read.AuditedAt);
+        Assert.Equal(TimeSpan.Zero, read.AuditedAt.Offset);
+        Assert.Equal(StoreJson.ToStoredPrecision(at.AddDays(-1)), read.WindowFrom);
+        Assert.Equal(TimeSpan.Zero, read.WindowFrom.Offset);
+        Assert.Equal(0, read.AuditedAt.Ticks % TimeSpan.TicksPerMillisecond);
+    }
+
+    [Fact]
+    public async Task Latest_and_newest_first_break_time_ties_by_id_ascending()
+    {
+        var audits = await Audits();
+        // Inserted in the other order, so neither store's insertion order decides.
+        await audits.InsertAsync([Audit("BTCUSDT", "1h", T0, "c1") with { Id = "a" }], Ct);
+        await audits.InsertAsync([Audit("BTCUSDT", "1h", T0, "c2") with { Id = "b" }], Ct);
+        Assert.Equal("a", Assert.Single(await audits.LatestPerSeriesAsync(Ct)).Id);
+        Assert.Equal(["a", "b"], (await audits.QueryAsync(new AuditQuery("BTCUSDT", "1h"), Ct)).Select(a => a.Id).ToArray());
+
+        var analytics = await CreateStoreAsync<IAnalyticsStore>();
+        AnalyticsResult Result(string id) => new() { Id = id, Symbol = "BTCUSDT", Timeframe = "1h", Metric = "trend", ComputedAt = T0, Term = 1 };
+        await analytics.InsertAsync([Result("x")], Ct);
+        await analytics.InsertAsync([Result("y")], Ct);
+        Assert.Equal("x", Assert.Single(await analytics.LatestAsync("BTCUSDT", "1h", Ct)).Id);
+        Assert.Equal(["x", "y"], (await analytics.HistoryAsync("BTCUSDT", "1h", "trend", null, null, 10, Ct)).Select(r => r.Id).ToArray());
+
+        var health = await CreateStoreAsync<IHealthScoreStore>();
+        HealthScoreRecord Score(string id) => new() { Id = id, Symbol = "BTCUSDT", Timeframe = "1h", At = T0, Term = 1, Health = new HealthScore(100, 100, 100, 100, "healthy") };
+        await health.AppendAsync([Score("p")], Ct);
+        await health.AppendAsync([Score("q")], Ct);
+        Assert.Equal(["p", "q"], (await health.HistoryAsync("BTCUSDT", "1h", null, null, 10, Ct)).Select(h => h.Id).ToArray());
+    }
+
+    [Fact]
+    public async Task Batch_inserts_are_idempotent_so_a_retried_batch_completes_without_duplicates()
+    {
+        // A retry after a timeout resends records that may already be stored: each id is stored once and
+        // the rest of the batch still lands.
+        var audits = await Audits();
+        var a = Audit("BTCUSDT", "1h", T0) with { Id = "a" };
+        var b = Audit("BTCUSDT", "1h", T0.AddHours(1)) with { Id = "b" };
+        await audits.InsertAsync([a], Ct);
+        await audits.InsertAsync([a, b], Ct);
+        Assert.Equal(["b", "a"], (await audits.QueryAsync(new AuditQuery(), Ct)).Select(r => r.Id).ToArray());
+
+        var health = await CreateStoreAsync<IHealthScoreStore>();
+        var score = new HealthScoreRecord { Id = "h", Symbol = "BTCUSDT", Timeframe = "1h", At = T0, Term = 1, Health = new HealthScore(100, 100, 100, 100, "healthy") };
+        await health.AppendAsync([score], Ct);
+        await health.AppendAsync([score, score with { Id = "h2", At = T0.AddHours(1) }], Ct);
+        Assert.Equal(2, (await health.HistoryAsync("BTCUSDT", "1h", null, null, 10, Ct)).Count);
+
+        var analytics = await CreateStoreAsync<IAnalyticsStore>();
+        var result = new AnalyticsResult { Id = "r", Symbol = "BTCUSDT", Timeframe = "1h", Metric = "trend", ComputedAt = T0, Term = 1 };
+        await analytics.InsertAsync([result], Ct);
+        await analytics.InsertAsync([result, result with { Id = "r2", Metric = "volatility" }], Ct);
+        Assert.Equal(["r", "r2"], (await analytics.LatestAsync("BTCUSDT", "1h", Ct)).Select(r => r.Id).ToArray());
+
+        var archive = await CreateStoreAsync<ICandleArchiveStore>();
+        var row = DemoCandles.Make("BTCUSDT", Timeframe.Parse("1h"), new DateTime(2026, 11, 22, 11, 0, 0, DateTimeKind.Utc), 1m, 2m, 0.5m, 1.5m, 10m, 3);
+        var archived = new ArchivedCandle { Id = "x", Timeframe = "1h", RemovedAt = T0, Term = 5, Reason = "keep_newest", Row = row };
+        await archive.ArchiveAsync([archived], Ct);
+        await archive.ArchiveAsync([archived, archived with { Id = "y", RemovedAt = T0.AddMinutes(1) }], Ct);
+        Assert.Equal(["x", "y"], (await archive.ListAsync("BTCUSDT", "1h", Ct)).Select(r => r.Id).ToArray());
+    }
+
     /// <summary>A claimant: the pod name, and its process incarnation (one per pod unless a test restarts it).</summary>
     private static LeaseClaimant Pod(string holder, string incarnation = "first") => new(holder, incarnation);
 
