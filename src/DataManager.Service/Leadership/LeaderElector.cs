@@ -151,16 +151,12 @@ public sealed partial class LeaderElector : BackgroundService
         var sent = _time.GetTimestamp();
         // A leader waits no longer than its renew deadline allows; a follower no longer than a lease lasts.
         var budget = wasLeader ? _options.RenewDeadline - _time.GetElapsedTime(_lastRenewSent) : _options.LeaseTimeout;
-        budget = budget > TimeSpan.Zero ? budget : TimeSpan.FromMilliseconds(1);
-        // The store gets a token cancelled at the budget, so the write itself is abandoned there (the driver
-        // has no per-operation timeout, and a write landing after a step-down would renew a lease nobody acts on).
-        using var budgetTimeout = new CancellationTokenSource(budget, _time);
-        using var budgetToken = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, budgetTimeout.Token);
         try
         {
-            // Off-thread, so the budget holds even for a store whose "async" calls block (SQLite waiting on a lock).
-            var attempt = await Task.Run(() => _store.TryAcquireOrRenewAsync(_options.ElectionName, _claimant, _options.LeaseTimeout, budgetToken.Token), budgetToken.Token)
-                .WaitAsync(budget, _time, cancellationToken);
+            var attempt = await WithinBudgetAsync(
+                token => _store.TryAcquireOrRenewAsync(_options.ElectionName, _claimant, _options.LeaseTimeout, token),
+                budget > TimeSpan.Zero ? budget : TimeSpan.FromMilliseconds(1),
+                cancellationToken);
             lock (_gate)
             {
                 _lease = attempt.Lease;
@@ -217,17 +213,51 @@ public sealed partial class LeaderElector : BackgroundService
             {
                 // Expire the lease now (keeping this pod on record) so another replica takes over within
                 // about one heartbeat instead of one lease timeout.
-                var budget = TimeSpan.FromSeconds(5);
-                using var budgetTimeout = new CancellationTokenSource(budget, _time);
-                using var budgetToken = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, budgetTimeout.Token);
-                await Task.Run(() => _store.ReleaseAsync(_options.ElectionName, _claimant, budgetToken.Token), budgetToken.Token)
-                    .WaitAsync(budget, _time, cancellationToken);
+                await WithinBudgetAsync(
+                    async token =>
+                    {
+                        await _store.ReleaseAsync(_options.ElectionName, _claimant, token);
+                        return true;
+                    },
+                    TimeSpan.FromSeconds(5),
+                    cancellationToken);
                 LogReleased(_logger, _podId);
             }
             catch (Exception e)
             {
                 LogReleaseFailed(_logger, e.Message);
             }
+        }
+    }
+
+    /// <summary>
+    /// One lease call, off-thread (so the budget holds even for a store whose "async" calls block, SQLite waiting
+    /// on a lock), given a token that is cancelled when the budget ends. The call itself is cancelled then, not
+    /// only no longer awaited: a write that landed after this replica stepped down would renew a lease nobody
+    /// acts on, and abandoned calls would pile up on pooled connections.
+    /// </summary>
+    private async Task<T> WithinBudgetAsync<T>(Func<CancellationToken, Task<T>> call, TimeSpan budget, CancellationToken cancellationToken)
+    {
+        var budgetToken = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var running = Task.Run(() => call(budgetToken.Token), budgetToken.Token);
+        // Disposed when the call ends, not when this method returns: the call may outlive the wait.
+        _ = running.ContinueWith(_ => budgetToken.Dispose(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        try
+        {
+            return await running.WaitAsync(budget, _time, cancellationToken);
+        }
+        catch
+        {
+            try
+            {
+                await budgetToken.CancelAsync();
+            }
+            catch (ObjectDisposedException)
+            {
+                // The call already ended.
+            }
+
+            throw;
         }
     }
 
