@@ -326,8 +326,9 @@ public abstract class StoreContractTests
         var a = Audit("BTCUSDT", "1h", T0) with { Id = "a" };
         var b = Audit("BTCUSDT", "1h", T0.AddHours(1)) with { Id = "b" };
         await audits.InsertAsync([a], Ct);
-        await audits.InsertAsync([a, b], Ct);
+        await audits.InsertAsync([a with { CycleId = "retry" }, b], Ct);
         Assert.Equal(["b", "a"], (await audits.QueryAsync(new AuditQuery(), Ct)).Select(r => r.Id).ToArray());
+        Assert.Equal("c1", (await audits.QueryAsync(new AuditQuery(), Ct)).Single(r => r.Id == "a").CycleId); // the first write stays
 
         var health = await CreateStoreAsync<IHealthScoreStore>();
         var score = new HealthScoreRecord { Id = "h", Symbol = "BTCUSDT", Timeframe = "1h", At = T0, Term = 1, Health = new HealthScore(100, 100, 100, 100, "healthy") };

@@ -11,7 +11,7 @@ namespace DataManager.Storage.Sqlite;
 /// The embedded store: one SQLite file in WAL mode, shared safely by several local processes. Each record
 /// kind has a table with the columns it is queried by and its body as JSON. Times are Unix milliseconds in
 /// the columns and millisecond UTC in the bodies, as BSON dates hold them on MongoDB. Batch inserts are one
-/// transaction each and idempotent (a record whose id is stored is replaced by the same record).
+/// transaction each and idempotent: a record whose id is stored is skipped (the first write stays, as on MongoDB).
 /// </summary>
 public sealed class SqliteStore(string path) : IAuditStore, IHealthScoreStore, IBackfillJobStore, IAnalyticsStore, ICandleArchiveStore, ILeaseStore, IStoreLifecycle
 {
@@ -96,7 +96,7 @@ public sealed class SqliteStore(string path) : IAuditStore, IHealthScoreStore, I
         foreach (var record in records)
         {
             await ExecuteAsync(connection,
-                "INSERT OR REPLACE INTO audits(id, cycle_id, symbol, timeframe, audited_at, body) VALUES ($id, $cycle, $symbol, $tf, $at, $body);",
+                "INSERT INTO audits(id, cycle_id, symbol, timeframe, audited_at, body) VALUES ($id, $cycle, $symbol, $tf, $at, $body) ON CONFLICT(id) DO NOTHING;",
                 cancellationToken, transaction,
                 ("$id", record.Id), ("$cycle", record.CycleId), ("$symbol", record.Symbol), ("$tf", record.Timeframe),
                 ("$at", Ms(record.AuditedAt)), ("$body", StoreJson.SerializeStored(record)));
@@ -152,7 +152,7 @@ public sealed class SqliteStore(string path) : IAuditStore, IHealthScoreStore, I
         foreach (var score in scores)
         {
             await ExecuteAsync(connection,
-                "INSERT OR REPLACE INTO health_scores(id, symbol, timeframe, at, body) VALUES ($id, $symbol, $tf, $at, $body);",
+                "INSERT INTO health_scores(id, symbol, timeframe, at, body) VALUES ($id, $symbol, $tf, $at, $body) ON CONFLICT(id) DO NOTHING;",
                 cancellationToken, transaction,
                 ("$id", score.Id), ("$symbol", score.Symbol), ("$tf", score.Timeframe), ("$at", Ms(score.At)), ("$body", StoreJson.SerializeStored(score)));
         }
@@ -232,7 +232,7 @@ public sealed class SqliteStore(string path) : IAuditStore, IHealthScoreStore, I
         foreach (var result in results)
         {
             await ExecuteAsync(connection,
-                "INSERT OR REPLACE INTO analytics_results(id, symbol, timeframe, metric, computed_at, body) VALUES ($id, $symbol, $tf, $metric, $at, $body);",
+                "INSERT INTO analytics_results(id, symbol, timeframe, metric, computed_at, body) VALUES ($id, $symbol, $tf, $metric, $at, $body) ON CONFLICT(id) DO NOTHING;",
                 cancellationToken, transaction,
                 ("$id", result.Id), ("$symbol", result.Symbol), ("$tf", result.Timeframe), ("$metric", result.Metric),
                 ("$at", Ms(result.ComputedAt)), ("$body", StoreJson.SerializeStored(result)));
@@ -273,7 +273,7 @@ public sealed class SqliteStore(string path) : IAuditStore, IHealthScoreStore, I
         foreach (var row in rows)
         {
             await ExecuteAsync(connection,
-                "INSERT OR REPLACE INTO candle_archive(id, symbol, timeframe, removed_at, body) VALUES ($id, $symbol, $tf, $at, $body);",
+                "INSERT INTO candle_archive(id, symbol, timeframe, removed_at, body) VALUES ($id, $symbol, $tf, $at, $body) ON CONFLICT(id) DO NOTHING;",
                 cancellationToken, transaction,
                 ("$id", row.Id), ("$symbol", row.Row.Symbol), ("$tf", row.Timeframe), ("$at", Ms(row.RemovedAt)), ("$body", StoreJson.SerializeStored(row)));
         }
