@@ -85,7 +85,7 @@ public static class AuditLoadRun
     }
 
     /// <summary>Generates the series inside MariaDB (SEQUENCE engine), then adds duplicates and broken candles.</summary>
-    private static async Task<string> LoadSeriesAsync(string database, Timeframe timeframe, string symbol, DateTime start, int rows, int gapEvery)
+    internal static async Task<string> LoadSeriesAsync(string database, Timeframe timeframe, string symbol, DateTime start, int rows, int gapEvery)
     {
         await using var connection = new MySqlConnection(database);
         await connection.OpenAsync();
@@ -188,7 +188,7 @@ public static class AuditLoadRun
         return await TimeAsync(10, () => scheduler.RunCycleAsync(1, CancellationToken.None));
     }
 
-    private static async Task<(double Median, int Runs)> TimeAsync(int runs, Func<Task> action)
+    internal static async Task<(double Median, int Runs)> TimeAsync(int runs, Func<Task> action)
     {
         await action(); // warm-up
         var seconds = new List<double>();

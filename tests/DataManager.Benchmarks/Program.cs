@@ -7,6 +7,8 @@ return args switch
     ["audit-load", ..] => await AuditLoadRun.RunAsync(args),
     ["tracker-load", ..] => await TrackerLoadRun.RunAsync(args),
     ["backfill-load", ..] => await BackfillLoadRun.RunAsync(args),
+    ["audit-cli", ..] => await AuditCliRun.RunAsync(args),
+    ["scale-load", ..] => await ScaleLoadRun.RunAsync(args),
     _ => RunBenchmarks(args),
 };
 

@@ -39,7 +39,7 @@ public static class TrackerLoadRun
                 ["ENABLE_LEADER_ELECTION"] = "false",
                 ["LOG_LEVEL"] = "warning",
                 ["DOTNET_gcServer"] = "0",
-            });
+            }.Concat(Extra(args)).ToDictionary());
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
             await WaitTrackerConnectedAsync(http);
 
@@ -69,10 +69,15 @@ public static class TrackerLoadRun
             });
             await Task.Delay(500);
 
+            var idle = new ProcessSample();
+            idle.Take(tracker.Id);
             var cpuBefore = CpuSeconds(tracker.Id);
             await using var feed = LocalProcess.Start("dotnet", [service, "feed", "--nats", nats.Url, "--subject", subject,
                 "--rate", rate.ToString(CultureInfo.InvariantCulture), "--duration", seconds.ToString(CultureInfo.InvariantCulture)]);
-            await feed.WaitForExitAsync(TimeSpan.FromSeconds(seconds * 3 + 60));
+            var feedDone = feed.WaitForExitAsync(TimeSpan.FromSeconds(seconds * 3 + 60));
+            var load = new ProcessSample();
+            await load.WatchAsync(tracker.Id, feedDone);
+            await feedDone;
             var published = feed.Output.Trim();
             var cpu = CpuSeconds(tracker.Id) - cpuBefore;
 
@@ -95,17 +100,22 @@ public static class TrackerLoadRun
             var sent = long.Parse(published.Split(' ')[1], CultureInfo.InvariantCulture);
             var achieved = double.Parse(published.Split(": ")[^1].Split(' ')[0], CultureInfo.InvariantCulture);
             rows.Add(string.Create(CultureInfo.InvariantCulture,
-                $"| {rate:N0}/s for {seconds:F0} s | {sent:N0} at {achieved:N0}/s | {state!.Totals.Received:N0} | {state.Totals.Dropped:N0} | {Interlocked.Read(ref plainReceived):N0} ({Interlocked.Read(ref plainDropped):N0} dropped) | {cpu / seconds * 100:F0} % of a core | {PeakRssMb(tracker.Id):F0} MB |"));
+                $"| {rate:N0}/s for {seconds:F0} s | {sent:N0} at {achieved:N0}/s | {state!.Totals.Received:N0} | {state.Totals.Dropped:N0} | {Interlocked.Read(ref plainReceived):N0} ({Interlocked.Read(ref plainDropped):N0} dropped) | {cpu / seconds * 100:F0} % of a core | {load.Memory} | {idle.Memory} |"));
             Console.WriteLine(rows[^1]);
             LocalServers.DeleteDirectory(dataDir);
         }
 
         Console.WriteLine();
-        Console.WriteLine("| target rate | published (achieved rate) | service received | service dropped | plain subscriber received | service CPU | service peak RSS |");
-        Console.WriteLine("|---|---|---|---|---|---|---|");
+        Console.WriteLine("| target rate | published (achieved rate) | service received | service dropped | plain subscriber received | service CPU | service peak RSS (peak private, peak file-backed) | idle before the feed |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|");
         rows.ForEach(Console.WriteLine);
         return 0;
     }
+
+    /// <summary>--env NAME=VALUE (repeatable): extra environment for the service, e.g. TRACKER_PENDING_MESSAGES.</summary>
+    private static IEnumerable<KeyValuePair<string, string?>> Extra(string[] args) =>
+        args.Select((a, i) => (a, i)).Where(p => p.a == "--env" && p.i + 1 < args.Length)
+            .Select(p => new KeyValuePair<string, string?>(args[p.i + 1].Split('=')[0], args[p.i + 1].Split('=', 2)[1]));
 
     private static string Arg(string[] args, string name, string fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
 
@@ -144,9 +154,4 @@ public static class TrackerLoadRun
         var fields = File.ReadAllText($"/proc/{pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
         return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
     }
-
-    /// <summary>Peak resident set size (VmHWM) of a process, from /proc.</summary>
-    private static double PeakRssMb(int pid) =>
-        File.ReadLines($"/proc/{pid}/status").Where(l => l.StartsWith("VmHWM:", StringComparison.Ordinal))
-            .Select(l => long.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0).First();
 }

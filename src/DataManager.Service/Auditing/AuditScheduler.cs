@@ -5,6 +5,7 @@ using DataManager.Configuration;
 using DataManager.Leadership;
 using DataManager.Storage;
 using Microsoft.Extensions.Options;
+using Prometheus;
 
 namespace DataManager.Auditing;
 
@@ -202,17 +203,40 @@ public sealed partial class AuditScheduler(
             // Count what is new since the previous audit of the series, so an open gap is not counted every cycle.
             var newGaps = report.Gaps.Count(g => previous?.Gaps.Any(p => p.From == g.From && p.To == g.To) != true);
             var newSurplus = report.Duplicates.Sum(d => d.Rows - 1 - (previous?.Duplicates.FirstOrDefault(p => p.OpenTime == d.OpenTime)?.Rows - 1 ?? 0));
-            AuditMetrics.GapsDetected.WithLabels(report.Symbol, report.Timeframe).Inc(newGaps);
-            AuditMetrics.DuplicatesDetected.WithLabels(report.Symbol, report.Timeframe).Inc(Math.Max(0, newSurplus));
+            // Cardinality: only the health score exists for every series; the problem families have a series
+            // only where a problem was seen, so thousands of healthy series cost one line each on /metrics.
+            if (newGaps > 0)
+            {
+                AuditMetrics.GapsDetected.WithLabels(report.Symbol, report.Timeframe).Inc(newGaps);
+            }
+
+            if (newSurplus > 0)
+            {
+                AuditMetrics.DuplicatesDetected.WithLabels(report.Symbol, report.Timeframe).Inc(newSurplus);
+            }
+
             foreach (var finding in report.Integrity.Where(f => previous?.Integrity.Contains(f) != true))
             {
                 AuditMetrics.IntegrityViolations.WithLabels(report.Symbol, report.Timeframe, finding.Rule).Inc();
             }
 
-            AuditMetrics.OpenGaps.WithLabels(report.Symbol, report.Timeframe).Set(report.Gaps.Count);
-            AuditMetrics.DuplicateSurplus.WithLabels(report.Symbol, report.Timeframe).Set(report.DuplicateSurplus);
+            SetOrRemove(AuditMetrics.OpenGaps, report, report.Gaps.Count);
+            SetOrRemove(AuditMetrics.DuplicateSurplus, report, report.DuplicateSurplus);
             AuditMetrics.HealthScore.WithLabels(report.Symbol, report.Timeframe).Set(report.Health?.Quality ?? 0);
             _previous[key] = report;
+        }
+    }
+
+    /// <summary>A current-problem gauge has a series while the problem lasts; at zero it is removed, not kept at 0.</summary>
+    private static void SetOrRemove(Gauge gauge, SeriesAuditReport report, int value)
+    {
+        if (value > 0)
+        {
+            gauge.WithLabels(report.Symbol, report.Timeframe).Set(value);
+        }
+        else
+        {
+            gauge.RemoveLabelled(report.Symbol, report.Timeframe);
         }
     }
 

@@ -29,7 +29,7 @@ public sealed partial class SqlCandleStore
         var hint = dialect.ClusteredById ? "IGNORE INDEX (PRIMARY)" : "";
         return StreamAsync(series, from, to, null,
             $"SELECT timestamp, {outsideRange} FROM {series.Timeframe.TableName} {hint} WHERE symbol = @symbol AND timestamp >= @from AND timestamp < @to ORDER BY timestamp",
-            reader => onRow(dialect.ReadTime(reader, 0), Convert.ToInt64(reader.GetValue(1), CultureInfo.InvariantCulture) != 0),
+            reader => onRow(dialect.ReadTime(reader, 0), reader.GetInt64(1) != 0), // GetInt64: no boxed value per row
             cancellationToken);
     }
 
