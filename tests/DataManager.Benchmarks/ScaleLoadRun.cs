@@ -27,6 +27,21 @@ public static class ScaleLoadRun
 {
     public static async Task<int> RunAsync(string[] args)
     {
+        if (Environment.GetEnvironmentVariable("DM_SCALE_LOAD_CHILD") is null)
+        {
+            // Measured under the container image's runtime settings (Dockerfile ENV), so RSS means what it means in a pod.
+            using var child = Process.Start(new ProcessStartInfo("dotnet", [typeof(ScaleLoadRun).Assembly.Location, .. args])
+            {
+                Environment =
+                {
+                    ["DM_SCALE_LOAD_CHILD"] = "1", ["DOTNET_gcServer"] = "0", ["DOTNET_gcConcurrent"] = "0", ["DOTNET_GCConserveMemory"] = "5",
+                    ["DOTNET_TieredPGO"] = "0", ["MALLOC_ARENA_MAX"] = "2",
+                },
+            })!;
+            await child.WaitForExitAsync();
+            return child.ExitCode;
+        }
+
         var counts = AuditCliRun.Arg(args, "--series", "40,400,4000").Split(',').Select(n => int.Parse(n, CultureInfo.InvariantCulture)).ToArray();
         var days = int.Parse(AuditCliRun.Arg(args, "--days", "7"), CultureInfo.InvariantCulture);
         LocalMariaDb? local = null;

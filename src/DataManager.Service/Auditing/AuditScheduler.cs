@@ -65,8 +65,10 @@ public sealed partial class AuditScheduler(
             await audits.SaveCycleAsync(cycle, cancellationToken);
             var now = started.UtcDateTime;
             var reports = new ConcurrentBag<(SeriesAuditReport Report, bool Reused)>();
+            var signatures = await SignaturesAsync(Series, now, cancellationToken);
             await Parallel.ForEachAsync(Series, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellationToken },
-                async (series, token) => reports.Add(await AuditSeriesAsync(series, now - options.Value.WindowFor(series.Timeframe), now, term, token)));
+                async (series, token) => reports.Add(await AuditSeriesAsync(series, now - options.Value.WindowFor(series.Timeframe), now, term,
+                    signatures.TryGetValue(series, out var signature) ? signature : null, token)));
 
             var records = reports.Select(r => ToRecord(r.Report, cycle, started)).OrderBy(r => r.Symbol, StringComparer.Ordinal).ThenBy(r => r.Timeframe, StringComparer.Ordinal).ToList();
             await audits.InsertAsync(records, cancellationToken);
@@ -112,12 +114,39 @@ public sealed partial class AuditScheduler(
         }
     }
 
-    private async Task<(SeriesAuditReport Report, bool Reused)> AuditSeriesAsync(SeriesKey series, DateTime from, DateTime now, long term, CancellationToken cancellationToken)
+    /// <summary>
+    /// Every series' signature, one query per timeframe table (all its symbols share the window). A table that
+    /// cannot be read here is left out: its series ask for their own signature and report their own error.
+    /// </summary>
+    private async Task<Dictionary<SeriesKey, CandleResult<SeriesSignature>>> SignaturesAsync(IReadOnlyList<SeriesKey> series, DateTime now, CancellationToken cancellationToken)
+    {
+        var signatures = new Dictionary<SeriesKey, CandleResult<SeriesSignature>>();
+        foreach (var table in series.GroupBy(s => s.Timeframe))
+        {
+            var grid = AuditGrid.For(now - options.Value.WindowFor(table.Key), now, table.Key.Interval);
+            try
+            {
+                var read = await candles.SignaturesAsync(table.Key, [.. table.Select(s => s.Symbol)], grid.ReadFrom, grid.ReadTo, cancellationToken);
+                foreach (var key in table)
+                {
+                    signatures[key] = new CandleResult<SeriesSignature>(read.Value.GetValueOrDefault(key.Symbol) ?? new SeriesSignature(0, null, null), read.TableMissing);
+                }
+            }
+            catch (Exception) when (!cancellationToken.IsCancellationRequested)
+            {
+            }
+        }
+
+        return signatures;
+    }
+
+    private async Task<(SeriesAuditReport Report, bool Reused)> AuditSeriesAsync(SeriesKey series, DateTime from, DateTime now, long term,
+        CandleResult<SeriesSignature>? prefetched, CancellationToken cancellationToken)
     {
         try
         {
             var grid = AuditGrid.For(from, now, series.Timeframe.Interval);
-            var signature = await candles.SignatureAsync(series, grid.ReadFrom, grid.ReadTo, cancellationToken);
+            var signature = prefetched ?? await candles.SignatureAsync(series, grid.ReadFrom, grid.ReadTo, cancellationToken);
             if (signature.TableMissing)
             {
                 return (SeriesAuditReport.MissingTable(series, from, now), false);

@@ -29,6 +29,13 @@ public interface ICandleSource
     Task<CandleResult<SeriesSignature>> SignatureAsync(SeriesKey series, DateTime from, DateTime to, CancellationToken cancellationToken);
 
     /// <summary>
+    /// <see cref="SignatureAsync"/> for many symbols of one timeframe over one window, in one query per chunk of
+    /// symbols (a symbol without rows gets the empty signature): a steady cycle over thousands of series costs a
+    /// few round trips, not one per series.
+    /// </summary>
+    Task<CandleResult<IReadOnlyDictionary<string, SeriesSignature>>> SignaturesAsync(Timeframe timeframe, IReadOnlyList<string> symbols, DateTime from, DateTime to, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Streams every row's open time of <c>[from, to)</c> in ascending order from the <c>(symbol, timestamp)</c>
     /// index alone (no row is fetched), with whether the row's id lies outside the conventional id range that
     /// <see cref="IntegritySuspectsAsync"/> reads; returns the row count.

@@ -20,6 +20,39 @@ public sealed partial class SqlCandleStore
             return new SeriesSignature(row.Rows_, FromEpoch(row.Last_), FromEpoch(row.Extracted_));
         }, cancellationToken);
 
+    public Task<CandleResult<IReadOnlyDictionary<string, SeriesSignature>>> SignaturesAsync(Timeframe timeframe, IReadOnlyList<string> symbols, DateTime from, DateTime to, CancellationToken cancellationToken) =>
+        GuardAsync<IReadOnlyDictionary<string, SeriesSignature>>(timeframe, new Dictionary<string, SeriesSignature>(), async connection =>
+        {
+            var signatures = symbols.Distinct(StringComparer.Ordinal).ToDictionary(s => s, _ => new SeriesSignature(0, null, null), StringComparer.Ordinal);
+            foreach (var chunk in signatures.Keys.ToList().Chunk(500))
+            {
+                var names = string.Join(",", chunk.Select((_, i) => $"@s{i}"));
+                await using var command = connection.CreateCommand();
+                command.CommandText = $"""
+                    SELECT symbol, COUNT(*), {dialect.EpochSeconds("MAX(timestamp)")}, {dialect.EpochSeconds("MAX(extracted_at)")}
+                    FROM {timeframe.TableName}
+                    WHERE symbol IN ({names}) AND timestamp >= @from AND timestamp < @to
+                    GROUP BY symbol
+                    """;
+                for (var i = 0; i < chunk.Length; i++)
+                {
+                    AddParameter(command, $"@s{i}", chunk[i]);
+                }
+
+                AddParameter(command, "@from", dialect.Time(from));
+                AddParameter(command, "@to", dialect.Time(to));
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    signatures[reader.GetString(0)] = new SeriesSignature(reader.GetInt64(1), FromEpoch(Epoch(reader, 2)), FromEpoch(Epoch(reader, 3)));
+                }
+            }
+
+            return signatures;
+        }, cancellationToken);
+
+    private static long? Epoch(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : Convert.ToInt64(reader.GetValue(ordinal), CultureInfo.InvariantCulture);
+
     public bool IntegrityNeedsScanFindings => dialect.ClusteredById;
 
     public Task<CandleResult<long>> ScanOpenTimesAsync(SeriesKey series, DateTime from, DateTime to, Action<DateTime, bool> onRow, CancellationToken cancellationToken)

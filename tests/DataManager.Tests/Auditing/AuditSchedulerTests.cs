@@ -32,14 +32,14 @@ public sealed class AuditSchedulerTests(MariaDbServer mariaDb) : IDisposable
         return (Scheduler(candles, store, time, series, new CandleDatabaseOptions()), store, time);
     }
 
-    internal static AuditScheduler Scheduler(SqlCandleStore candles, SqliteStore store, TimeProvider time, SeriesOptions series, CandleDatabaseOptions candleOptions, AuditOptions? auditOptions = null, BackfillOptions? backfillOptions = null)
+    internal static AuditScheduler Scheduler(SqlCandleStore candles, SqliteStore store, TimeProvider time, SeriesOptions series, CandleDatabaseOptions candleOptions, AuditOptions? auditOptions = null, BackfillOptions? backfillOptions = null, ICandleSource? source = null)
     {
         var readiness = new CandleReadiness();
         readiness.MarkReady();
         var audit = Options.Create(auditOptions ?? new AuditOptions());
         var remover = new DuplicateRemover(candles, candles, store, audit, time, NullLogger<DuplicateRemover>.Instance);
         var planner = new DataManager.Backfill.BackfillPlanner(store, Options.Create(backfillOptions ?? new BackfillOptions()), time, NullLogger<DataManager.Backfill.BackfillPlanner>.Instance);
-        return new AuditScheduler(new SeriesAuditor(candles, audit), remover, planner, candles, store, store, audit, Options.Create(series), Options.Create(candleOptions),
+        return new AuditScheduler(new SeriesAuditor(source ?? candles, audit), remover, planner, source ?? candles, store, store, audit, Options.Create(series), Options.Create(candleOptions),
             Options.Create(new ServiceOptions { PodId = "pod-test" }), readiness, time, NullLogger<AuditScheduler>.Instance);
     }
 
