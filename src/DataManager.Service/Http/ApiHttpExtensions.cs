@@ -135,6 +135,11 @@ internal static partial class BadRequestProblems
                 : ($"invalid value for '{path}' in the JSON body", new() { [path] = ["invalid value or type"] });
         }
 
+        if (exception.Message.Contains("no body was provided", StringComparison.Ordinal))
+        {
+            return ("a JSON body is required", new() { ["body"] = ["expected a JSON object"] });
+        }
+
         var parameter = ParameterName().Match(exception.Message);
         if (parameter.Success)
         {
@@ -162,7 +167,7 @@ internal static partial class BadRequestProblems
     private static string Shorten(string value) => value.Length <= 40 ? value : value[..37] + "...";
 
     // "Failed to bind parameter "int? skip" from "abc"." / "Required parameter "string id" was not provided from route."
-    [System.Text.RegularExpressions.GeneratedRegex("parameter \"(?:[^\" ]+ )+?(?<name>[A-Za-z0-9_]+)\"(?: from \"(?<value>.*)\")?", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    [System.Text.RegularExpressions.GeneratedRegex("parameter \"(?:[^\" ]+ )*?(?<name>[A-Za-z0-9_]+)\"(?: from \"(?<value>.*)\")?", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
     private static partial System.Text.RegularExpressions.Regex ParameterName();
 
     [System.Text.RegularExpressions.GeneratedRegex("The JSON property '(?<name>[^']*)' could not be mapped", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]

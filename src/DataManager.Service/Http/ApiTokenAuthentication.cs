@@ -47,17 +47,18 @@ internal sealed class ApiTokenAuthenticationHandler(
         return Task.FromResult(name is null ? AuthenticateResult.Fail("the bearer token is not one of " + ApiAccessOptions.TokensSetting) : Success(name));
     }
 
-    protected override Task HandleChallengeAsync(AuthenticationProperties properties)
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         if (access.Value.Tokens.Count == 0)
         {
-            return ApiProblems.WriteAsync(Context, StatusCodes.Status403Forbidden, "Writes disabled",
+            await ApiProblems.WriteAsync(Context, StatusCodes.Status403Forbidden, "Writes disabled",
                 $"state-changing endpoints are disabled: no API token is configured; set {ApiAccessOptions.TokensSetting} (see README, Access and security)");
+            return;
         }
 
-        var failure = Context.Features.Get<IAuthenticateResultFeature>()?.AuthenticateResult?.Failure;
+        var failure = (await HandleAuthenticateOnceSafeAsync()).Failure;
         Response.Headers.WWWAuthenticate = failure is null ? "Bearer realm=\"data-manager\"" : "Bearer realm=\"data-manager\", error=\"invalid_token\"";
-        return ApiProblems.WriteAsync(Context, StatusCodes.Status401Unauthorized, "Unauthorized",
+        await ApiProblems.WriteAsync(Context, StatusCodes.Status401Unauthorized, "Unauthorized",
             failure?.Message ?? $"this endpoint needs Authorization: Bearer <token>, a token from {ApiAccessOptions.TokensSetting}");
     }
 
