@@ -68,6 +68,7 @@ public static class DataManagerHostExtensions
         app.MapAnalyticsEndpoints();
         app.MapBackfillEndpoints();
         app.MapMetrics("/metrics").WithMetadata(new HttpMethodMetadata(ApiRoutes.GetOrHead));
+        app.MapOpenApi(ApiContract.DocumentPath.Replace("v1", "{documentName}", StringComparison.Ordinal));
         return app;
     }
 }
