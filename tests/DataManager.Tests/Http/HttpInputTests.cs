@@ -108,6 +108,6 @@ public sealed partial class HttpInputTests : IAsyncLifetime
         }
     }
 
-    [GeneratedRegex("method=\"([^\"]*)\"")]
+    [GeneratedRegex("[{,]method=\"([^\"]*)\"")]
     private static partial Regex MethodLabel();
 }
