@@ -75,6 +75,7 @@ public sealed class SecretsTests
                 ["API_PORT"] = port.ToString(CultureInfo.InvariantCulture),
                 ["LOG_LEVEL"] = "trace",
                 ["INITIAL_STARTUP_DELAY"] = "0",
+                ["SHUTDOWN_TIMEOUT"] = "3",
                 ["MYSQL_URI"] = $"mysql://reader:{mysqlPassword}@127.0.0.1:{ServerAvailability.FreePort().ToString(CultureInfo.InvariantCulture)}/binance",
                 ["MONGODB_URL"] = $"mongodb://dm:{mongoPassword}@127.0.0.1:{ServerAvailability.FreePort().ToString(CultureInfo.InvariantCulture)}/?serverSelectionTimeoutMS=300&connectTimeoutMS=300",
                 ["NATS_URL"] = $"nats://dm:{NatsPassword}@127.0.0.1:{nats.Port.ToString(CultureInfo.InvariantCulture)}",
@@ -83,12 +84,12 @@ public sealed class SecretsTests
             using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}"), Timeout = TimeSpan.FromSeconds(20) };
             await WaitForLivenessAsync(client, process);
 
-            var bodies = new List<string>();
-            foreach (var path in ApiRoutesUnderTest.SamplePaths)
+            // At once: with MongoDB unreachable, the store's reads each wait for its server-selection timeout.
+            var bodies = (await Task.WhenAll(ApiRoutesUnderTest.SamplePaths.Select(async path =>
             {
                 using var response = await client.GetAsync(path, TestContext.Current.CancellationToken);
-                bodies.Add(path + " " + await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
-            }
+                return path + " " + await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+            }))).ToList();
 
             using var write = await ApiAccessTests.PostJobAsync(client, ApiAccessTests.OpsToken);
             bodies.Add("POST " + await write.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
