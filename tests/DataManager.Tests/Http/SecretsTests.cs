@@ -115,6 +115,30 @@ public sealed class SecretsTests
     }
 
     [Fact]
+    public async Task The_start_up_log_says_when_writes_are_open_in_embedded_mode()
+    {
+        var port = ServerAvailability.FreePort();
+        var dataDir = ServerAvailability.TempDirectory("dm-open");
+        try
+        {
+            await using var process = ServiceExecutable.Start(new Dictionary<string, string?>
+            {
+                ["DATA_DIR"] = dataDir,
+                ["API_PORT"] = port.ToString(CultureInfo.InvariantCulture),
+            });
+            using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}") };
+            await WaitForLivenessAsync(client, process);
+            var line = Assert.Single(process.Output.Split('\n'), l => l.Contains("state-changing endpoints are open to any caller", StringComparison.Ordinal));
+            Assert.Contains("\"@l\":\"Warning\"", line, StringComparison.Ordinal);
+            Assert.Contains("DATA_MANAGER_API_TOKENS", line, StringComparison.Ordinal);
+        }
+        finally
+        {
+            LocalServers.DeleteDirectory(dataDir);
+        }
+    }
+
+    [Fact]
     public void A_malformed_nats_url_is_reported_without_its_password()
     {
         var configuration = new ConfigurationBuilder()
