@@ -65,8 +65,8 @@ public static class ScaleLoadRun
         }
 
         Console.WriteLine();
-        Console.WriteLine("| series | cycle | wall | queries | rows read (Handler_read_*) | store calls | CPU | peak RSS (private, file-backed) | /metrics size | /metrics render |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
+        Console.WriteLine("| series | cycle | wall | queries | rows read (Handler_read_*) | store calls | CPU | peak RSS (private, file-backed) | managed heap / committed after the cycle | /metrics size | /metrics render |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
         table.ForEach(Console.WriteLine);
         return 0;
     }
@@ -130,6 +130,7 @@ public static class ScaleLoadRun
             self.Refresh();
             var cpuSeconds = (self.TotalProcessorTime - cpu).TotalSeconds;
             var after = await StatusAsync(admin);
+            var heap = GC.GetGCMemoryInfo();
             var scrape = Stopwatch.StartNew();
             using var metrics = new MemoryStream();
             await Metrics.DefaultRegistry.CollectAndExportAsTextAsync(metrics);
@@ -140,7 +141,7 @@ public static class ScaleLoadRun
             }
 
             lines.Add(string.Create(CultureInfo.InvariantCulture,
-                $"| {n:N0} | {name} | {wall:F2} s | {after.Queries - before.Queries - 1:N0} | {after.RowsRead - before.RowsRead:N0} | {store.Calls - calls} | {cpuSeconds:F2} s | {sample.Memory} | {metrics.Length / 1024.0:F0} KB | {render:F0} ms |"));
+                $"| {n:N0} | {name} | {wall:F2} s | {after.Queries - before.Queries - 1:N0} | {after.RowsRead - before.RowsRead:N0} | {store.Calls - calls} | {cpuSeconds:F2} s | {sample.Memory} | {heap.HeapSizeBytes / 1048576.0:F0} / {heap.TotalCommittedBytes / 1048576.0:F0} MB | {metrics.Length / 1024.0:F0} KB | {render:F0} ms |"));
             Console.WriteLine(lines[^1]);
         }
 
