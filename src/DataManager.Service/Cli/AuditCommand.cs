@@ -45,7 +45,7 @@ public static class AuditCommand
             symbols, timeframes, from, to, format, failBelow,
         };
         command.SetAction((parsed, cancellationToken) => RunAsync(
-            new Request(parsed.GetValue(symbols), parsed.GetValue(timeframes), parsed.GetValue(from)?.UtcDateTime, parsed.GetValue(to)?.UtcDateTime, parsed.GetValue(format)!, parsed.GetValue(failBelow)),
+            new Request(parsed.ListOrNull(symbols), parsed.ListOrNull(timeframes), parsed.GetValue(from)?.UtcDateTime, parsed.GetValue(to)?.UtcDateTime, parsed.GetValue(format)!, parsed.GetValue(failBelow)),
             context, cancellationToken));
         return command;
     }

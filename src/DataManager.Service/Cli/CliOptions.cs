@@ -69,6 +69,9 @@ public static class CliOptions
         return option;
     }
 
+    /// <summary>The list given, or null when the option is absent (System.CommandLine would give an empty list).</summary>
+    public static T[]? ListOrNull<T>(this ParseResult parsed, Option<T[]?> option) => parsed.GetResult(option) is null ? null : parsed.GetValue(option);
+
     public static bool TrySymbol(string text, out string symbol)
     {
         var ok = SymbolName.TryNormalize(text, out var normalized);

@@ -40,7 +40,7 @@ public static class FeedCommand
             parsed.GetValue(rate),
             parsed.GetValue(duration),
             parsed.GetValue(malformed),
-            parsed.GetValue(symbols) ?? ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT"],
+            parsed.ListOrNull(symbols) ?? ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT"],
             context,
             cancellationToken));
         return command;
