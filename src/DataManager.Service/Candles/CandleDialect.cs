@@ -40,6 +40,17 @@ public abstract class CandleDialect
     public virtual string Least(string a, string b) => $"LEAST({a}, {b})";
 
     /// <summary>
+    /// An aggregate over the selected rows that changes when any column of any row changes (a sum of per-row
+    /// 32-bit checksums of the row's text): the audit's cache must see an UPDATE in place or a row replaced by
+    /// another with the same open time, not only counts and maxima.
+    /// </summary>
+    public abstract string ContentChecksum(IReadOnlyList<string> columns);
+
+    /// <summary>The row's columns as one text, NULL written as <c>~</c> so that no two rows read alike.</summary>
+    protected string RowText(IReadOnlyList<string> columns, string separator) =>
+        string.Join(separator, columns.Select(c => $"IFNULL({Quote(c)}, '~')"));
+
+    /// <summary>
     /// True where the table is clustered by its primary key (InnoDB): conventional ids <c>{SYMBOL}_{open ms}</c>
     /// make a primary-key range a sequential read of one series' window.
     /// </summary>
@@ -72,6 +83,8 @@ public sealed class MySqlCandleDialect(string connectionString) : CandleDialect
     public override decimal ReadDecimal(DbDataReader reader, int ordinal) => reader.GetDecimal(ordinal);
 
     public override bool ClusteredById => true;
+
+    public override string ContentChecksum(IReadOnlyList<string> columns) => $"SUM(CRC32(CONCAT_WS('|', {RowText(columns, ", ")})))";
 }
 
 /// <summary>The embedded mode: DATETIME kept as <c>yyyy-MM-dd HH:mm:ss</c> text (ordered like the time), decimals as exact text.</summary>
@@ -91,7 +104,28 @@ public sealed class SqliteCandleDialect(string path) : CandleDialect
 
     public override string Name => $"SQLite {Path}";
 
-    public override DbConnection CreateConnection() => new SqliteConnection(_connectionString);
+    public override DbConnection CreateConnection()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        connection.CreateFunction<string, long>(RowChecksumFunction, RowChecksum, isDeterministic: true);
+        return connection;
+    }
+
+    private const string RowChecksumFunction = "dm_row_checksum";
+
+    public override string ContentChecksum(IReadOnlyList<string> columns) => $"SUM({RowChecksumFunction}({RowText(columns, " || '|' || ")}))";
+
+    /// <summary>FNV-1a over the row's text, 32 bits like MySQL's CRC32 (SQLite has no hash function of its own).</summary>
+    internal static long RowChecksum(string text)
+    {
+        var hash = 2166136261u;
+        foreach (var c in text)
+        {
+            hash = (hash ^ c) * 16777619u;
+        }
+
+        return hash;
+    }
 
     public override bool IsMissingTable(DbException exception) =>
         exception is SqliteException { SqliteErrorCode: 1 } e && e.Message.Contains("no such table", StringComparison.Ordinal);

@@ -8,17 +8,31 @@ namespace DataManager.Candles;
 public sealed partial class SqlCandleStore
 {
     public Task<CandleResult<SeriesSignature>> SignatureAsync(SeriesKey series, DateTime from, DateTime to, CancellationToken cancellationToken) =>
-        GuardAsync(series.Timeframe, new SeriesSignature(0, null, null), async connection =>
+        GuardAsync(series.Timeframe, new SeriesSignature(0, null, null, 0), async connection =>
         {
+            // The checksum reads every row of the window (a scheduled window is at most 1,440 rows): the price of
+            // seeing an in-place fix, which counts and maxima do not.
             var sql = $"""
-                SELECT COUNT(*) AS Rows_, {dialect.EpochSeconds("MAX(timestamp)")} AS Last_, {dialect.EpochSeconds("MAX(extracted_at)")} AS Extracted_
+                SELECT COUNT(*) AS Rows_, {dialect.EpochSeconds("MAX(timestamp)")} AS Last_, {dialect.EpochSeconds("MAX(extracted_at)")} AS Extracted_,
+                       {dialect.ContentChecksum(Columns)} AS Checksum_
                 FROM {series.Timeframe.TableName}
                 WHERE symbol = @symbol AND timestamp >= @from AND timestamp < @to
                 """;
-            var row = await connection.QuerySingleAsync<SummaryRow>(new CommandDefinition(sql,
+            var row = await connection.QuerySingleAsync<SignatureRow>(new CommandDefinition(sql,
                 new { symbol = series.Symbol, from = dialect.Time(from), to = dialect.Time(to) }, cancellationToken: cancellationToken));
-            return new SeriesSignature(row.Rows_, FromEpoch(row.Last_), FromEpoch(row.Extracted_));
+            return new SeriesSignature(row.Rows_, FromEpoch(row.Last_), FromEpoch(row.Extracted_), row.Checksum_ ?? 0);
         }, cancellationToken);
+
+    private sealed class SignatureRow
+    {
+        public long Rows_ { get; set; }
+
+        public long? Last_ { get; set; }
+
+        public long? Extracted_ { get; set; }
+
+        public decimal? Checksum_ { get; set; }
+    }
 
     public bool IntegrityNeedsScanFindings => dialect.ClusteredById;
 
