@@ -47,12 +47,20 @@ public static partial class Verbs
             .AddEnvironmentVariables()
             .Build();
         using var cancel = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
+        ConsoleCancelEventHandler stop = (_, e) =>
         {
             e.Cancel = true;
             cancel.Cancel();
         };
-        return await RunAsync(args, new VerbContext(configuration, Console.Out, Console.Error, TimeProvider.System), cancel.Token);
+        Console.CancelKeyPress += stop;
+        try
+        {
+            return await RunAsync(args, new VerbContext(configuration, Console.Out, Console.Error, TimeProvider.System), cancel.Token);
+        }
+        finally
+        {
+            Console.CancelKeyPress -= stop; // the service, if it runs, has its own Ctrl+C handling
+        }
     }
 
     public static async Task<int?> RunAsync(string[] args, VerbContext context, CancellationToken cancellationToken)
