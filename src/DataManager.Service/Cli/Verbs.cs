@@ -129,7 +129,7 @@ public static partial class Verbs
 
     /// <summary>
     /// With no verb, what remains are the service's settings, as ASP.NET reads them from the command line:
-    /// <c>--NAME value</c> or <c>--NAME=value</c>, NAME a setting (upper case, like the environment variables),
+    /// <c>--NAME value</c> or <c>--NAME=value</c>, NAME a setting (like the environment variables),
     /// a configuration path with <c>:</c>, or one of ASP.NET's host keys. Anything else is an unknown verb or
     /// option: the service must not start (and perhaps become leader) on a typo.
     /// </summary>
@@ -147,7 +147,7 @@ public static partial class Verbs
             var name = equals < 0 ? token[2..] : token[2..equals];
             if (!IsSettingName(name))
             {
-                return $"unknown option '{token}' (settings are upper case, like the environment variables: --API_PORT 8001)";
+                return $"unknown option '{token}' (the service's settings are named like the environment variables: --API_PORT 8001)";
             }
 
             if (equals < 0 && ++i >= tokens.Count)
@@ -159,9 +159,11 @@ public static partial class Verbs
         return null;
     }
 
+    // Configuration keys ignore case, so --api_port works like --API_PORT; a word without an underscore must be
+    // upper case to count as a setting (HOSTNAME), so that --frobnicate is an unknown option.
     private static bool IsSettingName(string name) =>
         SettingName().IsMatch(name) || name.Contains(':', StringComparison.Ordinal) || HostKeys.Contains(name, StringComparer.OrdinalIgnoreCase);
 
-    [GeneratedRegex(@"^[A-Z][A-Z0-9_]*\z", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^([A-Z][A-Z0-9_]*|[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)+)\z", RegexOptions.CultureInvariant)]
     private static partial Regex SettingName();
 }

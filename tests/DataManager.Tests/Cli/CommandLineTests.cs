@@ -81,6 +81,7 @@ public sealed class CommandLineTests : IDisposable
     [InlineData]
     [InlineData("--API_PORT", "8001")]
     [InlineData("--API_PORT=8001", "--DATA_DIR", "/tmp/x")]
+    [InlineData("--api_port", "8001")]
     [InlineData("--urls", "http://127.0.0.1:5000")]
     [InlineData("--environment", "Development")]
     [InlineData("--Logging:LogLevel:Default=Debug")]
