@@ -16,14 +16,15 @@ public sealed class BackfillVerbTests(MariaDbServer mariaDb) : IDisposable
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private async Task<(int Code, string[] Lines, string Errors)> BackfillAsync(string mysqlUri, string binanceUrl, params string[] args)
+    private static readonly string[] OneHour = ["--symbol", "BTCUSDT", "--timeframe", "1m", "--from", "2026-11-22T00:00:00Z", "--to", "2026-11-22T01:00:00Z"];
+
+    private Task<(int Code, string[] Lines, string Errors)> BackfillAsync(string mysqlUri, string binanceUrl, params string[] args) =>
+        BackfillAsync(new Dictionary<string, string?> { ["MYSQL_URI"] = mysqlUri, ["BINANCE_FAPI_BASE_URL"] = binanceUrl }, args);
+
+    private async Task<(int Code, string[] Lines, string Errors)> BackfillAsync(Dictionary<string, string?> settings, params string[] args)
     {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["MYSQL_URI"] = mysqlUri,
-            ["BINANCE_FAPI_BASE_URL"] = binanceUrl,
-            ["DATA_DIR"] = Path.Combine(_directory, Guid.NewGuid().ToString("N")),
-        }).Build();
+        settings["DATA_DIR"] = Path.Combine(_directory, Guid.NewGuid().ToString("N"));
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         using var output = new StringWriter(CultureInfo.InvariantCulture);
         using var errors = new StringWriter(CultureInfo.InvariantCulture);
         var code = await BackfillCommand.RunAsync(args, configuration, output, errors, Ct);
@@ -61,7 +62,7 @@ public sealed class BackfillVerbTests(MariaDbServer mariaDb) : IDisposable
     {
         var url = how == "dns" ? "http://binance.invalid/" : $"http://127.0.0.1:{ServerAvailability.FreePort()}/";
         var (code, lines, errors) = await BackfillAsync(await MySqlUriAsync(), url,
-            "--symbol", "BTCUSDT", "--timeframe", "1m", "--from", "2026-11-22T00:00:00Z", "--to", "2026-11-22T01:00:00Z");
+            OneHour);
         Assert.True(code == AuditCommand.Unreachable, string.Join("\n", lines) + errors);
         Assert.StartsWith("failed: 0 written of 0 fetched; Binance unreachable: ", lines[^1], StringComparison.Ordinal);
     }
@@ -72,8 +73,7 @@ public sealed class BackfillVerbTests(MariaDbServer mariaDb) : IDisposable
     public async Task An_unreachable_mysql_exits_3_for_backfill_and_audit(string how)
     {
         var mysql = how == "dns" ? "mysql://root@mysql.invalid:3306/market" : $"mysql://root@127.0.0.1:{ServerAvailability.FreePort()}/market";
-        var (code, _, errors) = await BackfillAsync(mysql, "http://127.0.0.1:1/",
-            "--symbol", "BTCUSDT", "--timeframe", "1m", "--from", "2026-11-22T00:00:00Z", "--to", "2026-11-22T01:00:00Z");
+        var (code, _, errors) = await BackfillAsync(mysql, "http://127.0.0.1:1/", OneHour);
         Assert.True(code == AuditCommand.Unreachable, errors);
         Assert.StartsWith("backfill: a dependency is unreachable", errors, StringComparison.Ordinal);
 
@@ -83,6 +83,17 @@ public sealed class BackfillVerbTests(MariaDbServer mariaDb) : IDisposable
         Assert.Equal(AuditCommand.Unreachable, await AuditCommand.RunAsync(["--timeframes", "1m"], configuration, output, auditErrors, new FakeTimeProvider(Start), Ct));
         Assert.Empty(output.ToString());
         Assert.Contains("cannot reach the candle database", auditErrors.ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("refused")]
+    [InlineData("dns")]
+    public async Task An_unreachable_store_exits_3(string how)
+    {
+        var mongo = how == "dns" ? "mongodb://mongo.invalid:27017/datamanager" : $"mongodb://127.0.0.1:{ServerAvailability.FreePort()}/datamanager";
+        var (code, lines, errors) = await BackfillAsync(new Dictionary<string, string?> { ["MONGODB_URL"] = mongo, ["MYSQL_URI"] = await MySqlUriAsync() }, OneHour);
+        Assert.True(code == AuditCommand.Unreachable, string.Join("\n", lines) + errors);
+        Assert.StartsWith("backfill: a dependency is unreachable", errors, StringComparison.Ordinal);
     }
 
     public void Dispose() => CandleDatabases.RemoveDirectory(_directory);
