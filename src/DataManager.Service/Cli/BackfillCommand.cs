@@ -13,8 +13,8 @@ namespace DataManager.Cli;
 /// <c>backfill --symbol S --timeframe T --from ISO --to ISO</c>: one job in the foreground, with a progress bar,
 /// through the same client, budget and writer as the service; its last line states the ranges Binance confirmed
 /// empty. It runs outside leader election (its records carry term 0): do not point it at a range the leader's
-/// jobs are filling. Exit 0 completed; 1 failed or cancelled;
-/// 2 bad arguments or configuration; 3 a dependency unreachable.
+/// jobs are filling. Exit 0 completed; 1 failed or cancelled; 2 bad arguments or configuration; 3 a dependency
+/// unreachable.
 /// </summary>
 public static class BackfillCommand
 {
@@ -100,8 +100,9 @@ public static class BackfillCommand
         var result = await provider.GetRequiredService<BackfillRunner>().RunJobAsync(job, 0, cancellationToken, bar);
         bar.Finish();
         var unreachable = result.State == BackfillJobState.Failed && transport.LastFailure is { } failure && DependencyFailure.IsUnreachable(failure);
+        var outcome = result.Verification ?? (unreachable ? "Binance unreachable: " : "") + result.LastError;
         await output.WriteLineAsync($"{result.State.ToString().ToLowerInvariant()}: {result.WrittenCandles} written of {result.FetchedCandles} fetched; "
-            + (result.Verification ?? (unreachable ? "Binance unreachable: " : "") + result.LastError ?? "") + "; " + ConfirmedEmpty(result.ConfirmedEmpty, series.Timeframe));
+            + $"{outcome}; {ConfirmedEmpty(result.ConfirmedEmpty, series.Timeframe)}");
         return result.State == BackfillJobState.Completed ? 0 : unreachable ? AuditCommand.Unreachable : 1;
     }
 
