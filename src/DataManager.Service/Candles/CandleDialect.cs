@@ -76,6 +76,8 @@ public sealed class MySqlCandleDialect(string connectionString) : CandleDialect
 
     public override string EpochSeconds(string expression) => $"TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', {expression})";
 
+    public override string ContentChecksum(IReadOnlyList<string> columns) => $"SUM(CRC32(CONCAT_WS('|', {RowText(columns, ", ")})))";
+
     public override object Time(DateTime utc) => DateTime.SpecifyKind(utc, DateTimeKind.Unspecified);
 
     public override DateTime ReadTime(DbDataReader reader, int ordinal) => DateTime.SpecifyKind(reader.GetDateTime(ordinal), DateTimeKind.Utc);
@@ -83,8 +85,6 @@ public sealed class MySqlCandleDialect(string connectionString) : CandleDialect
     public override decimal ReadDecimal(DbDataReader reader, int ordinal) => reader.GetDecimal(ordinal);
 
     public override bool ClusteredById => true;
-
-    public override string ContentChecksum(IReadOnlyList<string> columns) => $"SUM(CRC32(CONCAT_WS('|', {RowText(columns, ", ")})))";
 }
 
 /// <summary>The embedded mode: DATETIME kept as <c>yyyy-MM-dd HH:mm:ss</c> text (ordered like the time), decimals as exact text.</summary>
