@@ -40,15 +40,11 @@ public abstract class CandleDialect
     public virtual string Least(string a, string b) => $"LEAST({a}, {b})";
 
     /// <summary>
-    /// An aggregate over the selected rows that changes when any column of any row changes (a sum of per-row
-    /// 32-bit checksums of the row's text): the audit's cache must see an UPDATE in place or a row replaced by
-    /// another with the same open time, not only counts and maxima.
+    /// An aggregate over the selected rows that changes when any of <paramref name="columns"/> of any row changes
+    /// (a sum of per-row 32-bit checksums of the row's text): the audit's cache must see an UPDATE in place or a
+    /// row replaced by another with the same open time, not only counts and maxima. The columns are NOT NULL.
     /// </summary>
     public abstract string ContentChecksum(IReadOnlyList<string> columns);
-
-    /// <summary>The row's columns as one text, NULL written as <c>~</c> so that no two rows read alike.</summary>
-    protected string RowText(IReadOnlyList<string> columns, string separator) =>
-        string.Join(separator, columns.Select(c => $"IFNULL({Quote(c)}, '~')"));
 
     /// <summary>
     /// True where the table is clustered by its primary key (InnoDB): conventional ids <c>{SYMBOL}_{open ms}</c>
@@ -76,7 +72,7 @@ public sealed class MySqlCandleDialect(string connectionString) : CandleDialect
 
     public override string EpochSeconds(string expression) => $"TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', {expression})";
 
-    public override string ContentChecksum(IReadOnlyList<string> columns) => $"SUM(CRC32(CONCAT_WS('|', {RowText(columns, ", ")})))";
+    public override string ContentChecksum(IReadOnlyList<string> columns) => $"SUM(CRC32(CONCAT_WS('|', {string.Join(", ", columns.Select(Quote))})))";
 
     public override object Time(DateTime utc) => DateTime.SpecifyKind(utc, DateTimeKind.Unspecified);
 
@@ -113,7 +109,7 @@ public sealed class SqliteCandleDialect(string path) : CandleDialect
 
     private const string RowChecksumFunction = "dm_row_checksum";
 
-    public override string ContentChecksum(IReadOnlyList<string> columns) => $"SUM({RowChecksumFunction}({RowText(columns, " || '|' || ")}))";
+    public override string ContentChecksum(IReadOnlyList<string> columns) => $"SUM({RowChecksumFunction}({string.Join(" || '|' || ", columns.Select(Quote))}))";
 
     /// <summary>FNV-1a over the row's text, 32 bits like MySQL's CRC32 (SQLite has no hash function of its own).</summary>
     internal static long RowChecksum(string text)

@@ -10,8 +10,9 @@ public sealed record SeriesSummary(long Rows, long DistinctOpenTimes, DateTime? 
 }
 
 /// <summary>
-/// What changes when a series changes: row count, newest open time, newest extracted_at, and a checksum of every
-/// row's content (an UPDATE in place, or a row deleted and another inserted, keeps the first three).
+/// What changes when a series changes: row count, newest open time, newest extracted_at, and a checksum of the
+/// columns the audit judges in every row (an UPDATE in place, or a row deleted and another inserted, keeps the
+/// first three).
 /// </summary>
 public sealed record SeriesSignature(long Rows, DateTime? NewestOpen, DateTime? NewestExtractedAt, decimal ContentChecksum);
 

@@ -99,7 +99,7 @@ public sealed class AuditCacheTests(MariaDbServer mariaDb) : IDisposable
     }
 
     [Fact]
-    public async Task The_signature_is_stable_for_unchanged_content_and_sees_a_value_become_null()
+    public async Task The_signature_changes_with_a_judged_column_and_not_with_the_others()
     {
         foreach (var engine in new[] { "mariadb", "sqlite" })
         {
@@ -107,15 +107,19 @@ public sealed class AuditCacheTests(MariaDbServer mariaDb) : IDisposable
             await candles.InsertIgnoreAsync(H1, [.. Enumerable.Range(0, 24).Select(i => Healthy(Day.AddHours(i)))], Ct);
             var series = new SeriesKey("BTCUSDT", H1);
             async Task<SeriesSignature> SignatureAsync() => (await candles.SignatureAsync(series, Day, Day.AddDays(1), Ct)).Value;
+            var id = new { id = Candle.ConventionalId("BTCUSDT", Middle) };
 
             var first = await SignatureAsync();
             Assert.Equal(first, await SignatureAsync());
             Assert.NotEqual(0m, first.ContentChecksum);
-            // A NULL and a value must not read alike: price_change set to NULL changes the signature.
-            await ExecuteAsync(candles, $"UPDATE {H1.TableName} SET price_change = NULL WHERE id = @id", new { id = Candle.ConventionalId("BTCUSDT", Middle) });
-            var nulled = await SignatureAsync();
-            Assert.NotEqual(first.ContentChecksum, nulled.ContentChecksum);
-            Assert.Equal((first.Rows, first.NewestOpen, first.NewestExtractedAt), (nulled.Rows, nulled.NewestOpen, nulled.NewestExtractedAt));
+            // No rule reads the trade count or the price change: the last audit still holds.
+            await ExecuteAsync(candles, $"UPDATE {H1.TableName} SET number_of_trades = 99, price_change = NULL WHERE id = @id", id);
+            Assert.Equal(first, await SignatureAsync());
+            // A volume the anomaly check reads, changed in place, still healthy: counts and times are as they were.
+            await ExecuteAsync(candles, $"UPDATE {H1.TableName} SET volume = '1.00000001' WHERE id = @id", id);
+            var changed = await SignatureAsync();
+            Assert.NotEqual(first.ContentChecksum, changed.ContentChecksum);
+            Assert.Equal((first.Rows, first.NewestOpen, first.NewestExtractedAt), (changed.Rows, changed.NewestOpen, changed.NewestExtractedAt));
         }
     }
 
