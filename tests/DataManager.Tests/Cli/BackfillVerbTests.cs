@@ -90,7 +90,9 @@ public sealed class BackfillVerbTests(MariaDbServer mariaDb) : IDisposable
     [InlineData("dns")]
     public async Task An_unreachable_store_exits_3(string how)
     {
-        var mongo = how == "dns" ? "mongodb://mongo.invalid:27017/datamanager" : $"mongodb://127.0.0.1:{ServerAvailability.FreePort()}/datamanager";
+        // The URL's own server selection timeout keeps the wait short (the service's default is 30 s).
+        var host = how == "dns" ? "mongo.invalid:27017" : $"127.0.0.1:{ServerAvailability.FreePort()}";
+        var mongo = $"mongodb://{host}/datamanager?serverSelectionTimeoutMS=2000";
         var (code, lines, errors) = await BackfillAsync(new Dictionary<string, string?> { ["MONGODB_URL"] = mongo, ["MYSQL_URI"] = await MySqlUriAsync() }, OneHour);
         Assert.True(code == AuditCommand.Unreachable, string.Join("\n", lines) + errors);
         Assert.StartsWith("backfill: a dependency is unreachable", errors, StringComparison.Ordinal);
