@@ -129,7 +129,7 @@ public sealed partial class AuditScheduler(
                 var read = await candles.SignaturesAsync(table.Key, [.. table.Select(s => s.Symbol)], grid.ReadFrom, grid.ReadTo, cancellationToken);
                 foreach (var key in table)
                 {
-                    signatures[key] = new CandleResult<SeriesSignature>(read.Value.GetValueOrDefault(key.Symbol) ?? new SeriesSignature(0, null, null), read.TableMissing);
+                    signatures[key] = new CandleResult<SeriesSignature>(read.Value.GetValueOrDefault(key.Symbol) ?? new SeriesSignature(0, null, null, 0), read.TableMissing);
                 }
             }
             catch (Exception) when (!cancellationToken.IsCancellationRequested)

@@ -34,7 +34,8 @@ public abstract class SignatureBatchTests : IDisposable
             rows.AddRange(Enumerable.Range(0, count).Select(i => DemoCandles.Make(symbol, H1, Day.AddHours(i), 1m, 2m, 0.5m, 1.5m, 1m, 1)));
         }
 
-        rows.Add(rows[3] with { Id = "AAAUSDT-legacy", ExtractedAt = Day.AddDays(3) }); // a duplicate, extracted later
+        rows.Add(rows[3] with { Id = "AAAUSDT-legacy", ExtractedAt = Day.AddDays(3) }); // a duplicate under another id, extracted later
+        rows[30] = rows[30] with { High = 1.75m }; // BBBUSDT's content differs from AAAUSDT's: the checksums must stay apart
         await candles.InsertIgnoreAsync(H1, rows, Ct);
 
         string[] symbols = ["AAAUSDT", "BBBUSDT", "CCCUSDT", "NONEUSDT"];
@@ -46,7 +47,7 @@ public abstract class SignatureBatchTests : IDisposable
             Assert.Equal(single.Value, batched.Value[symbol]);
         }
 
-        Assert.Equal(new SeriesSignature(0, null, null), batched.Value["NONEUSDT"]);
+        Assert.Equal(new SeriesSignature(0, null, null, 0), batched.Value["NONEUSDT"]);
         Assert.Equal(25, batched.Value["AAAUSDT"].Rows);
         Assert.True((await candles.SignaturesAsync(M15, symbols, Day, Day.AddDays(1), Ct)).TableMissing);
     }
