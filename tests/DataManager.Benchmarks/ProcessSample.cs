@@ -10,6 +10,17 @@ namespace DataManager.Benchmarks;
 /// </summary>
 public sealed class ProcessSample
 {
+    /// <summary>The runtime settings of the container image (Dockerfile ENV), so a load run measures what a pod runs.</summary>
+    public static IReadOnlyDictionary<string, string?> ImageRuntime { get; } = new Dictionary<string, string?>
+    {
+        ["DOTNET_gcServer"] = "0",
+        ["DOTNET_gcConcurrent"] = "0",
+        ["DOTNET_GCConserveMemory"] = "5",
+        ["DOTNET_GCgen0size"] = "1000000",
+        ["DOTNET_TieredPGO"] = "0",
+        ["MALLOC_ARENA_MAX"] = "2",
+    };
+
     public double CpuSeconds { get; private set; }
 
     public double PeakRssMb { get; private set; }

@@ -30,14 +30,14 @@ public static class ScaleLoadRun
         if (Environment.GetEnvironmentVariable("DM_SCALE_LOAD_CHILD") is null)
         {
             // Measured under the container image's runtime settings (Dockerfile ENV), so RSS means what it means in a pod.
-            using var child = Process.Start(new ProcessStartInfo("dotnet", [typeof(ScaleLoadRun).Assembly.Location, .. args])
+            // --env NAME=VALUE (repeatable) overrides one, e.g. DOTNET_GCgen0size=0 for the runtime's own gen0 sizing.
+            var info = new ProcessStartInfo("dotnet", [typeof(ScaleLoadRun).Assembly.Location, .. args]);
+            foreach (var (name, value) in ProcessSample.ImageRuntime.Concat(TrackerLoadRun.Extra(args)).Append(new("DM_SCALE_LOAD_CHILD", "1")))
             {
-                Environment =
-                {
-                    ["DM_SCALE_LOAD_CHILD"] = "1", ["DOTNET_gcServer"] = "0", ["DOTNET_gcConcurrent"] = "0", ["DOTNET_GCConserveMemory"] = "5",
-                    ["DOTNET_TieredPGO"] = "0", ["MALLOC_ARENA_MAX"] = "2",
-                },
-            })!;
+                info.Environment[name] = value;
+            }
+
+            using var child = Process.Start(info)!;
             await child.WaitForExitAsync();
             return child.ExitCode;
         }

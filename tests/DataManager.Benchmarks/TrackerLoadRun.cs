@@ -38,8 +38,7 @@ public static class TrackerLoadRun
                 ["ENABLE_AUDITOR"] = "false",
                 ["ENABLE_LEADER_ELECTION"] = "false",
                 ["LOG_LEVEL"] = "warning",
-                ["DOTNET_gcServer"] = "0",
-            }.Concat(Extra(args)).ToDictionary());
+            }.Concat(ProcessSample.ImageRuntime).Concat(Extra(args)).GroupBy(e => e.Key).ToDictionary(g => g.Key, g => g.Last().Value));
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
             await WaitTrackerConnectedAsync(http);
 
@@ -113,7 +112,7 @@ public static class TrackerLoadRun
     }
 
     /// <summary>--env NAME=VALUE (repeatable): extra environment for the service, e.g. TRACKER_PENDING_MESSAGES.</summary>
-    private static IEnumerable<KeyValuePair<string, string?>> Extra(string[] args) =>
+    internal static IEnumerable<KeyValuePair<string, string?>> Extra(string[] args) =>
         args.Select((a, i) => (a, i)).Where(p => p.a == "--env" && p.i + 1 < args.Length)
             .Select(p => new KeyValuePair<string, string?>(args[p.i + 1].Split('=')[0], args[p.i + 1].Split('=', 2)[1]));
 

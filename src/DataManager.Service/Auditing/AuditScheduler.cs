@@ -115,29 +115,31 @@ public sealed partial class AuditScheduler(
     }
 
     /// <summary>
-    /// Every series' signature, one query per timeframe table (all its symbols share the window). A table that
+    /// Every series' signature, one query per timeframe table and 200 symbols (they share the window). A chunk that
     /// cannot be read here is left out: its series ask for their own signature and report their own error.
     /// </summary>
     private async Task<Dictionary<SeriesKey, CandleResult<SeriesSignature>>> SignaturesAsync(IReadOnlyList<SeriesKey> series, DateTime now, CancellationToken cancellationToken)
     {
-        var signatures = new Dictionary<SeriesKey, CandleResult<SeriesSignature>>();
-        foreach (var table in series.GroupBy(s => s.Timeframe))
+        // Chunks of 200 symbols, four at a time: the checksum is the database's CPU, so both cores share it.
+        var signatures = new ConcurrentDictionary<SeriesKey, CandleResult<SeriesSignature>>();
+        var chunks = series.GroupBy(s => s.Timeframe).SelectMany(table => table.Chunk(200).Select(chunk => (Timeframe: table.Key, Series: chunk)));
+        await Parallel.ForEachAsync(chunks, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellationToken }, async (chunk, token) =>
         {
-            var grid = AuditGrid.For(now - options.Value.WindowFor(table.Key), now, table.Key.Interval);
+            var grid = AuditGrid.For(now - options.Value.WindowFor(chunk.Timeframe), now, chunk.Timeframe.Interval);
             try
             {
-                var read = await candles.SignaturesAsync(table.Key, [.. table.Select(s => s.Symbol)], grid.ReadFrom, grid.ReadTo, cancellationToken);
-                foreach (var key in table)
+                var read = await candles.SignaturesAsync(chunk.Timeframe, [.. chunk.Series.Select(s => s.Symbol)], grid.ReadFrom, grid.ReadTo, token);
+                foreach (var key in chunk.Series)
                 {
                     signatures[key] = new CandleResult<SeriesSignature>(read.Value.GetValueOrDefault(key.Symbol) ?? new SeriesSignature(0, null, null, 0), read.TableMissing);
                 }
             }
-            catch (Exception) when (!cancellationToken.IsCancellationRequested)
+            catch (Exception) when (!token.IsCancellationRequested)
             {
             }
-        }
+        });
 
-        return signatures;
+        return new Dictionary<SeriesKey, CandleResult<SeriesSignature>>(signatures);
     }
 
     private async Task<(SeriesAuditReport Report, bool Reused)> AuditSeriesAsync(SeriesKey series, DateTime from, DateTime now, long term,

@@ -43,6 +43,7 @@ public sealed class ContainerImageTests(NatsServer nats)
         // Small pod: workstation, non-concurrent GC.
         Assert.Equal("0", environment["DOTNET_gcServer"]);
         Assert.Equal("0", environment["DOTNET_gcConcurrent"]);
+        Assert.Equal("1000000", environment["DOTNET_GCgen0size"]); // 16 MB (hex), not sized from the node's L3 cache
         Assert.Equal("", environment["ASPNETCORE_HTTP_PORTS"]);
     }
 
