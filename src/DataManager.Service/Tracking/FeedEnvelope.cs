@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Buffers.Text;
 using System.Text.Json;
 
 namespace DataManager.Tracking;
@@ -87,9 +89,18 @@ public static class FeedEnvelope
             return new ParsedEnvelope(InvalidReason.TooLarge);
         }
 
+        // The scan accepts only what the feed sends: one well-formed object of plain ASCII strings (no escapes),
+        // nested at most MaxDepth − 1 deep. Anything else, malformed or merely unusual, goes to the reader, whose
+        // verdict (and reason) is the one that counts.
+        return TryScan(payload, out var fields) ? Finish(payload, fields) : ParseWithReader(payload);
+    }
+
+    /// <summary>The reference path: <see cref="Utf8JsonReader"/> tokenises every value. The payload is neither empty nor too large.</summary>
+    internal static ParsedEnvelope ParseWithReader(ReadOnlySpan<byte> payload)
+    {
         try
         {
-            return ParseJson(payload);
+            return ReadJson(payload);
         }
         catch (JsonException e) when (e.Message.Contains("depth", StringComparison.OrdinalIgnoreCase))
         {
@@ -101,7 +112,466 @@ public static class FeedEnvelope
         }
     }
 
-    private static ParsedEnvelope ParseJson(ReadOnlySpan<byte> payload)
+    /// <summary>Where the envelope's fields lie in the payload (start −1: absent).</summary>
+    internal struct EnvelopeFields
+    {
+        public int StreamStart;
+        public int StreamLength;
+        public int SymbolStart;
+        public int SymbolLength;
+        public int TypeStart;
+        public int TypeLength;
+        public long? EventTime;
+        public bool SawData;
+        public bool BadSymbol;
+
+        public static EnvelopeFields None => new() { StreamStart = -1, SymbolStart = -1, TypeStart = -1 };
+    }
+
+    private static ParsedEnvelope Finish(ReadOnlySpan<byte> payload, EnvelopeFields fields)
+    {
+        if (!fields.SawData)
+        {
+            return new ParsedEnvelope(InvalidReason.NoData);
+        }
+
+        if (fields.BadSymbol)
+        {
+            return new ParsedEnvelope(InvalidReason.BadSymbol);
+        }
+
+        var stream = fields.StreamStart >= 0 ? payload.Slice(fields.StreamStart, fields.StreamLength) : default;
+        var symbol = fields.SymbolStart >= 0 ? payload.Slice(fields.SymbolStart, fields.SymbolLength) : StreamPrefix(stream);
+        if (symbol.IsEmpty)
+        {
+            return new ParsedEnvelope(InvalidReason.NoSymbol);
+        }
+
+        if (!IsSymbol(symbol))
+        {
+            return new ParsedEnvelope(InvalidReason.BadSymbol);
+        }
+
+        var type = fields.TypeStart >= 0 ? TypeFromEvent(payload.Slice(fields.TypeStart, fields.TypeLength)) : TypeFromStream(stream);
+        return new ParsedEnvelope(type, symbol, fields.EventTime);
+    }
+
+    /// <summary>
+    /// One pass over the bytes that proves the payload a single well-formed JSON object and notes where
+    /// <c>stream</c>, <c>data.e</c>, <c>data.E</c> and <c>data.s</c> lie. Values nobody reads (the depth
+    /// levels, nested objects) are validated byte by byte without being turned into tokens. False when the
+    /// payload is not plainly well-formed; the caller then asks the reader why.
+    /// </summary>
+    internal static bool TryScan(ReadOnlySpan<byte> p, out EnvelopeFields fields)
+    {
+        fields = EnvelopeFields.None;
+        var i = 0;
+        if (!SkipSpace(p, ref i) || p[i] != '{')
+        {
+            return false;
+        }
+
+        i++;
+        if (!SkipSpace(p, ref i))
+        {
+            return false;
+        }
+
+        if (p[i] != '}')
+        {
+            while (true)
+            {
+                if (!ScanString(p, ref i, out var keyStart))
+                {
+                    return false;
+                }
+
+                var key = p[keyStart..(i - 1)];
+                if (!SkipColon(p, ref i))
+                {
+                    return false;
+                }
+
+                if (p[i] == '{' && key.SequenceEqual("data"u8))
+                {
+                    fields.SawData = true;
+                    if (!ScanData(p, ref i, ref fields))
+                    {
+                        return false;
+                    }
+                }
+                else if (p[i] == '"')
+                {
+                    if (!ScanString(p, ref i, out var start))
+                    {
+                        return false;
+                    }
+
+                    if (key.SequenceEqual("stream"u8))
+                    {
+                        (fields.StreamStart, fields.StreamLength) = (start, i - 1 - start);
+                    }
+                }
+                else if (!SkipValue(p, ref i, depth: 1))
+                {
+                    return false;
+                }
+
+                if (!SkipSpace(p, ref i))
+                {
+                    return false;
+                }
+
+                if (p[i] == ',')
+                {
+                    i++;
+                    if (!SkipSpace(p, ref i))
+                    {
+                        return false;
+                    }
+
+                    continue;
+                }
+
+                if (p[i] != '}')
+                {
+                    return false;
+                }
+
+                break;
+            }
+        }
+
+        i++;
+        return !SkipSpace(p, ref i); // nothing after the object but white space
+    }
+
+    /// <summary>The <c>data</c> object (depth 2), from its '{' to just past its '}'.</summary>
+    private static bool ScanData(ReadOnlySpan<byte> p, ref int i, ref EnvelopeFields fields)
+    {
+        i++;
+        if (!SkipSpace(p, ref i))
+        {
+            return false;
+        }
+
+        if (p[i] == '}')
+        {
+            i++;
+            return true;
+        }
+
+        while (true)
+        {
+            if (!ScanString(p, ref i, out var keyStart))
+            {
+                return false;
+            }
+
+            var key = i - keyStart == 2 ? p[keyStart] : (byte)0; // the one-letter keys e, E, s
+            if (!SkipColon(p, ref i))
+            {
+                return false;
+            }
+
+            var valueStart = i;
+            if (p[i] == '"')
+            {
+                if (!ScanString(p, ref i, out var start))
+                {
+                    return false;
+                }
+
+                if (key == 'e')
+                {
+                    (fields.TypeStart, fields.TypeLength) = (start, i - 1 - start);
+                }
+                else if (key == 's')
+                {
+                    (fields.SymbolStart, fields.SymbolLength, fields.BadSymbol) = (start, i - 1 - start, false);
+                }
+            }
+            else
+            {
+                if (!SkipValue(p, ref i, depth: 2))
+                {
+                    return false;
+                }
+
+                if (key == 's')
+                {
+                    // Present but not a plain string: invalid, whatever the stream says.
+                    (fields.SymbolStart, fields.SymbolLength, fields.BadSymbol) = (-1, 0, true);
+                }
+                else if (key == 'E' && p[valueStart] is (byte)'-' or (>= (byte)'0' and <= (byte)'9')
+                    && Utf8Parser.TryParse(p[valueStart..i], out long ms, out var consumed) && consumed == i - valueStart)
+                {
+                    fields.EventTime = ms;
+                }
+            }
+
+            if (!SkipSpace(p, ref i))
+            {
+                return false;
+            }
+
+            if (p[i] == ',')
+            {
+                i++;
+                if (!SkipSpace(p, ref i))
+                {
+                    return false;
+                }
+
+                continue;
+            }
+
+            if (p[i] != '}')
+            {
+                return false;
+            }
+
+            i++;
+            return true;
+        }
+    }
+
+    /// <summary>Moves past white space; false when the payload ends first.</summary>
+    private static bool SkipSpace(ReadOnlySpan<byte> p, ref int i)
+    {
+        while ((uint)i < (uint)p.Length)
+        {
+            var c = p[i];
+            if (c != ' ' && c != '\n' && c != '\r' && c != '\t')
+            {
+                return true;
+            }
+
+            i++;
+        }
+
+        return false;
+    }
+
+    /// <summary>From after a property name, past white space, ':' and white space to the value's first byte.</summary>
+    private static bool SkipColon(ReadOnlySpan<byte> p, ref int i)
+    {
+        if (!SkipSpace(p, ref i) || p[i] != ':')
+        {
+            return false;
+        }
+
+        i++;
+        return SkipSpace(p, ref i);
+    }
+
+    /// <summary>Bytes a plain string may hold as they are: printable ASCII but the quote and the backslash.</summary>
+    private static readonly SearchValues<byte> PlainStringBytes = SearchValues.Create(
+        [.. Enumerable.Range(0x20, 0x80 - 0x20).Where(b => b != '"' && b != '\\').Select(b => (byte)b)]);
+
+    /// <summary>
+    /// A string at <paramref name="i"/> with no escapes, control characters or non-ASCII bytes (the reader
+    /// decides on those); <paramref name="start"/> is its first byte, <paramref name="i"/> ends past the closing quote.
+    /// </summary>
+    private static bool ScanString(ReadOnlySpan<byte> p, ref int i, out int start)
+    {
+        start = i + 1;
+        if (p[i] != '"')
+        {
+            return false;
+        }
+
+        var rest = p[start..];
+        var end = rest.IndexOfAnyExcept(PlainStringBytes);
+        if (end < 0 || rest[end] != '"')
+        {
+            return false;
+        }
+
+        i = start + end + 1;
+        return true;
+    }
+
+    private static bool SkipValue(ReadOnlySpan<byte> p, ref int i, int depth)
+    {
+        var c = p[i];
+        return c == '{' || c == '[' ? SkipContainer(p, ref i, depth) : SkipScalar(p, ref i);
+    }
+
+    private static bool SkipScalar(ReadOnlySpan<byte> p, ref int i)
+    {
+        switch (p[i])
+        {
+            case (byte)'"':
+                return ScanString(p, ref i, out _);
+            case (byte)'t':
+                return SkipLiteral(p, ref i, "true"u8);
+            case (byte)'f':
+                return SkipLiteral(p, ref i, "false"u8);
+            case (byte)'n':
+                return SkipLiteral(p, ref i, "null"u8);
+            default:
+                return SkipNumber(p, ref i);
+        }
+    }
+
+    private static bool SkipLiteral(ReadOnlySpan<byte> p, ref int i, ReadOnlySpan<byte> literal)
+    {
+        if (!p[i..].StartsWith(literal))
+        {
+            return false;
+        }
+
+        i += literal.Length;
+        return true;
+    }
+
+    /// <summary>-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?; the caller checks what follows it.</summary>
+    private static bool SkipNumber(ReadOnlySpan<byte> p, ref int i)
+    {
+        var j = i;
+        if (p[j] == '-')
+        {
+            j++;
+        }
+
+        if (j >= p.Length)
+        {
+            return false;
+        }
+
+        if (p[j] == '0')
+        {
+            j++;
+        }
+        else if (!SkipDigits(p, ref j))
+        {
+            return false;
+        }
+
+        if (j < p.Length && p[j] == '.')
+        {
+            j++;
+            if (!SkipDigits(p, ref j))
+            {
+                return false;
+            }
+        }
+
+        if (j < p.Length && (p[j] | 0x20) == 'e')
+        {
+            j++;
+            if (j < p.Length && p[j] is (byte)'+' or (byte)'-')
+            {
+                j++;
+            }
+
+            if (!SkipDigits(p, ref j))
+            {
+                return false;
+            }
+        }
+
+        i = j;
+        return true;
+    }
+
+    /// <summary>One or more digits.</summary>
+    private static bool SkipDigits(ReadOnlySpan<byte> p, ref int j)
+    {
+        var first = j;
+        while ((uint)j < (uint)p.Length && p[j] - (uint)'0' <= 9)
+        {
+            j++;
+        }
+
+        return j > first;
+    }
+
+    /// <summary>
+    /// An array or object at <paramref name="i"/> inside containers <paramref name="depth"/> deep, to just past
+    /// its end, validated without recursion: one bit per level says whether that level is an object.
+    /// </summary>
+    private static bool SkipContainer(ReadOnlySpan<byte> p, ref int i, int depth)
+    {
+        var outer = depth;
+        var objects = 0UL;
+        bool isObject;
+    Open:
+        isObject = p[i] == '{';
+        depth++;
+        if (depth >= MaxDepth)
+        {
+            return false; // the reader says whether it is too deep
+        }
+
+        objects = isObject ? objects | (1UL << depth) : objects & ~(1UL << depth);
+        i++;
+        if (!SkipSpace(p, ref i))
+        {
+            return false;
+        }
+
+        if (p[i] == (isObject ? '}' : ']'))
+        {
+            i++;
+            goto Closed;
+        }
+
+    Element:
+        if (isObject)
+        {
+            if (!ScanString(p, ref i, out _) || !SkipColon(p, ref i))
+            {
+                return false;
+            }
+        }
+
+        if (p[i] is (byte)'{' or (byte)'[')
+        {
+            goto Open;
+        }
+
+        if (!SkipScalar(p, ref i))
+        {
+            return false;
+        }
+
+    AfterValue:
+        if (!SkipSpace(p, ref i))
+        {
+            return false;
+        }
+
+        if (p[i] == ',')
+        {
+            i++;
+            if (!SkipSpace(p, ref i))
+            {
+                return false;
+            }
+
+            goto Element;
+        }
+
+        if (p[i] != (isObject ? '}' : ']'))
+        {
+            return false;
+        }
+
+        i++;
+    Closed:
+        depth--;
+        if (depth == outer)
+        {
+            return true;
+        }
+
+        isObject = (objects & (1UL << depth)) != 0;
+        goto AfterValue;
+    }
+
+    private static ParsedEnvelope ReadJson(ReadOnlySpan<byte> payload)
     {
         // isFinalBlock: false makes an incomplete payload end Read() with false instead of an exception.
         var reader = new Utf8JsonReader(payload, isFinalBlock: false, new JsonReaderState(new JsonReaderOptions { MaxDepth = MaxDepth }));
@@ -115,10 +585,7 @@ public static class FeedEnvelope
             return new ParsedEnvelope(InvalidReason.NotObject);
         }
 
-        int streamStart = -1, streamLength = 0, symbolStart = -1, symbolLength = 0, typeStart = -1, typeLength = 0;
-        long? eventTime = null;
-        var sawData = false;
-        var badSymbol = false;
+        var fields = EnvelopeFields.None;
         while (true)
         {
             if (!reader.Read())
@@ -148,7 +615,7 @@ public static class FeedEnvelope
                     continue;
                 }
 
-                sawData = true;
+                fields.SawData = true;
                 while (true)
                 {
                     if (!reader.Read())
@@ -170,14 +637,14 @@ public static class FeedEnvelope
                     switch (key)
                     {
                         case 'e' when start >= 0:
-                            (typeStart, typeLength) = (start, length);
+                            (fields.TypeStart, fields.TypeLength) = (start, length);
                             break;
                         case 'E' when reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var ms):
-                            eventTime = ms;
+                            fields.EventTime = ms;
                             break;
                         case 's':
                             // Present but not a plain string: invalid, whatever the stream says.
-                            (symbolStart, symbolLength, badSymbol) = (start, length, start < 0);
+                            (fields.SymbolStart, fields.SymbolLength, fields.BadSymbol) = (start, length, start < 0);
                             break;
                     }
                 }
@@ -192,7 +659,7 @@ public static class FeedEnvelope
 
                 if (isStream && start >= 0)
                 {
-                    (streamStart, streamLength) = (start, length);
+                    (fields.StreamStart, fields.StreamLength) = (start, length);
                 }
             }
         }
@@ -204,30 +671,7 @@ public static class FeedEnvelope
             return new ParsedEnvelope(InvalidReason.NotJson);
         }
 
-        if (!sawData)
-        {
-            return new ParsedEnvelope(InvalidReason.NoData);
-        }
-
-        if (badSymbol)
-        {
-            return new ParsedEnvelope(InvalidReason.BadSymbol);
-        }
-
-        var stream = streamStart >= 0 ? payload.Slice(streamStart, streamLength) : default;
-        var symbol = symbolStart >= 0 ? payload.Slice(symbolStart, symbolLength) : StreamPrefix(stream);
-        if (symbol.IsEmpty)
-        {
-            return new ParsedEnvelope(InvalidReason.NoSymbol);
-        }
-
-        if (!IsSymbol(symbol))
-        {
-            return new ParsedEnvelope(InvalidReason.BadSymbol);
-        }
-
-        var type = typeStart >= 0 ? TypeFromEvent(payload.Slice(typeStart, typeLength)) : TypeFromStream(stream);
-        return new ParsedEnvelope(type, symbol, eventTime);
+        return Finish(payload, fields);
     }
 
     /// <summary>
