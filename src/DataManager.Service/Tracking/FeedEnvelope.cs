@@ -1,5 +1,8 @@
-using System.Buffers;
 using System.Buffers.Text;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using System.Text.Json;
 
 namespace DataManager.Tracking;
@@ -160,19 +163,14 @@ public static class FeedEnvelope
     /// One pass over the bytes that proves the payload a single well-formed JSON object and notes where
     /// <c>stream</c>, <c>data.e</c>, <c>data.E</c> and <c>data.s</c> lie. Values nobody reads (the depth
     /// levels, nested objects) are validated byte by byte without being turned into tokens. False when the
-    /// payload is not plainly well-formed; the caller then asks the reader why.
+    /// payload is not plainly well-formed; the caller then asks the reader why. The helpers return the
+    /// position after what they read, −1 when it is not there, so the position stays in a register.
     /// </summary>
     internal static bool TryScan(ReadOnlySpan<byte> p, out EnvelopeFields fields)
     {
         fields = EnvelopeFields.None;
-        var i = 0;
-        if (!SkipSpace(p, ref i) || p[i] != '{')
-        {
-            return false;
-        }
-
-        i++;
-        if (!SkipSpace(p, ref i))
+        var i = SkipSpace(p, 0);
+        if (i < 0 || p[i] != '{' || (i = SkipSpace(p, i + 1)) < 0)
         {
             return false;
         }
@@ -181,13 +179,14 @@ public static class FeedEnvelope
         {
             while (true)
             {
-                if (!ScanString(p, ref i, out var keyStart))
+                var keyStart = i + 1;
+                if ((i = ScanString(p, i)) < 0)
                 {
                     return false;
                 }
 
                 var key = p[keyStart..(i - 1)];
-                if (!SkipColon(p, ref i))
+                if ((i = SkipColon(p, i)) < 0)
                 {
                     return false;
                 }
@@ -195,37 +194,29 @@ public static class FeedEnvelope
                 if (p[i] == '{' && key.SequenceEqual("data"u8))
                 {
                     fields.SawData = true;
-                    if (!ScanData(p, ref i, ref fields))
-                    {
-                        return false;
-                    }
+                    i = ScanData(p, i, ref fields);
                 }
                 else if (p[i] == '"')
                 {
-                    if (!ScanString(p, ref i, out var start))
-                    {
-                        return false;
-                    }
-
-                    if (key.SequenceEqual("stream"u8))
+                    var start = i + 1;
+                    if ((i = ScanString(p, i)) >= 0 && key.SequenceEqual("stream"u8))
                     {
                         (fields.StreamStart, fields.StreamLength) = (start, i - 1 - start);
                     }
                 }
-                else if (!SkipValue(p, ref i, depth: 1))
+                else
                 {
-                    return false;
+                    i = SkipValue(p, i, depth: 1);
                 }
 
-                if (!SkipSpace(p, ref i))
+                if (i < 0 || (i = SkipSpace(p, i)) < 0)
                 {
                     return false;
                 }
 
                 if (p[i] == ',')
                 {
-                    i++;
-                    if (!SkipSpace(p, ref i))
+                    if ((i = SkipSpace(p, i + 1)) < 0)
                     {
                         return false;
                     }
@@ -242,60 +233,58 @@ public static class FeedEnvelope
             }
         }
 
-        i++;
-        return !SkipSpace(p, ref i); // nothing after the object but white space
+        return SkipSpace(p, i + 1) < 0; // nothing after the object but white space
     }
 
     /// <summary>The <c>data</c> object (depth 2), from its '{' to just past its '}'.</summary>
-    private static bool ScanData(ReadOnlySpan<byte> p, ref int i, ref EnvelopeFields fields)
+    private static int ScanData(ReadOnlySpan<byte> p, int i, ref EnvelopeFields fields)
     {
-        i++;
-        if (!SkipSpace(p, ref i))
+        if ((i = SkipSpace(p, i + 1)) < 0)
         {
-            return false;
+            return -1;
         }
 
         if (p[i] == '}')
         {
-            i++;
-            return true;
+            return i + 1;
         }
 
         while (true)
         {
-            if (!ScanString(p, ref i, out var keyStart))
+            var keyStart = i + 1;
+            if ((i = ScanString(p, i)) < 0)
             {
-                return false;
+                return -1;
             }
 
             var key = i - keyStart == 2 ? p[keyStart] : (byte)0; // the one-letter keys e, E, s
-            if (!SkipColon(p, ref i))
+            if ((i = SkipColon(p, i)) < 0)
             {
-                return false;
+                return -1;
             }
 
-            var valueStart = i;
+            var start = i;
             if (p[i] == '"')
             {
-                if (!ScanString(p, ref i, out var start))
+                if ((i = ScanString(p, i)) < 0)
                 {
-                    return false;
+                    return -1;
                 }
 
                 if (key == 'e')
                 {
-                    (fields.TypeStart, fields.TypeLength) = (start, i - 1 - start);
+                    (fields.TypeStart, fields.TypeLength) = (start + 1, i - start - 2);
                 }
                 else if (key == 's')
                 {
-                    (fields.SymbolStart, fields.SymbolLength, fields.BadSymbol) = (start, i - 1 - start, false);
+                    (fields.SymbolStart, fields.SymbolLength, fields.BadSymbol) = (start + 1, i - start - 2, false);
                 }
             }
             else
             {
-                if (!SkipValue(p, ref i, depth: 2))
+                if ((i = SkipValue(p, i, depth: 2)) < 0)
                 {
-                    return false;
+                    return -1;
                 }
 
                 if (key == 's')
@@ -303,228 +292,203 @@ public static class FeedEnvelope
                     // Present but not a plain string: invalid, whatever the stream says.
                     (fields.SymbolStart, fields.SymbolLength, fields.BadSymbol) = (-1, 0, true);
                 }
-                else if (key == 'E' && p[valueStart] is (byte)'-' or (>= (byte)'0' and <= (byte)'9')
-                    && Utf8Parser.TryParse(p[valueStart..i], out long ms, out var consumed) && consumed == i - valueStart)
+                else if (key == 'E' && p[start] is (byte)'-' or (>= (byte)'0' and <= (byte)'9')
+                    && Utf8Parser.TryParse(p[start..i], out long ms, out var consumed) && consumed == i - start)
                 {
                     fields.EventTime = ms;
                 }
             }
 
-            if (!SkipSpace(p, ref i))
+            if ((i = SkipSpace(p, i)) < 0)
             {
-                return false;
+                return -1;
             }
 
             if (p[i] == ',')
             {
-                i++;
-                if (!SkipSpace(p, ref i))
+                if ((i = SkipSpace(p, i + 1)) < 0)
                 {
-                    return false;
+                    return -1;
                 }
 
                 continue;
             }
 
-            if (p[i] != '}')
-            {
-                return false;
-            }
-
-            i++;
-            return true;
+            return p[i] == '}' ? i + 1 : -1;
         }
     }
 
-    /// <summary>Moves past white space; false when the payload ends first.</summary>
-    private static bool SkipSpace(ReadOnlySpan<byte> p, ref int i)
+    /// <summary>The first byte at or after <paramref name="i"/> that is not white space; −1 when the payload ends first.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int SkipSpace(ReadOnlySpan<byte> p, int i) =>
+        (uint)i < (uint)p.Length && p[i] > ' ' ? i : SkipSpaceSlow(p, i); // the feed's JSON is compact
+
+    private static int SkipSpaceSlow(ReadOnlySpan<byte> p, int i)
     {
         while ((uint)i < (uint)p.Length)
         {
             var c = p[i];
             if (c != ' ' && c != '\n' && c != '\r' && c != '\t')
             {
-                return true;
+                return i;
             }
 
             i++;
         }
 
-        return false;
+        return -1;
     }
 
     /// <summary>From after a property name, past white space, ':' and white space to the value's first byte.</summary>
-    private static bool SkipColon(ReadOnlySpan<byte> p, ref int i)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int SkipColon(ReadOnlySpan<byte> p, int i)
     {
-        if (!SkipSpace(p, ref i) || p[i] != ':')
-        {
-            return false;
-        }
-
-        i++;
-        return SkipSpace(p, ref i);
+        i = SkipSpace(p, i);
+        return i >= 0 && p[i] == ':' ? SkipSpace(p, i + 1) : -1;
     }
-
-    /// <summary>Bytes a plain string may hold as they are: printable ASCII but the quote and the backslash.</summary>
-    private static readonly SearchValues<byte> PlainStringBytes = SearchValues.Create(
-        [.. Enumerable.Range(0x20, 0x80 - 0x20).Where(b => b != '"' && b != '\\').Select(b => (byte)b)]);
 
     /// <summary>
-    /// A string at <paramref name="i"/> with no escapes, control characters or non-ASCII bytes (the reader
-    /// decides on those); <paramref name="start"/> is its first byte, <paramref name="i"/> ends past the closing quote.
+    /// A string at <paramref name="i"/> to just past its closing quote, if it holds only printable ASCII
+    /// without backslashes (the reader decides on escapes, control characters and other text), sixteen bytes
+    /// at a time: as signed bytes, both controls and non-ASCII are below ' '.
     /// </summary>
-    private static bool ScanString(ReadOnlySpan<byte> p, ref int i, out int start)
+    private static int ScanString(ReadOnlySpan<byte> p, int i)
     {
-        start = i + 1;
-        if (p[i] != '"')
+        if ((uint)i >= (uint)p.Length || p[i] != '"')
         {
-            return false;
+            return -1;
         }
 
-        var rest = p[start..];
-        var end = rest.IndexOfAnyExcept(PlainStringBytes);
-        if (end < 0 || rest[end] != '"')
+        var j = i + 1;
+        if (Vector128.IsHardwareAccelerated)
         {
-            return false;
+            ref var first = ref MemoryMarshal.GetReference(p);
+            while (j <= p.Length - Vector128<byte>.Count)
+            {
+                var block = Vector128.LoadUnsafe(ref first, (nuint)j);
+                var special = Vector128.Equals(block, Vector128.Create((byte)'"'))
+                    | Vector128.Equals(block, Vector128.Create((byte)'\\'))
+                    | Vector128.LessThan(block.AsSByte(), Vector128.Create((sbyte)' ')).AsByte();
+                var mask = special.ExtractMostSignificantBits();
+                if (mask != 0)
+                {
+                    j += BitOperations.TrailingZeroCount(mask);
+                    return p[j] == '"' ? j + 1 : -1;
+                }
+
+                j += Vector128<byte>.Count;
+            }
         }
 
-        i = start + end + 1;
-        return true;
-    }
-
-    private static bool SkipValue(ReadOnlySpan<byte> p, ref int i, int depth)
-    {
-        var c = p[i];
-        return c == '{' || c == '[' ? SkipContainer(p, ref i, depth) : SkipScalar(p, ref i);
-    }
-
-    private static bool SkipScalar(ReadOnlySpan<byte> p, ref int i)
-    {
-        switch (p[i])
+        for (; j < p.Length; j++)
         {
-            case (byte)'"':
-                return ScanString(p, ref i, out _);
-            case (byte)'t':
-                return SkipLiteral(p, ref i, "true"u8);
-            case (byte)'f':
-                return SkipLiteral(p, ref i, "false"u8);
-            case (byte)'n':
-                return SkipLiteral(p, ref i, "null"u8);
-            default:
-                return SkipNumber(p, ref i);
-        }
-    }
+            var c = p[j];
+            if (c == '"')
+            {
+                return j + 1;
+            }
 
-    private static bool SkipLiteral(ReadOnlySpan<byte> p, ref int i, ReadOnlySpan<byte> literal)
-    {
-        if (!p[i..].StartsWith(literal))
-        {
-            return false;
+            if (c == '\\' || (sbyte)c < ' ')
+            {
+                return -1;
+            }
         }
 
-        i += literal.Length;
-        return true;
+        return -1;
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int SkipValue(ReadOnlySpan<byte> p, int i, int depth) =>
+        p[i] is (byte)'{' or (byte)'[' ? SkipContainer(p, i, depth) : SkipScalar(p, i);
+
+    private static int SkipScalar(ReadOnlySpan<byte> p, int i) => p[i] switch
+    {
+        (byte)'"' => ScanString(p, i),
+        (byte)'t' => SkipLiteral(p, i, "true"u8),
+        (byte)'f' => SkipLiteral(p, i, "false"u8),
+        (byte)'n' => SkipLiteral(p, i, "null"u8),
+        _ => SkipNumber(p, i),
+    };
+
+    private static int SkipLiteral(ReadOnlySpan<byte> p, int i, ReadOnlySpan<byte> literal) =>
+        p[i..].StartsWith(literal) ? i + literal.Length : -1;
 
     /// <summary>-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?; the caller checks what follows it.</summary>
-    private static bool SkipNumber(ReadOnlySpan<byte> p, ref int i)
+    private static int SkipNumber(ReadOnlySpan<byte> p, int i)
     {
-        var j = i;
-        if (p[j] == '-')
+        if (p[i] == '-')
         {
-            j++;
+            i++;
         }
 
-        if (j >= p.Length)
+        if ((uint)i >= (uint)p.Length)
         {
-            return false;
+            return -1;
         }
 
-        if (p[j] == '0')
+        i = p[i] == '0' ? i + 1 : SkipDigits(p, i);
+        if (i >= 0 && i < p.Length && p[i] == '.')
         {
-            j++;
-        }
-        else if (!SkipDigits(p, ref j))
-        {
-            return false;
+            i = SkipDigits(p, i + 1);
         }
 
-        if (j < p.Length && p[j] == '.')
+        if (i >= 0 && i < p.Length && (p[i] | 0x20) == 'e')
         {
-            j++;
-            if (!SkipDigits(p, ref j))
+            i++;
+            if (i < p.Length && p[i] is (byte)'+' or (byte)'-')
             {
-                return false;
-            }
-        }
-
-        if (j < p.Length && (p[j] | 0x20) == 'e')
-        {
-            j++;
-            if (j < p.Length && p[j] is (byte)'+' or (byte)'-')
-            {
-                j++;
+                i++;
             }
 
-            if (!SkipDigits(p, ref j))
-            {
-                return false;
-            }
+            i = SkipDigits(p, i);
         }
 
-        i = j;
-        return true;
+        return i;
     }
 
     /// <summary>One or more digits.</summary>
-    private static bool SkipDigits(ReadOnlySpan<byte> p, ref int j)
+    private static int SkipDigits(ReadOnlySpan<byte> p, int i)
     {
-        var first = j;
-        while ((uint)j < (uint)p.Length && p[j] - (uint)'0' <= 9)
+        var first = i;
+        while ((uint)i < (uint)p.Length && p[i] - (uint)'0' <= 9)
         {
-            j++;
+            i++;
         }
 
-        return j > first;
+        return i > first ? i : -1;
     }
 
     /// <summary>
     /// An array or object at <paramref name="i"/> inside containers <paramref name="depth"/> deep, to just past
     /// its end, validated without recursion: one bit per level says whether that level is an object.
     /// </summary>
-    private static bool SkipContainer(ReadOnlySpan<byte> p, ref int i, int depth)
+    private static int SkipContainer(ReadOnlySpan<byte> p, int i, int depth)
     {
         var outer = depth;
         var objects = 0UL;
         bool isObject;
     Open:
         isObject = p[i] == '{';
-        depth++;
-        if (depth >= MaxDepth)
+        if (++depth >= MaxDepth)
         {
-            return false; // the reader says whether it is too deep
+            return -1; // the reader says whether it is too deep
         }
 
         objects = isObject ? objects | (1UL << depth) : objects & ~(1UL << depth);
-        i++;
-        if (!SkipSpace(p, ref i))
+        if ((i = SkipSpace(p, i + 1)) < 0)
         {
-            return false;
+            return -1;
         }
 
         if (p[i] == (isObject ? '}' : ']'))
         {
-            i++;
             goto Closed;
         }
 
     Element:
-        if (isObject)
+        if (isObject && ((i = ScanString(p, i)) < 0 || (i = SkipColon(p, i)) < 0))
         {
-            if (!ScanString(p, ref i, out _) || !SkipColon(p, ref i))
-            {
-                return false;
-            }
+            return -1;
         }
 
         if (p[i] is (byte)'{' or (byte)'[')
@@ -532,23 +496,22 @@ public static class FeedEnvelope
             goto Open;
         }
 
-        if (!SkipScalar(p, ref i))
+        if ((i = SkipScalar(p, i)) < 0)
         {
-            return false;
+            return -1;
         }
 
     AfterValue:
-        if (!SkipSpace(p, ref i))
+        if ((i = SkipSpace(p, i)) < 0)
         {
-            return false;
+            return -1;
         }
 
         if (p[i] == ',')
         {
-            i++;
-            if (!SkipSpace(p, ref i))
+            if ((i = SkipSpace(p, i + 1)) < 0)
             {
-                return false;
+                return -1;
             }
 
             goto Element;
@@ -556,15 +519,14 @@ public static class FeedEnvelope
 
         if (p[i] != (isObject ? '}' : ']'))
         {
-            return false;
+            return -1;
         }
 
-        i++;
     Closed:
-        depth--;
-        if (depth == outer)
+        i++;
+        if (--depth == outer)
         {
-            return true;
+            return i;
         }
 
         isObject = (objects & (1UL << depth)) != 0;
