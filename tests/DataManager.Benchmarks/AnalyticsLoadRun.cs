@@ -138,15 +138,15 @@ public static class AnalyticsLoadRun
     {
         await using var connection = new MySqlConnection(database);
         await connection.OpenAsync();
-        await ExecuteAsync(connection, "SET time_zone = '+00:00'");
+        await AuditLoadRun.ExecuteAsync(connection, "SET time_zone = '+00:00'");
         foreach (var timeframe in timeframes)
         {
-            await ExecuteAsync(connection, CandleSchema.MySqlCreateTable(timeframe));
+            await AuditLoadRun.ExecuteAsync(connection, CandleSchema.MySqlCreateTable(timeframe));
             var seconds = (long)timeframe.Interval.TotalSeconds;
             var first = new DateTimeOffset(End).ToUnixTimeSeconds() - (candles * seconds);
 
             // Every symbol's candles end at End; prices wander differently per symbol (seq: candle, sym.seq: symbol).
-            await ExecuteAsync(connection, $"""
+            await AuditLoadRun.ExecuteAsync(connection, $"""
                 INSERT INTO {timeframe.TableName}
                 SELECT CONCAT(s, '_', t * 1000), s, FROM_UNIXTIME(t), FROM_UNIXTIME(t), FROM_UNIXTIME(t + {seconds - 1}), '{timeframe.Name}',
                        p, p + 1, p - 1, p + (CAST((j * 31 + k * 17) % 200 AS SIGNED) - 100) / 100, 10 + j % 13, 1000 + j % 13, 5 + j % 7, 4, 400, NULL, NULL,
@@ -155,14 +155,8 @@ public static class AnalyticsLoadRun
                              100 + ((c.seq * 7919 + sym.seq * 104729) % 1000) / 100 AS p
                       FROM seq_1_to_{symbols} sym CROSS JOIN seq_0_to_{candles - 1} c) x
                 """);
-            await ExecuteAsync(connection, $"ANALYZE TABLE {timeframe.TableName}");
+            await AuditLoadRun.ExecuteAsync(connection, $"ANALYZE TABLE {timeframe.TableName}");
         }
-    }
-
-    private static async Task ExecuteAsync(MySqlConnection connection, string sql)
-    {
-        await using var command = new MySqlCommand(sql, connection) { CommandTimeout = 600 };
-        await command.ExecuteNonQueryAsync();
     }
 
     private sealed class FixedTime(DateTime now) : TimeProvider
