@@ -4,6 +4,7 @@ using DataManager.Backfill;
 using DataManager.Candles;
 using DataManager.Configuration;
 using DataManager.Health;
+using DataManager.Incidents;
 using DataManager.Leadership;
 using DataManager.Storage;
 using DataManager.Tracking;
@@ -39,6 +40,7 @@ public static class DataManagerHostExtensions
         builder.Services.AddNatsConnection(nats, BindableOptionsServiceCollectionExtensions.BindNow<SeriesOptions>(builder.Configuration), service.PodId);
         builder.Services.AddLeadership(builder.Configuration);
         builder.Services.AddAuditing(audit);
+        builder.Services.AddIncidents(audit.Enabled);
         builder.Services.AddBinanceClient(BindableOptionsServiceCollectionExtensions.BindNow<BackfillOptions>(builder.Configuration));
         builder.Services.AddAnalytics(BindableOptionsServiceCollectionExtensions.BindNow<AnalyticsOptions>(builder.Configuration));
         builder.Services.AddReadinessChecks();

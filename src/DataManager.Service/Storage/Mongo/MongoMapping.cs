@@ -49,6 +49,7 @@ public static class MongoMapping
             MapWithId<AnalyticsResult>(r => r.Id);
             MapWithId<ArchivedCandle>(r => r.Id);
             MapWithId<LeaseRecord>(r => r.Name);
+            MapWithId<Incidents.Incident>(r => r.Id);
             _registered = true;
         }
     }

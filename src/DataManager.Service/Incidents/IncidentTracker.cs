@@ -1,0 +1,142 @@
+using DataManager.Auditing;
+using DataManager.Backfill;
+using DataManager.Candles;
+using DataManager.Leadership;
+using DataManager.Storage;
+using Microsoft.Extensions.Options;
+
+namespace DataManager.Incidents;
+
+/// <summary>
+/// The leader-only loop that turns audit records into incidents. The audit knows nothing of it: each
+/// iteration reads the finished audit cycles after its cursor (oldest first), applies each record to its
+/// series' open incidents with <see cref="IncidentRules.Apply"/>, writes what changed under the leader's term,
+/// then moves the cursor. A new leader resumes from the stored cursor; re-applying a cycle the old leader
+/// already applied changes nothing.
+/// </summary>
+public sealed partial class IncidentTracker(
+    IAuditStore audits,
+    IIncidentStore incidents,
+    IBackfillJobStore jobs,
+    IOptions<IncidentOptions> options,
+    TimeProvider time,
+    ILogger<IncidentTracker> logger) : ILeaderLoop
+{
+    /// <summary>On a first run (no cursor) only this many recent cycles are read.</summary>
+    public const int MaxCyclesPerIteration = 50;
+
+    public string Name => "incidents";
+
+    public TimeSpan InitialDelay => TimeSpan.Zero;
+
+    public TimeSpan Interval => options.Value.Interval;
+
+    public Task RunOnceAsync(LeadershipTicket leadership, CancellationToken cancellationToken) => ApplyNewAuditsAsync(leadership.Term, cancellationToken);
+
+    /// <summary>One iteration; returns how many incidents it wrote.</summary>
+    public async Task<int> ApplyNewAuditsAsync(long term, CancellationToken cancellationToken)
+    {
+        var cursor = await incidents.ReadCursorAsync(cancellationToken);
+        var cycles = (await audits.RecentCyclesAsync(MaxCyclesPerIteration, cancellationToken))
+            .Where(c => c.FinishedAt is not null && (cursor is null || c.StartedAt.ToUnixTimeMilliseconds() > cursor.Value.ToUnixTimeMilliseconds()))
+            .OrderBy(c => c.StartedAt)
+            .ToList();
+        var open = (await incidents.OpenAsync(cancellationToken)).ToDictionary(i => i.Id, StringComparer.Ordinal);
+        var written = 0;
+        if (cycles.Count > 0)
+        {
+            var completed = await jobs.ListAsync(BackfillJobState.Completed, 10_000, cancellationToken);
+            var jobsBySeries = completed.ToLookup(j => (j.Symbol, j.Timeframe));
+            foreach (var cycle in cycles)
+            {
+                var records = (await audits.QueryAsync(new AuditQuery(From: cycle.StartedAt, To: cycle.StartedAt.AddMilliseconds(1), Limit: 100_000), cancellationToken))
+                    .Where(r => r.CycleId == cycle.Id);
+                foreach (var record in records)
+                {
+                    written += await ApplyAsync(record, open, jobsBySeries[(record.Symbol, record.Timeframe)].ToList(), term, cancellationToken);
+                }
+
+                await incidents.SaveCursorAsync(cycle.StartedAt, term, cancellationToken);
+            }
+
+            LogApplied(logger, cycles.Count, written, open.Count, term);
+        }
+
+        IncidentMetrics.SetOpen(open.Values);
+        await incidents.PruneResolvedAsync(time.GetUtcNow() - TimeSpan.FromDays(options.Value.RetentionDays), cancellationToken);
+        return written;
+    }
+
+    private async Task<int> ApplyAsync(AuditRecord record, Dictionary<string, Incident> open, IReadOnlyList<BackfillJob> seriesJobs, long term, CancellationToken cancellationToken)
+    {
+        if (!Timeframe.TryParse(record.Timeframe, out var timeframe))
+        {
+            return 0;
+        }
+
+        var ofSeries = open.Values.Where(i => i.Symbol == record.Symbol && i.Timeframe == record.Timeframe).ToList();
+        var written = 0;
+        foreach (var incident in IncidentRules.Apply(record, timeframe.Interval, ofSeries, seriesJobs, term))
+        {
+            var isNew = !open.TryGetValue(incident.Id, out var previous);
+            if (!await incidents.TrySaveAsync(incident, previous?.Version ?? 0, cancellationToken))
+            {
+                // Another writer got there first (a previous leader applying the same audit): take what is stored.
+                var stored = await incidents.GetAsync(incident.Id, cancellationToken);
+                Track(open, stored);
+                LogConflict(logger, incident.Id, term);
+                continue;
+            }
+
+            var saved = incident with { Version = (previous?.Version ?? 0) + 1 };
+            Track(open, saved);
+            written++;
+            if (isNew)
+            {
+                IncidentMetrics.Opened.WithLabels(IncidentMetrics.Name(saved.Severity), IncidentMetrics.Name(saved.Kind)).Inc();
+                if (saved.DetectSeconds is { } detect)
+                {
+                    IncidentMetrics.DetectSeconds.WithLabels(saved.Timeframe).Observe(detect);
+                }
+
+                LogOpened(logger, saved.Id, saved.Symbol, saved.Timeframe, IncidentMetrics.Name(saved.Kind), IncidentMetrics.Name(saved.Severity), saved.From, saved.To);
+            }
+            else if (saved.State == IncidentState.Resolved)
+            {
+                IncidentMetrics.RepairSeconds.WithLabels(IncidentMetrics.Name(saved.Cause!.Value)).Observe(saved.RepairSeconds ?? 0);
+                LogResolved(logger, saved.Id, saved.Symbol, saved.Timeframe, IncidentMetrics.Name(saved.Kind), IncidentMetrics.Name(saved.Cause!.Value), saved.RepairSeconds ?? 0);
+            }
+        }
+
+        return written;
+    }
+
+    private static void Track(Dictionary<string, Incident> open, Incident? incident)
+    {
+        if (incident is null)
+        {
+            return;
+        }
+
+        if (incident.State == IncidentState.Open)
+        {
+            open[incident.Id] = incident;
+        }
+        else
+        {
+            open.Remove(incident.Id);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Incidents: applied {Cycles} audit cycles under term {Term}: {Written} incidents written, {Open} open")]
+    private static partial void LogApplied(ILogger logger, int cycles, int written, int open, long term);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Incident {Id:l} opened: {Symbol:l}/{Timeframe:l} {Kind:l} ({Severity:l}) {From:o}..{To:o}")]
+    private static partial void LogOpened(ILogger logger, string id, string symbol, string timeframe, string kind, string severity, DateTimeOffset from, DateTimeOffset to);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Incident {Id:l} resolved: {Symbol:l}/{Timeframe:l} {Kind:l}, {Cause:l} after {Seconds:F0} s")]
+    private static partial void LogResolved(ILogger logger, string id, string symbol, string timeframe, string kind, string cause, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Incident {Id:l} was already written by another writer; using the stored one (term {Term})")]
+    private static partial void LogConflict(ILogger logger, string id, long term);
+}
