@@ -156,5 +156,7 @@ public sealed class MongoQueryShapeTests
         public static AuditRecord Audit() => Audit("BTCUSDT", "15m", T0.AddMilliseconds(250));
 
         protected override Task<TStore> CreateStoreAsync<TStore>() => throw new NotSupportedException();
+
+        protected override Task<DataManager.Storage.IIncidentStore> CreateIncidentStoreAsync() => throw new NotSupportedException();
     }
 }
