@@ -66,6 +66,7 @@ public static class DataManagerHostExtensions
         app.MapTrackerEndpoints();
         app.MapAnalyticsEndpoints();
         app.MapBackfillEndpoints();
+        app.MapIncidentEndpoints();
         app.MapMetrics("/metrics");
         return app;
     }
