@@ -7,6 +7,7 @@ return args switch
     ["audit-load", ..] => await AuditLoadRun.RunAsync(args),
     ["tracker-load", ..] => await TrackerLoadRun.RunAsync(args),
     ["backfill-load", ..] => await BackfillLoadRun.RunAsync(args),
+    ["incident-load", ..] => await IncidentLoadRun.RunAsync(args),
     _ => RunBenchmarks(args),
 };
 

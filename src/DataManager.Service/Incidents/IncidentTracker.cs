@@ -22,6 +22,9 @@ public sealed partial class IncidentTracker(
     TimeProvider time,
     ILogger<IncidentTracker> logger) : ILeaderLoop
 {
+    private LeaderView? _view;
+    private DateTimeOffset _lastPrune = DateTimeOffset.MinValue;
+
     /// <summary>On a first run (no cursor) only this many recent cycles are read.</summary>
     public const int MaxCyclesPerIteration = 50;
 
@@ -36,12 +39,16 @@ public sealed partial class IncidentTracker(
     /// <summary>One iteration; returns how many incidents it wrote.</summary>
     public async Task<int> ApplyNewAuditsAsync(long term, CancellationToken cancellationToken)
     {
-        var cursor = await incidents.ReadCursorAsync(cancellationToken);
+        // Within one term only this replica writes incidents, so its own view of the cursor and the open
+        // incidents stays true; a new term (or a failed iteration) reads them from the store again.
+        var view = _view is { } cached && cached.Term == term ? cached : null;
+        _view = null;
+        var cursor = view is null ? await incidents.ReadCursorAsync(cancellationToken) : view.Cursor;
+        var open = view?.Open ?? (await incidents.OpenAsync(cancellationToken)).ToDictionary(i => i.Id, StringComparer.Ordinal);
         var cycles = (await audits.RecentCyclesAsync(MaxCyclesPerIteration, cancellationToken))
             .Where(c => c.FinishedAt is not null && (cursor is null || c.StartedAt.ToUnixTimeMilliseconds() > cursor.Value.ToUnixTimeMilliseconds()))
             .OrderBy(c => c.StartedAt)
             .ToList();
-        var open = (await incidents.OpenAsync(cancellationToken)).ToDictionary(i => i.Id, StringComparer.Ordinal);
         var written = 0;
         if (cycles.Count > 0)
         {
@@ -51,64 +58,83 @@ public sealed partial class IncidentTracker(
             {
                 var records = (await audits.QueryAsync(new AuditQuery(From: cycle.StartedAt, To: cycle.StartedAt.AddMilliseconds(1), Limit: 100_000), cancellationToken))
                     .Where(r => r.CycleId == cycle.Id);
-                foreach (var record in records)
-                {
-                    written += await ApplyAsync(record, open, jobsBySeries[(record.Symbol, record.Timeframe)].ToList(), term, cancellationToken);
-                }
-
-                await incidents.SaveCursorAsync(cycle.StartedAt, term, cancellationToken);
+                written += await ApplyCycleAsync(cycle, records, open, jobsBySeries, term, cancellationToken);
+                cursor = cycle.StartedAt;
             }
 
             LogApplied(logger, cycles.Count, written, open.Count, term);
         }
 
         IncidentMetrics.SetOpen(open.Values);
-        await incidents.PruneResolvedAsync(time.GetUtcNow() - TimeSpan.FromDays(options.Value.RetentionDays), cancellationToken);
+        var now = time.GetUtcNow();
+        if (now - _lastPrune >= TimeSpan.FromHours(1))
+        {
+            await incidents.PruneResolvedAsync(now - TimeSpan.FromDays(options.Value.RetentionDays), cancellationToken);
+            _lastPrune = now;
+        }
+
+        _view = new LeaderView(term, cursor, open);
         return written;
     }
 
-    private async Task<int> ApplyAsync(AuditRecord record, Dictionary<string, Incident> open, IReadOnlyList<BackfillJob> seriesJobs, long term, CancellationToken cancellationToken)
+    /// <summary>Each series appears once per cycle, so the cycle's changes are independent and written together with the cursor.</summary>
+    private async Task<int> ApplyCycleAsync(AuditCycleRecord cycle, IEnumerable<AuditRecord> records, Dictionary<string, Incident> open,
+        ILookup<(string, string), BackfillJob> jobsBySeries, long term, CancellationToken cancellationToken)
     {
-        if (!Timeframe.TryParse(record.Timeframe, out var timeframe))
+        var writes = new List<IncidentWrite>();
+        foreach (var record in records)
         {
-            return 0;
+            if (!Timeframe.TryParse(record.Timeframe, out var timeframe))
+            {
+                continue;
+            }
+
+            var ofSeries = open.Values.Where(i => i.Symbol == record.Symbol && i.Timeframe == record.Timeframe).ToList();
+            var seriesJobs = jobsBySeries[(record.Symbol, record.Timeframe)].ToList();
+            writes.AddRange(IncidentRules.Apply(record, timeframe.Interval, ofSeries, seriesJobs, term)
+                .Select(i => new IncidentWrite(i, open.TryGetValue(i.Id, out var previous) ? previous.Version : 0)));
         }
 
-        var ofSeries = open.Values.Where(i => i.Symbol == record.Symbol && i.Timeframe == record.Timeframe).ToList();
+        var results = await incidents.TrySaveCycleAsync(writes, cycle.StartedAt, term, cancellationToken);
         var written = 0;
-        foreach (var incident in IncidentRules.Apply(record, timeframe.Interval, ofSeries, seriesJobs, term))
+        for (var n = 0; n < writes.Count; n++)
         {
-            var isNew = !open.TryGetValue(incident.Id, out var previous);
-            if (!await incidents.TrySaveAsync(incident, previous?.Version ?? 0, cancellationToken))
+            var (incident, expected) = (writes[n].Incident, writes[n].ExpectedVersion);
+            if (!results[n])
             {
                 // Another writer got there first (a previous leader applying the same audit): take what is stored.
-                var stored = await incidents.GetAsync(incident.Id, cancellationToken);
-                Track(open, stored);
+                Track(open, await incidents.GetAsync(incident.Id, cancellationToken));
                 LogConflict(logger, incident.Id, term);
                 continue;
             }
 
-            var saved = incident with { Version = (previous?.Version ?? 0) + 1 };
+            var saved = incident with { Version = expected + 1 };
             Track(open, saved);
             written++;
-            if (isNew)
-            {
-                IncidentMetrics.Opened.WithLabels(IncidentMetrics.Name(saved.Severity), IncidentMetrics.Name(saved.Kind)).Inc();
-                if (saved.DetectSeconds is { } detect)
-                {
-                    IncidentMetrics.DetectSeconds.WithLabels(saved.Timeframe).Observe(detect);
-                }
-
-                LogOpened(logger, saved.Id, saved.Symbol, saved.Timeframe, IncidentMetrics.Name(saved.Kind), IncidentMetrics.Name(saved.Severity), saved.From, saved.To);
-            }
-            else if (saved.State == IncidentState.Resolved)
-            {
-                IncidentMetrics.RepairSeconds.WithLabels(IncidentMetrics.Name(saved.Cause!.Value)).Observe(saved.RepairSeconds ?? 0);
-                LogResolved(logger, saved.Id, saved.Symbol, saved.Timeframe, IncidentMetrics.Name(saved.Kind), IncidentMetrics.Name(saved.Cause!.Value), saved.RepairSeconds ?? 0);
-            }
+            Observe(saved, isNew: expected == 0);
         }
 
         return written;
+    }
+
+    private void Observe(Incident saved, bool isNew)
+    {
+        if (isNew)
+        {
+            IncidentMetrics.Opened.WithLabels(IncidentMetrics.Name(saved.Severity), IncidentMetrics.Name(saved.Kind)).Inc();
+            if (saved.DetectSeconds is { } detect)
+            {
+                IncidentMetrics.DetectSeconds.WithLabels(saved.Timeframe).Observe(detect);
+            }
+
+            LogOpened(logger, saved.Id, saved.Symbol, saved.Timeframe, IncidentMetrics.Name(saved.Kind), IncidentMetrics.Name(saved.Severity), saved.From, saved.To);
+        }
+
+        if (saved.State == IncidentState.Resolved)
+        {
+            IncidentMetrics.RepairSeconds.WithLabels(IncidentMetrics.Name(saved.Cause!.Value)).Observe(saved.RepairSeconds ?? 0);
+            LogResolved(logger, saved.Id, saved.Symbol, saved.Timeframe, IncidentMetrics.Name(saved.Kind), IncidentMetrics.Name(saved.Cause!.Value), saved.RepairSeconds ?? 0);
+        }
     }
 
     private static void Track(Dictionary<string, Incident> open, Incident? incident)
@@ -127,6 +153,8 @@ public sealed partial class IncidentTracker(
             open.Remove(incident.Id);
         }
     }
+
+    private sealed record LeaderView(long Term, DateTimeOffset? Cursor, Dictionary<string, Incident> Open);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Incidents: applied {Cycles} audit cycles under term {Term}: {Written} incidents written, {Open} open")]
     private static partial void LogApplied(ILogger logger, int cycles, int written, int open, long term);

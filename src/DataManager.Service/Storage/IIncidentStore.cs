@@ -12,6 +12,13 @@ public interface IIncidentStore
     /// </summary>
     Task<bool> TrySaveAsync(Incident incident, long expectedVersion, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The writes of one audit cycle and the cursor after it: each write as <see cref="TrySaveAsync"/> (one
+    /// result per write, in order), then the cursor as <see cref="SaveCursorAsync"/>; one transaction where
+    /// the backend has them (SQLite), in that order otherwise.
+    /// </summary>
+    Task<IReadOnlyList<bool>> TrySaveCycleAsync(IReadOnlyList<IncidentWrite> writes, DateTimeOffset appliedThrough, long term, CancellationToken cancellationToken);
+
     Task<Incident?> GetAsync(string id, CancellationToken cancellationToken);
 
     /// <summary>Every open incident (a small set: the problems of now).</summary>
@@ -29,3 +36,6 @@ public interface IIncidentStore
     /// <summary>Deletes resolved incidents resolved before <paramref name="resolvedBefore"/>; open ones stay.</summary>
     Task<long> PruneResolvedAsync(DateTimeOffset resolvedBefore, CancellationToken cancellationToken);
 }
+
+/// <summary>An incident to write, if the stored one is still at <paramref name="ExpectedVersion"/> (0: new).</summary>
+public sealed record IncidentWrite(Incident Incident, long ExpectedVersion);

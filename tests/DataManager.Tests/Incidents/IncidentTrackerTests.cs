@@ -104,6 +104,16 @@ public sealed class IncidentTrackerTests : IDisposable
     {
         public Task<bool> TrySaveAsync(Incident incident, long expectedVersion, CancellationToken cancellationToken) => inner.TrySaveAsync(incident, expectedVersion, cancellationToken);
 
+        public async Task<IReadOnlyList<bool>> TrySaveCycleAsync(IReadOnlyList<IncidentWrite> writes, DateTimeOffset appliedThrough, long term, CancellationToken cancellationToken)
+        {
+            foreach (var write in writes)
+            {
+                await inner.TrySaveAsync(write.Incident, write.ExpectedVersion, cancellationToken);
+            }
+
+            throw new IOException("process died");
+        }
+
         public Task<Incident?> GetAsync(string id, CancellationToken cancellationToken) => inner.GetAsync(id, cancellationToken);
 
         public Task<IReadOnlyList<Incident>> OpenAsync(CancellationToken cancellationToken) => inner.OpenAsync(cancellationToken);

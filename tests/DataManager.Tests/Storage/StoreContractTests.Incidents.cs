@@ -90,6 +90,20 @@ public abstract partial class StoreContractTests
     }
 
     [Fact]
+    public async Task A_cycles_writes_report_each_result_and_move_the_cursor()
+    {
+        var store = await CreateIncidentStoreAsync();
+        Assert.True(await store.TrySaveAsync(Incident("old", T0), 0, Ct));
+        var results = await store.TrySaveCycleAsync(
+            [new IncidentWrite(Incident("new", T0), 0), new IncidentWrite(Incident("old", T0) with { Size = 5 }, 7), new IncidentWrite(Incident("old", T0) with { Size = 6 }, 1)],
+            T0.AddMinutes(5), 1, Ct);
+        Assert.Equal([true, false, true], results);
+        Assert.Equal(6, (await store.GetAsync("old", Ct))!.Size);
+        Assert.NotNull(await store.GetAsync("new", Ct));
+        Assert.Equal(T0.AddMinutes(5), await store.ReadCursorAsync(Ct));
+    }
+
+    [Fact]
     public async Task The_incident_cursor_only_moves_forward()
     {
         var store = await CreateIncidentStoreAsync();

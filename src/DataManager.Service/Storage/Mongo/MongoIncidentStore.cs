@@ -44,6 +44,20 @@ public sealed class MongoIncidentStore : IIncidentStore
         return result.ModifiedCount == 1;
     }
 
+    public async Task<IReadOnlyList<bool>> TrySaveCycleAsync(IReadOnlyList<IncidentWrite> writes, DateTimeOffset appliedThrough, long term, CancellationToken cancellationToken)
+    {
+        // No transaction (a standalone server has none): a crash between the writes and the cursor makes the next
+        // leader re-apply the cycle, which changes nothing.
+        var results = new List<bool>(writes.Count);
+        foreach (var write in writes)
+        {
+            results.Add(await TrySaveAsync(write.Incident, write.ExpectedVersion, cancellationToken));
+        }
+
+        await SaveCursorAsync(appliedThrough, term, cancellationToken);
+        return results;
+    }
+
     public async Task<Incident?> GetAsync(string id, CancellationToken cancellationToken) =>
         await _incidents.Find(Filter.Eq(i => i.Id, id)).FirstOrDefaultAsync(cancellationToken);
 

@@ -27,6 +27,28 @@ public sealed class SqliteIncidentStore(string path) : IIncidentStore
 
     public async Task<bool> TrySaveAsync(Incident incident, long expectedVersion, CancellationToken cancellationToken)
     {
+        await using var connection = await ConnectAsync(cancellationToken);
+        return await SaveAsync(connection, null, new IncidentWrite(incident, expectedVersion), cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<bool>> TrySaveCycleAsync(IReadOnlyList<IncidentWrite> writes, DateTimeOffset appliedThrough, long term, CancellationToken cancellationToken)
+    {
+        await using var connection = await ConnectAsync(cancellationToken);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        var results = new List<bool>(writes.Count);
+        foreach (var write in writes)
+        {
+            results.Add(await SaveAsync(connection, transaction, write, cancellationToken));
+        }
+
+        await SaveCursorAsync(connection, transaction, appliedThrough, term, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return results;
+    }
+
+    private static async Task<bool> SaveAsync(SqliteConnection connection, SqliteTransaction? transaction, IncidentWrite write, CancellationToken cancellationToken)
+    {
+        var (incident, expectedVersion) = (write.Incident, write.ExpectedVersion);
         var stored = incident with { Version = expectedVersion + 1 };
         var values = new (string, object?)[]
         {
@@ -43,8 +65,7 @@ public sealed class SqliteIncidentStore(string path) : IIncidentStore
               UPDATE incidents SET state = $state, severity = $severity, resolved_at = $resolved, term = $term, version = $version, body = $body
               WHERE id = $id AND version = $expected AND term <= $term;
               """;
-        await using var connection = await ConnectAsync(cancellationToken);
-        return await ExecuteAsync(connection, sql, cancellationToken, values) == 1;
+        return await ExecuteAsync(connection, transaction, sql, cancellationToken, values) == 1;
     }
 
     public async Task<Incident?> GetAsync(string id, CancellationToken cancellationToken)
@@ -80,14 +101,17 @@ public sealed class SqliteIncidentStore(string path) : IIncidentStore
     public async Task SaveCursorAsync(DateTimeOffset appliedThrough, long term, CancellationToken cancellationToken)
     {
         await using var connection = await ConnectAsync(cancellationToken);
-        await ExecuteAsync(connection,
+        await SaveCursorAsync(connection, null, appliedThrough, term, cancellationToken);
+    }
+
+    private static Task<int> SaveCursorAsync(SqliteConnection connection, SqliteTransaction? transaction, DateTimeOffset appliedThrough, long term, CancellationToken cancellationToken) =>
+        ExecuteAsync(connection, transaction,
             """
             INSERT INTO incident_cursor(name, applied_through, term) VALUES ('audits', $at, $term)
             ON CONFLICT(name) DO UPDATE SET applied_through = excluded.applied_through, term = excluded.term
             WHERE excluded.applied_through > incident_cursor.applied_through;
             """,
             cancellationToken, ("$at", Ms(appliedThrough)), ("$term", term));
-    }
 
     public async Task<long> PruneResolvedAsync(DateTimeOffset resolvedBefore, CancellationToken cancellationToken)
     {
@@ -124,9 +148,13 @@ public sealed class SqliteIncidentStore(string path) : IIncidentStore
         return connection;
     }
 
-    private static async Task<int> ExecuteAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    private static Task<int> ExecuteAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters) =>
+        ExecuteAsync(connection, null, sql, cancellationToken, parameters);
+
+    private static async Task<int> ExecuteAsync(SqliteConnection connection, SqliteTransaction? transaction, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
         await using var command = Command(connection, sql, parameters);
+        command.Transaction = transaction;
         return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
