@@ -40,7 +40,7 @@ public static class DataManagerHostExtensions
         builder.Services.AddNatsConnection(nats, BindableOptionsServiceCollectionExtensions.BindNow<SeriesOptions>(builder.Configuration), service.PodId);
         builder.Services.AddLeadership(builder.Configuration);
         builder.Services.AddAuditing(audit);
-        builder.Services.AddIncidents(audit.Enabled);
+        builder.Services.AddIncidents(audit.Enabled, BindableOptionsServiceCollectionExtensions.BindNow<IncidentOptions>(builder.Configuration));
         builder.Services.AddBinanceClient(BindableOptionsServiceCollectionExtensions.BindNow<BackfillOptions>(builder.Configuration));
         builder.Services.AddAnalytics(BindableOptionsServiceCollectionExtensions.BindNow<AnalyticsOptions>(builder.Configuration));
         builder.Services.AddReadinessChecks();

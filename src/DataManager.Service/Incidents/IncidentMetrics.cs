@@ -19,6 +19,38 @@ public static class IncidentMetrics
 
     public static readonly Counter Opened = Metrics.CreateCounter("data_manager_incidents_opened_total", "Data-quality incidents opened.", ["severity", "kind"]);
 
+    private static readonly string[] Series = ["symbol", "timeframe"];
+
+    public static readonly Counter CandlesTotal = Metrics.CreateCounter("data_manager_slo_candles_total",
+        "Completeness SLI: expected candles whose deadline (close + two intervals) passed.", Series);
+
+    public static readonly Counter CandlesGood = Metrics.CreateCounter("data_manager_slo_candles_good_total",
+        "Completeness SLI: those of them present by the first audit after the deadline.", Series);
+
+    public static readonly Counter FreshnessMinutesTotal = Metrics.CreateCounter("data_manager_slo_freshness_minutes_total",
+        "Freshness SLI: minutes observed by the audit.", Series);
+
+    public static readonly Counter FreshnessMinutesGood = Metrics.CreateCounter("data_manager_slo_freshness_minutes_good_total",
+        "Freshness SLI: minutes in which the newest closed candle was at most two intervals old.", Series);
+
+    public static readonly Gauge Objective = Metrics.CreateGauge("data_manager_slo_objective_ratio",
+        "The configured objective of each SLI (QUALITY_SLO_COMPLETENESS, QUALITY_SLO_FRESHNESS) as a ratio.", ["slo"]);
+
+    public static void Record(string symbol, string timeframe, SliEvents events)
+    {
+        if (events.CandlesTotal > 0)
+        {
+            CandlesTotal.WithLabels(symbol, timeframe).Inc(events.CandlesTotal);
+            CandlesGood.WithLabels(symbol, timeframe).Inc(events.CandlesGood);
+        }
+
+        if (events.MinutesTotal > 0)
+        {
+            FreshnessMinutesTotal.WithLabels(symbol, timeframe).Inc(events.MinutesTotal);
+            FreshnessMinutesGood.WithLabels(symbol, timeframe).Inc(events.MinutesGood);
+        }
+    }
+
     public static string Name<TEnum>(TEnum value)
         where TEnum : struct, Enum => System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(value.ToString());
 

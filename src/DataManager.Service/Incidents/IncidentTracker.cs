@@ -22,6 +22,7 @@ public sealed partial class IncidentTracker(
     TimeProvider time,
     ILogger<IncidentTracker> logger) : ILeaderLoop
 {
+    private readonly Dictionary<(string, string), DateTimeOffset?> _lastAudited = [];
     private LeaderView? _view;
     private DateTimeOffset _lastPrune = DateTimeOffset.MinValue;
 
@@ -43,6 +44,12 @@ public sealed partial class IncidentTracker(
         // incidents stays true; a new term (or a failed iteration) reads them from the store again.
         var view = _view is { } cached && cached.Term == term ? cached : null;
         _view = null;
+        if (view is null)
+        {
+            // Another leader counted SLI events meanwhile: start each series afresh rather than count them twice.
+            _lastAudited.Clear();
+        }
+
         var cursor = view is null ? await incidents.ReadCursorAsync(cancellationToken) : view.Cursor;
         var open = view?.Open ?? (await incidents.OpenAsync(cancellationToken)).ToDictionary(i => i.Id, StringComparer.Ordinal);
         var cycles = (await audits.RecentCyclesAsync(MaxCyclesPerIteration, cancellationToken))
@@ -87,6 +94,18 @@ public sealed partial class IncidentTracker(
             if (!Timeframe.TryParse(record.Timeframe, out var timeframe))
             {
                 continue;
+            }
+
+            // SLI events since this leader's previous audit of the series (none for its first: counters only ever add).
+            var seriesKey = (record.Symbol, record.Timeframe);
+            var previousAt = _lastAudited.GetValueOrDefault(seriesKey);
+            if (record.AuditedAt > (previousAt ?? DateTimeOffset.MinValue))
+            {
+                IncidentMetrics.Record(record.Symbol, record.Timeframe, ServiceLevels.Between(previousAt, record, timeframe.Interval));
+                if (record.Error is null)
+                {
+                    _lastAudited[seriesKey] = record.AuditedAt;
+                }
             }
 
             var ofSeries = open.Values.Where(i => i.Symbol == record.Symbol && i.Timeframe == record.Timeframe).ToList();

@@ -11,6 +11,8 @@ public sealed class AlertRuleTests
     [
         "DataManagerNoLeader", "DataManagerMultipleLeaders", "DataManagerAuditStale", "DataManagerSeriesCritical", "DataManagerNatsDisconnected",
         "DataManagerNoMessages", "DataManagerMessagesDropped", "DataManagerBackfillFailures", "DataManagerBinanceBanned",
+        "DataManagerCompletenessBudgetBurnFast", "DataManagerCompletenessBudgetBurnSlow", "DataManagerFreshnessBudgetBurnFast", "DataManagerFreshnessBudgetBurnSlow",
+        "DataManagerSymbolSilent",
     ];
 
     /// <summary>The rendered PrometheusRule's spec: a plain Prometheus rule file.</summary>
