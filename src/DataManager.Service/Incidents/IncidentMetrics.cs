@@ -36,27 +36,46 @@ public static class IncidentMetrics
     public static readonly Gauge Objective = Metrics.CreateGauge("data_manager_slo_objective_ratio",
         "The configured objective of each SLI (QUALITY_SLO_COMPLETENESS, QUALITY_SLO_FRESHNESS) as a ratio.", ["slo"]);
 
+    /// <summary>Adds a pair of audits' events (zero included, so a series' counters exist from its second audit on).</summary>
     public static void Record(string symbol, string timeframe, SliEvents events)
     {
-        if (events.CandlesTotal > 0)
-        {
-            CandlesTotal.WithLabels(symbol, timeframe).Inc(events.CandlesTotal);
-            CandlesGood.WithLabels(symbol, timeframe).Inc(events.CandlesGood);
-        }
-
-        if (events.MinutesTotal > 0)
-        {
-            FreshnessMinutesTotal.WithLabels(symbol, timeframe).Inc(events.MinutesTotal);
-            FreshnessMinutesGood.WithLabels(symbol, timeframe).Inc(events.MinutesGood);
-        }
+        CandlesTotal.WithLabels(symbol, timeframe).Inc(events.CandlesTotal);
+        CandlesGood.WithLabels(symbol, timeframe).Inc(events.CandlesGood);
+        FreshnessMinutesTotal.WithLabels(symbol, timeframe).Inc(events.MinutesTotal);
+        FreshnessMinutesGood.WithLabels(symbol, timeframe).Inc(events.MinutesGood);
     }
+
+    /// <summary>One series per open incident (value: when it opened), for the dashboard's table; bounded by what is open.</summary>
+    public static readonly Gauge OpenInfo = Metrics.CreateGauge("data_manager_incident_open_info",
+        "Each open incident (set by the leader); the value is the Unix time it opened.", ["id", "symbol", "timeframe", "kind", "severity"]);
+
+    private static readonly Lock OpenInfoGate = new();
+    private static HashSet<string[]> _openInfoLabels = new(LabelsComparer.Instance);
 
     public static string Name<TEnum>(TEnum value)
         where TEnum : struct, Enum => System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(value.ToString());
 
     /// <summary>Sets every severity × kind pair, so a cleared pair reads 0 rather than its last value.</summary>
-    public static void SetOpen(IEnumerable<Incident> open)
+    public static void SetOpen(IReadOnlyCollection<Incident> open)
     {
+        lock (OpenInfoGate)
+        {
+            var labels = new HashSet<string[]>(LabelsComparer.Instance);
+            foreach (var incident in open)
+            {
+                string[] values = [incident.Id, incident.Symbol, incident.Timeframe, Name(incident.Kind), Name(incident.Severity)];
+                OpenInfo.WithLabels(values).Set(incident.OpenedAt.ToUnixTimeMilliseconds() / 1000.0);
+                labels.Add(values);
+            }
+
+            foreach (var gone in _openInfoLabels.Where(l => !labels.Contains(l)))
+            {
+                OpenInfo.RemoveLabelled(gone);
+            }
+
+            _openInfoLabels = labels;
+        }
+
         var counts = open.GroupBy(i => (i.Severity, i.Kind)).ToDictionary(g => g.Key, g => g.Count());
         foreach (var severity in Enum.GetValues<IncidentSeverity>())
         {
@@ -65,5 +84,23 @@ public static class IncidentMetrics
                 Open.WithLabels(Name(severity), Name(kind)).Set(counts.GetValueOrDefault((severity, kind)));
             }
         }
+    }
+}
+
+internal sealed class LabelsComparer : IEqualityComparer<string[]>
+{
+    public static readonly LabelsComparer Instance = new();
+
+    public bool Equals(string[]? x, string[]? y) => x is not null && y is not null && x.AsSpan().SequenceEqual(y);
+
+    public int GetHashCode(string[] obj)
+    {
+        var hash = new HashCode();
+        foreach (var value in obj)
+        {
+            hash.Add(value, StringComparer.Ordinal);
+        }
+
+        return hash.ToHashCode();
     }
 }
