@@ -54,7 +54,7 @@ public sealed class SqliteIncidentStore(string path) : IIncidentStore
         {
             ("$id", stored.Id), ("$symbol", stored.Symbol), ("$tf", stored.Timeframe), ("$state", Name(stored.State)), ("$severity", Name(stored.Severity)),
             ("$opened", Ms(stored.OpenedAt)), ("$resolved", stored.ResolvedAt is { } r ? Ms(r) : null), ("$term", stored.Term),
-            ("$version", stored.Version), ("$expected", expectedVersion), ("$body", StoreJson.Serialize(stored)),
+            ("$version", stored.Version), ("$expected", expectedVersion), ("$body", StoreJson.SerializeStored(stored)),
         };
         var sql = expectedVersion == 0
             ? """
