@@ -18,6 +18,7 @@ public static class DataManagerConfiguration
         BindableOptionsServiceCollectionExtensions.BindNow<BackfillOptions>,
         BindableOptionsServiceCollectionExtensions.BindNow<AnalyticsOptions>,
         BindableOptionsServiceCollectionExtensions.BindNow<Incidents.IncidentOptions>,
+        BindableOptionsServiceCollectionExtensions.BindNow<Http.ApiAccessOptions>,
     ];
 
     public static IReadOnlyList<string> Validate(IConfiguration configuration) =>

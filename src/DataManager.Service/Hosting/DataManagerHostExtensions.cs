@@ -5,6 +5,7 @@ using DataManager.Candles;
 using DataManager.Configuration;
 using DataManager.Health;
 using DataManager.Incidents;
+using DataManager.Http;
 using DataManager.Leadership;
 using DataManager.Storage;
 using DataManager.Tracking;
@@ -53,13 +54,15 @@ public static class DataManagerHostExtensions
                 json.SerializerOptions.Converters.Add(converter);
             }
         });
-        builder.Services.AddProblemDetails();
+        builder.AddDataManagerHttp();
         return builder;
     }
 
     public static WebApplication MapDataManager(this WebApplication app)
     {
+        app.UseDataManagerHttpGuards();
         app.UseHttpMetrics();
+        app.UseDataManagerHttp();
         app.MapHealthEndpoints();
         app.MapLeadershipEndpoints();
         app.MapAuditEndpoints();
@@ -67,7 +70,8 @@ public static class DataManagerHostExtensions
         app.MapAnalyticsEndpoints();
         app.MapBackfillEndpoints();
         app.MapIncidentEndpoints();
-        app.MapMetrics("/metrics");
+        app.MapMetrics("/metrics").WithMetadata(new HttpMethodMetadata(ApiRoutes.GetOrHead));
+        app.MapOpenApi(ApiContract.DocumentPath.Replace("v1", "{documentName}", StringComparison.Ordinal));
         return app;
     }
 }

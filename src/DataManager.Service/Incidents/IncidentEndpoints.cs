@@ -1,5 +1,5 @@
-using DataManager.Auditing;
 using DataManager.Candles;
+using DataManager.Http;
 using DataManager.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -42,59 +42,19 @@ public static class IncidentEndpoints
     }
 }
 
-/// <summary>The incident list's query parameters, checked with the input rules the API and CLI share.</summary>
+/// <summary>The incident list's query parameters, checked with the shared request validation.</summary>
 public static class IncidentRequest
 {
     public static IncidentQuery Parse(string? state, string? symbol, string? timeframe, string? severity, string? from, string? to, Dictionary<string, string[]> errors)
     {
-        var query = new IncidentQuery(State: Choice<IncidentState>("state", state, errors), Severity: Choice<IncidentSeverity>("severity", severity, errors));
-        if (symbol is not null)
-        {
-            if (SymbolName.TryNormalize(symbol, out var normalized))
-            {
-                query = query with { Symbol = normalized };
-            }
-            else
-            {
-                errors["symbol"] = ["expected 2 to 20 letters or digits, e.g. BTCUSDT"];
-            }
-        }
-
-        if (timeframe is not null)
-        {
-            if (Timeframe.TryParseExact(timeframe, out var parsed))
-            {
-                query = query with { Timeframe = parsed.Name };
-            }
-            else
-            {
-                errors["timeframe"] = ["expected one of " + string.Join(", ", Timeframe.All.Select(t => t.Name))];
-            }
-        }
-
-        query = query with { From = Time("from", from, errors), To = Time("to", to, errors) };
-        if (query.From is { } f && query.To is { } t && f >= t)
-        {
-            errors["to"] = ["expected to be after from"];
-        }
-
-        return query;
-    }
-
-    private static DateTimeOffset? Time(string name, string? value, Dictionary<string, string[]> errors)
-    {
-        if (value is null)
-        {
-            return null;
-        }
-
-        if (IsoTime.TryParse(value, out var time))
-        {
-            return time;
-        }
-
-        errors[name] = ["expected " + IsoTime.Expected];
-        return null;
+        var (normalized, fromTime, toTime) = RequestValidation.SeriesWindow(symbol, timeframe, from, to, errors);
+        return new IncidentQuery(
+            State: Choice<IncidentState>("state", state, errors),
+            Symbol: normalized,
+            Timeframe: timeframe is not null && Timeframe.TryParseExact(timeframe, out var parsed) ? parsed.Name : null,
+            Severity: Choice<IncidentSeverity>("severity", severity, errors),
+            From: fromTime,
+            To: toTime);
     }
 
     private static TEnum? Choice<TEnum>(string name, string? value, Dictionary<string, string[]> errors)
