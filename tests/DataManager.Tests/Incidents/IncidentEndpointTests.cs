@@ -88,12 +88,18 @@ public sealed class IncidentEndpointTests
     }
 
     [Fact]
-    public async Task An_unknown_incident_is_404_problem_details()
+    public async Task An_unknown_incident_is_404_problem_details_and_both_routes_are_in_the_openapi_document()
     {
         await using var host = await ServiceHost.StartAsync(new Dictionary<string, string?> { ["ENABLE_AUDITOR"] = "false" });
         Assert.DoesNotContain(host.Services.GetServices<ILeaderLoop>(), l => l is IncidentTracker);
         var response = await host.Client.GetAsync("/api/incidents/nope", Ct);
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+
+        using var openApi = JsonDocument.Parse(await host.Client.GetStringAsync(DataManager.Http.ApiContract.DocumentPath, Ct));
+        var paths = openApi.RootElement.GetProperty("paths");
+        var list = paths.GetProperty("/api/incidents").GetProperty("get").GetProperty("parameters").EnumerateArray().Select(p => p.GetProperty("name").GetString()).ToList();
+        Assert.Equal(["state", "symbol", "timeframe", "severity", "from", "to", "skip", "limit"], list);
+        Assert.True(paths.TryGetProperty("/api/incidents/{id}", out _));
     }
 }
