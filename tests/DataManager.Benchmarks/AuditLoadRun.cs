@@ -210,7 +210,7 @@ public static class AuditLoadRun
         return (seconds[seconds.Count / 2], runs);
     }
 
-    private static async Task ExecuteAsync(MySqlConnection connection, string sql)
+    internal static async Task ExecuteAsync(MySqlConnection connection, string sql)
     {
         await using var command = new MySqlCommand(sql, connection) { CommandTimeout = 600 };
         await command.ExecuteNonQueryAsync();

@@ -8,6 +8,8 @@ return args switch
     ["tracker-load", ..] => await TrackerLoadRun.RunAsync(args),
     ["backfill-load", ..] => await BackfillLoadRun.RunAsync(args),
     ["incident-load", ..] => await IncidentLoadRun.RunAsync(args),
+    ["analytics-load", ..] => await AnalyticsLoadRun.RunAsync(args),
+    ["parser-instructions", ..] => ParserInstructionRun.Run(args),
     _ => RunBenchmarks(args),
 };
 
