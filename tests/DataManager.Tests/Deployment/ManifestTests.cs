@@ -31,17 +31,20 @@ public sealed class ManifestTests
     }
 
     [Theory]
-    [InlineData("base", 3)]
-    [InlineData("overlays/production", 3)]
-    [InlineData("overlays/single", 1)]
-    public async Task Rolls_out_one_pod_at_a_time_spread_over_nodes(string overlay, int replicas)
+    [InlineData("base", 3, "RollingUpdate")]
+    [InlineData("overlays/production", 3, "RollingUpdate")]
+    [InlineData("overlays/single", 1, "Recreate")]
+    public async Task Rolls_out_one_pod_at_a_time_spread_over_nodes(string overlay, int replicas, string strategy)
     {
         var manifests = await Manifests.RenderAsync(overlay);
         var spec = manifests.Deployment["spec"]!;
         Assert.Equal(replicas, (int)spec["replicas"]!);
-        Assert.Equal("RollingUpdate", (string?)spec["strategy"]!["type"]);
-        Assert.Equal(1, (int)spec["strategy"]!["rollingUpdate"]!["maxUnavailable"]!);
-        Assert.Equal(1, (int)spec["strategy"]!["rollingUpdate"]!["maxSurge"]!);
+        Assert.Equal(strategy, (string?)spec["strategy"]!["type"]);
+        if (strategy == "RollingUpdate")
+        {
+            Assert.Equal(1, (int)spec["strategy"]!["rollingUpdate"]!["maxUnavailable"]!);
+            Assert.Equal(1, (int)spec["strategy"]!["rollingUpdate"]!["maxSurge"]!);
+        }
 
         var podLabels = spec["template"]!["metadata"]!["labels"]!.AsObject();
         Assert.True(Matches(spec["selector"]!["matchLabels"]!.AsObject(), podLabels), "the selector must match the pod template");
@@ -56,6 +59,34 @@ public sealed class ManifestTests
         Assert.Equal(1, (int)budget["maxUnavailable"]!);
         Assert.True(Matches(budget["selector"]!["matchLabels"]!.AsObject(), podLabels));
         Assert.True(Matches(manifests.Resource("Service")["spec"]!["selector"]!.AsObject(), podLabels));
+    }
+
+    /// <summary>Without election every pod is leader, so a rollout must never run an old and a new pod at once.</summary>
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public async Task A_rollout_never_runs_two_leaders_at_once(string overlay)
+    {
+        var manifests = await Manifests.RenderAsync(overlay);
+        if (manifests.ConfigMapData["ENABLE_LEADER_ELECTION"] == "true")
+        {
+            return;
+        }
+
+        var spec = manifests.Deployment["spec"]!;
+        Assert.Equal(1, (int)spec["replicas"]!);
+        Assert.True((string?)spec["strategy"]!["type"] == "Recreate",
+            $"{overlay}: leader election is off, so its single pod is always leader; RollingUpdate (maxSurge) would start a second leader beside it");
+    }
+
+    /// <summary>The deployed databases hold klines_m5, m15, m30, h1 and d1 and nothing else: the shipped list must name exactly those.</summary>
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public async Task The_shipped_timeframes_are_the_extractors_deployed_tables(string overlay)
+    {
+        var manifests = await Manifests.RenderAsync(overlay);
+        var shipped = manifests.ConfigMapData["SUPPORTED_TIMEFRAMES"].Split(',').Select(t => DataManager.Candles.Timeframe.Parse(t).TableName).Order();
+        Assert.Equal(["klines_d1", "klines_h1", "klines_m15", "klines_m30", "klines_m5"], shipped);
+        Assert.Equal(DataManager.Candles.Timeframe.ExtractorDefaults.Select(t => t.TableName).Order(), shipped);
     }
 
     [Theory]
