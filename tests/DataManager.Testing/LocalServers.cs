@@ -132,8 +132,12 @@ public sealed class LocalMariaDb : IAsyncDisposable
         return new MySqlConnectionStringBuilder(adminConnectionString) { Database = name, DefaultCommandTimeout = 600 }.ConnectionString;
     }
 
+    /// <summary>Sends a POSIX signal to mariadbd: STOP hangs it (connections accepted by the kernel, never answered), CONT resumes it.</summary>
+    public void Signal(string signal) => _process.Signal(signal);
+
     public async ValueTask DisposeAsync()
     {
+        _process.Signal("CONT");
         await _process.DisposeAsync();
         LocalServers.DeleteDirectory(_directory);
     }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text.Json.Nodes;
 using DataManager.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace DataManager.Tests.Deployment;
 
@@ -152,6 +153,24 @@ public sealed class ManifestTests
         var endpoint = manifests.Resource("ServiceMonitor")["spec"]!["endpoints"]!.AsArray().Single()!;
         Assert.Equal(("http", "/metrics"), ((string)endpoint["port"]!, (string)endpoint["path"]!));
         Assert.True(Matches(manifests.Resource("ServiceMonitor")["spec"]!["selector"]!["matchLabels"]!.AsObject(), manifests.Resource("Service")["metadata"]!["labels"]!.AsObject()));
+    }
+
+    /// <summary>The probe gives up at timeoutSeconds; readiness must answer before that even when a dependency hangs.</summary>
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public async Task The_readiness_probe_outlasts_the_readiness_budget(string overlay)
+    {
+        var manifests = await Manifests.RenderAsync(overlay);
+        var timeout = TimeSpan.FromSeconds((int)manifests.Container["readinessProbe"]!["timeoutSeconds"]!);
+        Assert.True(timeout > DataManager.Health.ReadinessBudget.Answer,
+            $"{overlay}: the readiness probe's timeoutSeconds ({timeout.TotalSeconds} s) must exceed the app's readiness budget ({DataManager.Health.ReadinessBudget.Answer.TotalSeconds} s)");
+
+        await using var host = await ServiceHost.StartAsync();
+        var registrations = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckServiceOptions>>()
+            .Value.Registrations;
+        Assert.NotEmpty(registrations);
+        Assert.All(registrations, r => Assert.InRange(r.Timeout, TimeSpan.FromMilliseconds(1), DataManager.Health.ReadinessBudget.PerCheck));
+        Assert.True(DataManager.Health.ReadinessBudget.PerCheck < DataManager.Health.ReadinessBudget.Answer);
     }
 
     [Fact]
