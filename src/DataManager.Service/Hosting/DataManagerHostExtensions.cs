@@ -27,6 +27,11 @@ public static class DataManagerHostExtensions
         var candles = BindableOptionsServiceCollectionExtensions.BindNow<CandleDatabaseOptions>(builder.Configuration);
         var nats = BindableOptionsServiceCollectionExtensions.BindNow<NatsOptions>(builder.Configuration);
         var audit = BindableOptionsServiceCollectionExtensions.BindNow<AuditOptions>(builder.Configuration);
+        if ((!store.UsesMongo || candles.IsEmbedded) && DataDirectory.Unusable(service.DataDir) is { } unusable)
+        {
+            // The embedded store or demo lives there: without it the replica could only ever answer 503.
+            throw new InvalidConfigurationException([unusable]);
+        }
 
         builder.AddDataManagerLogging(service);
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenAnyIP(service.ApiPort));
@@ -52,6 +57,7 @@ public static class DataManagerHostExtensions
             }
         });
         builder.Services.AddProblemDetails();
+        builder.Services.AddSingleton<StoreOutageLog>();
         return builder;
     }
 
@@ -60,10 +66,12 @@ public static class DataManagerHostExtensions
         app.UseHttpMetrics();
         app.MapHealthEndpoints();
         app.MapLeadershipEndpoints();
-        app.MapAuditEndpoints();
         app.MapTrackerEndpoints();
-        app.MapAnalyticsEndpoints();
-        app.MapBackfillEndpoints();
+        // Every endpoint that reads the store: an outage is a 503 with problem details within 2 s.
+        var store = app.MapGroup("").AddEndpointFilter<StoreOutageFilter>();
+        store.MapAuditEndpoints();
+        store.MapAnalyticsEndpoints();
+        store.MapBackfillEndpoints();
         app.MapMetrics("/metrics");
         return app;
     }

@@ -24,6 +24,9 @@ public static class DataManagerLogging
                 .MinimumLevel.Override("Microsoft.Extensions.Diagnostics.HealthChecks", Serilog.Events.LogEventLevel.Fatal)
                 // The NATS client logs an error per reconnect attempt; NatsConnectionMonitor logs each change once.
                 .MinimumLevel.Override("NATS", Serilog.Events.LogEventLevel.Fatal)
+                // The host's own report of a failed start (with a stack trace); Program logs it as one line.
+                .Filter.ByExcluding(e => e.Properties.TryGetValue("EventId", out var id) && id is Serilog.Events.StructureValue { } structure
+                    && structure.Properties.Any(p => p.Name == "Name" && p.Value is Serilog.Events.ScalarValue { Value: "HostedServiceStartupFaulted" }))
                 .Enrich.FromLogContext()
                 .Enrich.WithProperty("pod", options.PodId);
             if (development)
