@@ -33,6 +33,8 @@ public static class DataManagerHostExtensions
             throw new InvalidConfigurationException([unusable]);
         }
 
+        MetricsBaseline.SuppressRuntimeMeters();
+        MetricsBaseline.Publish(BindableOptionsServiceCollectionExtensions.BindNow<SeriesOptions>(builder.Configuration).Scheduled(candles.IsEmbedded));
         builder.AddDataManagerLogging(service);
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenAnyIP(service.ApiPort));
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = service.ShutdownTimeout);
