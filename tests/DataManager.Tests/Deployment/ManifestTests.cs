@@ -243,31 +243,9 @@ public sealed class ManifestTests
     [Fact]
     public async Task The_production_overlays_commented_phase_patch_applies_when_uncommented()
     {
-        var copy = ServerAvailability.TempDirectory("dm-k8s");
-        try
-        {
-            foreach (var file in System.IO.Directory.EnumerateFiles(RepositoryRoot.Combine("k8s"), "*", SearchOption.AllDirectories))
-            {
-                var target = Path.Combine(copy, Path.GetRelativePath(RepositoryRoot.Combine("k8s"), file));
-                System.IO.Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-                File.Copy(file, target);
-            }
-
-            var kustomization = Path.Combine(copy, "overlays", "production", "kustomization.yaml");
-            var lines = await File.ReadAllLinesAsync(kustomization, TestContext.Current.CancellationToken);
-            var start = Array.IndexOf(lines, "# patches:");
-            Assert.True(start > 0, "the production overlay has no commented patches: block");
-            await File.WriteAllLinesAsync(kustomization, [.. lines[..start], .. lines[start..].Select(l => l.StartsWith("# ", StringComparison.Ordinal) ? l[2..] : l)],
-                TestContext.Current.CancellationToken);
-
-            var data = (await Manifests.RenderDirectoryAsync(Path.GetDirectoryName(kustomization)!)).ConfigMapData;
-            Assert.Equal("true", data["ENABLE_AUDITOR"]);
-            Assert.Equal("true", data["ENABLE_AUTO_BACKFILL"]);
-        }
-        finally
-        {
-            DataManager.Testing.LocalServers.DeleteDirectory(copy);
-        }
+        var data = (await Manifests.RenderProductionWithPhasePatchAsync()).ConfigMapData;
+        Assert.Equal("true", data["ENABLE_AUDITOR"]);
+        Assert.Equal("true", data["ENABLE_AUTO_BACKFILL"]);
     }
 
     [Fact]
