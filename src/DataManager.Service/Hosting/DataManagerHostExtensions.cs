@@ -33,6 +33,11 @@ public static class DataManagerHostExtensions
             throw new InvalidConfigurationException([unusable]);
         }
 
+        // SQLite's "async" calls block their thread, for up to its busy timeout when the store hangs; requests that are
+        // answered 503 at their budget leave that work running. Start enough pool threads at once that the
+        // budget's own timers and new requests are not queued behind them while the pool grows (a thread per ~0.5 s).
+        ThreadPool.GetMinThreads(out var workers, out var completionPorts);
+        ThreadPool.SetMinThreads(Math.Max(workers, 64), completionPorts);
         MetricsBaseline.SuppressRuntimeMeters();
         MetricsBaseline.Publish(BindableOptionsServiceCollectionExtensions.BindNow<SeriesOptions>(builder.Configuration).Scheduled(candles.IsEmbedded));
         builder.AddDataManagerLogging(service);

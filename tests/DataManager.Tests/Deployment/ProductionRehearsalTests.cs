@@ -134,7 +134,12 @@ public sealed class ProductionRehearsalTests : IAsyncDisposable
         var successor = await WaitForAsync(async () => (await LeadersAsync()).SingleOrDefault(), TimeSpan.FromSeconds(30), "a new leader");
         Assert.NotEqual(leader.Name, successor.Name);
         Note($"{successor.Name} leads");
-        _replicas[_replicas.IndexOf(leader)] = leader.Restart(environment);
+        var replacement = leader.Restart(environment);
+        _replicas[_replicas.IndexOf(leader)] = replacement;
+        using (await ServiceExecutable.WaitForReadinessAsync(replacement.Client, replacement.Process, TimeSpan.FromSeconds(90)))
+        {
+            Note($"{replacement.Name} started in its place and is ready");
+        }
 
         // 4. MySQL hung (SIGSTOP: connections accepted, never answered): the same as stopped.
         mariaDb.Signal("STOP");
