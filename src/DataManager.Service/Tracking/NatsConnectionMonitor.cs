@@ -25,7 +25,8 @@ internal sealed partial class NatsConnectionMonitor(INatsConnection connection, 
         nats.ConnectionOpened += OnOpenedAsync;
         nats.ConnectionDisconnected += OnDisconnectedAsync;
         nats.ServerError += OnServerErrorAsync;
-        Connected.Set(0);
+        // Exported from the start (0 until connected); read after subscribing, so no change is missed.
+        Connected.Set(connection.ConnectionState == NatsConnectionState.Open ? 1 : 0);
         try
         {
             // With RetryOnInitialConnect this completes only once connected, and takes no token:
