@@ -1,6 +1,7 @@
 using DataManager.Auditing;
 using DataManager.Candles;
 using DataManager.Configuration;
+using DataManager.Http;
 using DataManager.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -13,28 +14,27 @@ public static class BackfillEndpoints
     public static IEndpointRouteBuilder MapBackfillEndpoints(this IEndpointRouteBuilder endpoints)
     {
         var group = endpoints.MapGroup("/backfill/jobs").WithTags("Backfill");
-        group.MapPost("/", CreateAsync);
+        group.MapPost("/", CreateAsync).RequireApiToken();
         group.MapGet("/", ListAsync);
         group.MapGet("/{id}", GetAsync);
-        group.MapDelete("/{id}", CancelAsync);
+        group.MapDelete("/{id}", CancelAsync).RequireApiToken();
         return endpoints;
     }
 
-    internal static async Task<Results<Accepted<BackfillJob>, ValidationProblem>> CreateAsync(
-        BackfillRequest request, IBackfillJobStore jobs, IOptions<BackfillOptions> options, TimeProvider time, CancellationToken cancellationToken)
+    internal static async Task<Results<Accepted<BackfillJob>, ValidationProblem, ProblemHttpResult>> CreateAsync(
+        BackfillRequest request, IBackfillJobStore jobs, IOptions<BackfillOptions> options, IOptions<ApiAccessOptions> access,
+        System.Security.Claims.ClaimsPrincipal caller, TimeProvider time, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
-        if (!SymbolName.IsValid(request.Symbol))
+        var symbol = RequestValidation.OptionalSymbol(request.Symbol ?? "", errors);
+        var timeframe = RequestValidation.OptionalTimeframe(request.Timeframe ?? "", errors);
+        var from = RequestValidation.OptionalTime("from", request.From ?? "", errors);
+        var to = RequestValidation.OptionalTime("to", request.To ?? "", errors);
+        if (from is null || to is null || from >= to)
         {
-            errors["symbol"] = ["expected ^[A-Z0-9]{2,20}$"];
+            errors.TryAdd("to", ["expected from and to, with from before to"]);
         }
-
-        RequestValidation.OptionalTimeframe(request.Timeframe ?? "", errors);
-        if (request.From is null || request.To is null || request.From >= request.To)
-        {
-            errors["to"] = ["expected from and to, with from before to"];
-        }
-        else if (request.To - request.From > options.Value.MaxJobRange)
+        else if (to - from > options.Value.MaxJobRange)
         {
             errors["to"] = [$"a job covers at most {options.Value.MaxJobRange.TotalDays} days"];
         }
@@ -44,7 +44,14 @@ public static class BackfillEndpoints
             return TypedResults.ValidationProblem(errors);
         }
 
-        var job = BackfillJobs.New(new SeriesKey(request.Symbol!, Timeframe.Parse(request.Timeframe!)), request.From!.Value.ToUniversalTime(), request.To!.Value.ToUniversalTime(), "manual", time.GetUtcNow());
+        var cap = access.Value.MaxActiveManualJobs;
+        if (await ActiveManualJobsAsync(jobs, cap + options.Value.MaxAutoBackfillJobs + 1, cancellationToken) >= cap)
+        {
+            return TypedResults.Problem($"{cap} manual jobs are pending or running (BACKFILL_MAX_MANUAL_JOBS); wait for one to end or cancel one",
+                statusCode: StatusCodes.Status409Conflict, title: "Too many jobs");
+        }
+
+        var job = BackfillJobs.New(new SeriesKey(symbol!, timeframe!), from!.Value, to!.Value, "manual", time.GetUtcNow()) with { CreatedBy = caller.Identity?.Name };
         await jobs.CreateAsync(job, cancellationToken);
         return TypedResults.Accepted($"/backfill/jobs/{job.Id}", job);
     }
@@ -92,7 +99,16 @@ public static class BackfillEndpoints
         return TypedResults.Problem($"job {id} kept changing; try again", statusCode: StatusCodes.Status409Conflict, title: "Busy");
     }
 
+    /// <summary>Manual jobs pending or running, counted up to <paramref name="enough"/> per state (auto jobs are capped separately).</summary>
+    private static async Task<int> ActiveManualJobsAsync(IBackfillJobStore jobs, int enough, CancellationToken cancellationToken)
+    {
+        var pending = await jobs.ListAsync(BackfillJobState.Pending, enough, cancellationToken);
+        var running = await jobs.ListAsync(BackfillJobState.Running, enough, cancellationToken);
+        return pending.Concat(running).Count(j => j.Trigger == "manual");
+    }
+
     private static ProblemHttpResult NotFound(string id) => TypedResults.Problem($"no backfill job {id}", statusCode: StatusCodes.Status404NotFound, title: "Not found");
 }
 
-public sealed record BackfillRequest(string? Symbol, string? Timeframe, DateTimeOffset? From, DateTimeOffset? To);
+/// <summary>A manual job: times are ISO 8601 strings with Z or an offset (checked here, not by the JSON reader, which accepts more).</summary>
+public sealed record BackfillRequest(string? Symbol, string? Timeframe, string? From, string? To);

@@ -4,6 +4,7 @@ using DataManager.Backfill;
 using DataManager.Candles;
 using DataManager.Configuration;
 using DataManager.Health;
+using DataManager.Http;
 using DataManager.Leadership;
 using DataManager.Storage;
 using DataManager.Tracking;
@@ -63,23 +64,27 @@ public static class DataManagerHostExtensions
                 json.SerializerOptions.Converters.Add(converter);
             }
         });
-        builder.Services.AddProblemDetails();
+        builder.AddDataManagerHttp();
         builder.Services.AddSingleton<StoreOutageLog>();
         return builder;
     }
 
     public static WebApplication MapDataManager(this WebApplication app)
     {
+        app.UseDataManagerHttpGuards();
         app.UseHttpMetrics();
+        app.UseDataManagerHttp();
         app.MapHealthEndpoints();
         app.MapLeadershipEndpoints();
         app.MapTrackerEndpoints();
         // Every endpoint that reads the store: an outage is a 503 with problem details within 2 s.
-        var store = app.MapGroup("").AddEndpointFilter<StoreOutageFilter>();
+        var store = app.MapGroup("").AddEndpointFilter<StoreOutageFilter>()
+            .WithMetadata(new ProducesResponseTypeMetadata(StatusCodes.Status503ServiceUnavailable, typeof(Microsoft.AspNetCore.Mvc.ProblemDetails), ["application/problem+json"]));
         store.MapAuditEndpoints();
         store.MapAnalyticsEndpoints();
         store.MapBackfillEndpoints();
-        app.MapMetrics("/metrics");
+        app.MapMetrics("/metrics").WithMetadata(new HttpMethodMetadata(ApiRoutes.GetOrHead));
+        app.MapOpenApi(ApiContract.DocumentPath.Replace("v1", "{documentName}", StringComparison.Ordinal));
         return app;
     }
 }
