@@ -94,7 +94,12 @@ public sealed partial class AuditScheduler(
             await audits.SaveCycleAsync(cycle, cancellationToken);
             UpdateMetrics(reports.Select(r => r.Report));
             AuditMetrics.CycleSeconds.Observe(elapsed.TotalSeconds);
-            AuditMetrics.LastSuccess.Set(finished.ToUnixTimeMilliseconds() / 1000.0);
+            AuditMetrics.LastCycleSeriesErrors.Set(cycle.Errors);
+            AuditMetrics.LastCycleSeries.Set(cycle.SeriesAudited);
+            if (Succeeded(cycle))
+            {
+                AuditMetrics.LastSuccess.Set(finished.ToUnixTimeMilliseconds() / 1000.0);
+            }
 
             var retention = finished - TimeSpan.FromDays(options.Value.RetentionDays);
             await audits.PruneAsync(retention, cancellationToken);
@@ -110,6 +115,12 @@ public sealed partial class AuditScheduler(
             Interlocked.Exchange(ref _running, 0);
         }
     }
+
+    /// <summary>
+    /// A cycle succeeds only when it audited every series it scheduled: one whose series failed (MySQL down, a
+    /// missing table) must not keep the stale-audit alert quiet.
+    /// </summary>
+    public static bool Succeeded(AuditCycleRecord cycle) => cycle.FinishedAt is not null && cycle.SeriesAudited > 0 && cycle.Errors == 0;
 
     private async Task<(SeriesAuditReport Report, bool Reused)> AuditSeriesAsync(SeriesKey series, DateTime from, DateTime now, long term, CancellationToken cancellationToken)
     {
@@ -210,6 +221,7 @@ public sealed partial class AuditScheduler(
             }
 
             AuditMetrics.OpenGaps.WithLabels(report.Symbol, report.Timeframe).Set(report.Gaps.Count);
+            AuditMetrics.OpenGapSeconds.WithLabels(report.Symbol, report.Timeframe).Set(report.Gaps.Sum(g => g.MissingCandles) * key.Timeframe.Interval.TotalSeconds);
             AuditMetrics.DuplicateSurplus.WithLabels(report.Symbol, report.Timeframe).Set(report.DuplicateSurplus);
             AuditMetrics.HealthScore.WithLabels(report.Symbol, report.Timeframe).Set(report.Health?.Quality ?? 0);
             _previous[key] = report;

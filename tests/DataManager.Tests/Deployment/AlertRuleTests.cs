@@ -9,7 +9,8 @@ public sealed class AlertRuleTests
 {
     public static readonly string[] RequiredAlerts =
     [
-        "DataManagerNoLeader", "DataManagerMultipleLeaders", "DataManagerAuditStale", "DataManagerSeriesCritical", "DataManagerNatsDisconnected",
+        "DataManagerNoLeader", "DataManagerMultipleLeaders", "DataManagerLeaderFlapping", "DataManagerAuditStale", "DataManagerAuditSeriesErrors",
+        "DataManagerSeriesDegraded", "DataManagerSeriesCritical", "DataManagerGapsSustained", "DataManagerDuplicatesSustained", "DataManagerNatsDisconnected",
         "DataManagerNoMessages", "DataManagerMessagesDropped", "DataManagerBackfillFailures", "DataManagerBinanceBanned",
         "DataManagerCompletenessBudgetBurnFast", "DataManagerCompletenessBudgetBurnSlow", "DataManagerFreshnessBudgetBurnFast", "DataManagerFreshnessBudgetBurnSlow",
         "DataManagerSymbolSilent",
