@@ -30,7 +30,9 @@ catch (Exception e) when (e is InvalidConfigurationException || DataManagerConfi
 }
 catch (Exception e)
 {
-    Log.Fatal(e, "DataManager failed to start");
+    // One line with the cause (the port taken, say); the stack trace only at debug level.
+    Log.Debug(e, "DataManager failed to start");
+    Log.Fatal("DataManager failed to start: {Cause}", e.Message);
     return 1;
 }
 finally

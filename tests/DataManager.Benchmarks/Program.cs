@@ -9,6 +9,7 @@ return args switch
     ["backfill-load", ..] => await BackfillLoadRun.RunAsync(args),
     ["audit-cli", ..] => await AuditCliRun.RunAsync(args),
     ["scale-load", ..] => await ScaleLoadRun.RunAsync(args),
+    ["incident-load", ..] => await IncidentLoadRun.RunAsync(args),
     ["analytics-load", ..] => await AnalyticsLoadRun.RunAsync(args),
     ["parser-instructions", ..] => ParserInstructionRun.Run(args),
     _ => RunBenchmarks(args),

@@ -11,10 +11,10 @@ namespace DataManager.Testing;
 /// <summary>The backfill runner composed as the service composes it, over a given job store and candle database.</summary>
 public static class BackfillServices
 {
-    public static ServiceProvider Build(BackfillOptions options, IBackfillJobStore jobs, SqlCandleStore candles) =>
+    public static ServiceProvider Build(BackfillOptions options, IBackfillJobStore jobs, SqlCandleStore candles, TimeProvider? time = null) =>
         new ServiceCollection()
             .AddLogging()
-            .AddSingleton(TimeProvider.System)
+            .AddSingleton(time ?? TimeProvider.System)
             .AddSingleton(Options.Create(options))
             .AddSingleton(Options.Create(new AuditOptions()))
             .AddSingleton(jobs)

@@ -105,7 +105,17 @@ public sealed class LocalProcess : IAsyncDisposable
     /// <summary>Sends a POSIX signal (TERM, STOP, CONT, KILL) to the process.</summary>
     public void Signal(string signal)
     {
-        using var kill = Process.Start(new ProcessStartInfo("kill", ["-" + signal, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false });
+        int id;
+        try
+        {
+            id = _process.Id;
+        }
+        catch (InvalidOperationException)
+        {
+            return; // disposed: nothing left to signal
+        }
+
+        using var kill = Process.Start(new ProcessStartInfo("kill", ["-" + signal, id.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false, RedirectStandardError = true });
         kill?.WaitForExit();
     }
 

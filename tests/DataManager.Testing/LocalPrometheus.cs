@@ -29,10 +29,15 @@ public sealed class LocalPrometheus : IAsyncDisposable
     /// <param name="target">host:port of the /metrics endpoint.</param>
     /// <param name="targetLabels">Labels the scrape adds to every series (as a ServiceMonitor adds pod and namespace).</param>
     /// <param name="ruleFileYaml">A Prometheus rule file, evaluated every second; null for none.</param>
-    public static async Task<LocalPrometheus> StartAsync(string target, IReadOnlyDictionary<string, string> targetLabels, string? ruleFileYaml)
+    public static Task<LocalPrometheus> StartAsync(string target, IReadOnlyDictionary<string, string> targetLabels, string? ruleFileYaml) =>
+        StartAsync([(target, targetLabels)], ruleFileYaml);
+
+    /// <summary>Several targets (replicas), each with its own labels.</summary>
+    public static async Task<LocalPrometheus> StartAsync(IReadOnlyList<(string Target, IReadOnlyDictionary<string, string> Labels)> targets, string? ruleFileYaml)
     {
         var directory = LocalServers.TempDirectory("dm-prometheus");
-        var labels = "{ " + string.Join(", ", targetLabels.Select(l => $"{l.Key}: \"{l.Value}\"")) + " }";
+        var staticConfigs = string.Join("\n", targets.Select(t =>
+            $"      - targets: [\"{t.Target}\"]\n        labels: {{ {string.Join(", ", t.Labels.Select(l => $"{l.Key}: \"{l.Value}\""))} }}"));
         var config = $"""
             global:
               scrape_interval: 1s
@@ -43,8 +48,7 @@ public sealed class LocalPrometheus : IAsyncDisposable
               - job_name: data-manager
                 metrics_path: /metrics
                 static_configs:
-                  - targets: ["{target}"]
-                    labels: {labels}
+            {staticConfigs}
             """;
         await File.WriteAllTextAsync(Path.Combine(directory, "prometheus.yml"), config);
         if (ruleFileYaml is not null)

@@ -46,12 +46,14 @@ public static class LocalServers
 /// <summary>An ephemeral MariaDB: its own data and temp directories and a free port, removed on dispose.</summary>
 public sealed class LocalMariaDb : IAsyncDisposable
 {
-    private readonly LocalProcess _process;
+    private readonly string[] _arguments;
     private readonly string _directory;
+    private LocalProcess _process;
 
-    private LocalMariaDb(LocalProcess process, string directory, string adminConnectionString)
+    private LocalMariaDb(LocalProcess process, string[] arguments, string directory, string adminConnectionString)
     {
         _process = process;
+        _arguments = arguments;
         _directory = directory;
         AdminConnectionString = adminConnectionString;
     }
@@ -78,14 +80,15 @@ public sealed class LocalMariaDb : IAsyncDisposable
         }
 
         var port = LocalServers.FreePort();
-        var process = LocalProcess.Start(LocalServers.FindBinary("mariadbd")!,
+        string[] arguments =
         [
             "--no-defaults", $"--datadir={data}", $"--tmpdir={tmp}", "--user=root", $"--port={port}",
             $"--socket={Path.Combine(data, "s")}", "--bind-address=127.0.0.1", "--skip-name-resolve",
             $"--innodb-buffer-pool-size={bufferPool}", "--innodb-flush-log-at-trx-commit=2", "--max-connections=500",
-        ]);
+        ];
+        var process = LocalProcess.Start(LocalServers.FindBinary("mariadbd")!, arguments);
         var admin = new MySqlConnectionStringBuilder { Server = "127.0.0.1", Port = (uint)port, UserID = "root", Password = "", ConnectionTimeout = 5 }.ConnectionString;
-        var server = new LocalMariaDb(process, directory, admin);
+        var server = new LocalMariaDb(process, arguments, directory, admin);
         try
         {
             await WaitUntilAnswersAsync(admin, process, TimeSpan.FromSeconds(60));
@@ -132,8 +135,33 @@ public sealed class LocalMariaDb : IAsyncDisposable
         return new MySqlConnectionStringBuilder(adminConnectionString) { Database = name, DefaultCommandTimeout = 600 }.ConnectionString;
     }
 
+    /// <summary>Sends a POSIX signal to mariadbd: STOP hangs it (connections accepted by the kernel, never answered), CONT resumes it.</summary>
+    public void Signal(string signal) => _process.Signal(signal);
+
+    /// <summary>Stops mariadbd cleanly (SIGTERM); its port then refuses connections. <see cref="StartAgainAsync"/> restarts it on the same data.</summary>
+    public async Task StopAsync()
+    {
+        _process.Signal("TERM");
+        try
+        {
+            await _process.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        await _process.DisposeAsync();
+    }
+
+    public async Task StartAgainAsync()
+    {
+        _process = LocalProcess.Start(LocalServers.FindBinary("mariadbd")!, _arguments);
+        await WaitUntilAnswersAsync(AdminConnectionString, _process, TimeSpan.FromSeconds(60));
+    }
+
     public async ValueTask DisposeAsync()
     {
+        _process.Signal("CONT");
         await _process.DisposeAsync();
         LocalServers.DeleteDirectory(_directory);
     }

@@ -26,10 +26,10 @@ public sealed partial class AnalyticsScheduler(
 {
     public const string CorrelationSymbol = "*";
 
-    private static readonly Histogram CycleSeconds = Metrics.CreateHistogram("data_manager_analytics_cycle_seconds", "Duration of an analytics cycle.",
+    internal static readonly Histogram CycleSeconds = Metrics.CreateHistogram("data_manager_analytics_cycle_seconds", "Duration of an analytics cycle.",
         new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.005, 2, 14) });
 
-    private static readonly Gauge LastSuccess = Metrics.CreateGauge("data_manager_analytics_last_success_timestamp_seconds", "Unix time the last analytics cycle finished.");
+    internal static readonly Gauge LastSuccess = Metrics.CreateGauge("data_manager_analytics_last_success_timestamp_seconds", "Unix time the last analytics cycle finished.");
     private static readonly Gauge Volatility = Metrics.CreateGauge("data_manager_volatility_annualized", "Annualised volatility of log returns.", ["symbol", "timeframe"]);
     private static readonly Gauge Regime = Metrics.CreateGauge("data_manager_regime", "1 for the series' current regime, 0 for the others.", ["symbol", "timeframe", "regime"]);
 

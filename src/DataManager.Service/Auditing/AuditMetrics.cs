@@ -27,13 +27,23 @@ public static class AuditMetrics
 
     public static readonly Gauge DuplicateSurplus = Metrics.CreateGauge("data_manager_audit_duplicate_surplus", "Surplus duplicate rows in the series' latest audit.", Series);
 
-    public static readonly Gauge LastSuccess = Metrics.CreateGauge("data_manager_audit_last_success_timestamp_seconds", "Unix time the last audit cycle finished.");
+    /// <summary>Set only by a cycle that audited every series (see <see cref="AuditScheduler.Succeeded"/>).</summary>
+    public static readonly Gauge LastSuccess = Metrics.CreateGauge("data_manager_audit_last_success_timestamp_seconds", "Unix time the last audit cycle that audited every series finished.");
+
+    /// <summary>The last cycle's failed series on this replica; 0 from the start, so the errors alert sees a value.</summary>
+    public static readonly Gauge LastCycleSeriesErrors = Metrics.CreateGauge("data_manager_audit_series_errors", "Series whose audit failed in this replica's last audit cycle.");
 
     /// <summary>1 when ENABLE_AUDITOR is on: the stale-audit alert only applies then.</summary>
     public static readonly Gauge Enabled = Metrics.CreateGauge("data_manager_audit_enabled", "1 when the auditor is enabled (ENABLE_AUDITOR), else 0.");
 
     /// <summary>AUDIT_INTERVAL, so alerts and dashboards judge staleness against the configured cadence.</summary>
     public static readonly Gauge IntervalSeconds = Metrics.CreateGauge("data_manager_audit_interval_seconds", "The configured audit interval (AUDIT_INTERVAL).");
+
+    /// <summary>Series audited in this replica's last cycle: the dashboard's "series audited per cycle".</summary>
+    public static readonly Gauge LastCycleSeries = Metrics.CreateGauge("data_manager_audit_series_audited", "Series audited in this replica's last audit cycle.");
+
+    /// <summary>With <see cref="OpenGaps"/>, the average size of the open gaps.</summary>
+    public static readonly Gauge OpenGapSeconds = Metrics.CreateGauge("data_manager_audit_open_gap_seconds", "Seconds of candles missing in the gaps of the series' latest audit.", Series);
 
     public static readonly Counter SeriesErrors = Metrics.CreateCounter("data_manager_audit_series_errors_total", "Series whose audit failed (missing table, lost connection).", Series);
 }

@@ -97,7 +97,12 @@ public sealed partial class AuditScheduler(
             await audits.SaveCycleAsync(cycle, cancellationToken);
             UpdateMetrics(reports.Select(r => r.Report));
             AuditMetrics.CycleSeconds.Observe(elapsed.TotalSeconds);
-            AuditMetrics.LastSuccess.Set(finished.ToUnixTimeMilliseconds() / 1000.0);
+            AuditMetrics.LastCycleSeriesErrors.Set(cycle.Errors);
+            AuditMetrics.LastCycleSeries.Set(cycle.SeriesAudited);
+            if (Succeeded(cycle))
+            {
+                AuditMetrics.LastSuccess.Set(finished.ToUnixTimeMilliseconds() / 1000.0);
+            }
 
             var retention = finished - TimeSpan.FromDays(options.Value.RetentionDays);
             await audits.PruneAsync(retention, cancellationToken);
@@ -113,6 +118,12 @@ public sealed partial class AuditScheduler(
             Interlocked.Exchange(ref _running, 0);
         }
     }
+
+    /// <summary>
+    /// A cycle succeeds only when it audited every series it scheduled: one whose series failed (MySQL down, a
+    /// missing table) must not keep the stale-audit alert quiet.
+    /// </summary>
+    public static bool Succeeded(AuditCycleRecord cycle) => cycle.FinishedAt is not null && cycle.SeriesAudited > 0 && cycle.Errors == 0;
 
     /// <summary>
     /// Every series' signature, one query per timeframe table and 200 symbols (they share the window). A chunk that
@@ -252,6 +263,7 @@ public sealed partial class AuditScheduler(
             }
 
             SetOrRemove(AuditMetrics.OpenGaps, report, report.Gaps.Count);
+            SetOrRemove(AuditMetrics.OpenGapSeconds, report, report.Gaps.Sum(g => g.MissingCandles) * key.Timeframe.Interval.TotalSeconds);
             SetOrRemove(AuditMetrics.DuplicateSurplus, report, report.DuplicateSurplus);
             AuditMetrics.HealthScore.WithLabels(report.Symbol, report.Timeframe).Set(report.Health?.Quality ?? 0);
             _previous[key] = report;
@@ -259,7 +271,7 @@ public sealed partial class AuditScheduler(
     }
 
     /// <summary>A current-problem gauge has a series while the problem lasts; at zero it is removed, not kept at 0.</summary>
-    private static void SetOrRemove(Gauge gauge, SeriesAuditReport report, int value)
+    private static void SetOrRemove(Gauge gauge, SeriesAuditReport report, double value)
     {
         if (value > 0)
         {

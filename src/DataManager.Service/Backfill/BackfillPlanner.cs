@@ -21,7 +21,7 @@ public interface IBackfillPlanner
 /// </summary>
 public sealed partial class BackfillPlanner(IBackfillJobStore jobs, IOptions<BackfillOptions> options, TimeProvider time, ILogger<BackfillPlanner> logger) : IBackfillPlanner, IDisposable
 {
-    private static readonly Counter Triggered = Metrics.CreateCounter("data_manager_audit_backfills_triggered_total", "Backfill jobs created from audit gaps.", ["symbol", "timeframe"]);
+    internal static readonly Counter Triggered = Metrics.CreateCounter("data_manager_audit_backfills_triggered_total", "Backfill jobs created from audit gaps.", ["symbol", "timeframe"]);
     private readonly SemaphoreSlim _gate = new(1, 1);
 
     public async Task<IReadOnlyList<GapFinding>> PlanAsync(SeriesKey series, IReadOnlyList<GapFinding> gaps, long term, CancellationToken cancellationToken)

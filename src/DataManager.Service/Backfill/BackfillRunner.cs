@@ -26,9 +26,9 @@ public sealed partial class BackfillRunner(
 {
     public const int MaxConcurrentJobs = 2;
 
-    private static readonly Gauge Jobs = Metrics.CreateGauge("data_manager_backfill_jobs", "Backfill jobs by state.", ["state"]);
+    internal static readonly Gauge Jobs = Metrics.CreateGauge("data_manager_backfill_jobs", "Backfill jobs by state.", ["state"]);
     private static readonly Counter Finished = CreateFinished();
-    private static readonly Counter Written = Metrics.CreateCounter("data_manager_backfill_candles_written_total", "Candles written by backfill.", ["symbol", "timeframe"]);
+    internal static readonly Counter Written = Metrics.CreateCounter("data_manager_backfill_candles_written_total", "Candles written by backfill.", ["symbol", "timeframe"]);
 
     /// <summary>Ended jobs are pruned at most this often (each poll would be a needless delete every few seconds).</summary>
     public static readonly TimeSpan PruneInterval = TimeSpan.FromHours(1);

@@ -14,9 +14,9 @@ namespace DataManager.Backfill;
 /// </summary>
 public sealed partial class BinanceWeightLimiter(IOptions<BackfillOptions> options, TimeProvider time, ILogger<BinanceWeightLimiter> logger)
 {
-    private static readonly Counter Requests = Metrics.CreateCounter("data_manager_binance_requests_total", "Binance REST requests, by HTTP status.", ["status"]);
-    private static readonly Gauge WeightUsed = Metrics.CreateGauge("data_manager_binance_weight_used", "Request weight used in the current minute (this process, or the server's count when higher).");
-    private static readonly Gauge Banned = Metrics.CreateGauge("data_manager_binance_banned", "1 while Binance bans this IP (HTTP 418), else 0.");
+    internal static readonly Counter Requests = Metrics.CreateCounter("data_manager_binance_requests_total", "Binance REST requests, by HTTP status.", ["status"]);
+    internal static readonly Gauge WeightUsed = Metrics.CreateGauge("data_manager_binance_weight_used", "Request weight used in the current minute (this process, or the server's count when higher).");
+    internal static readonly Gauge Banned = Metrics.CreateGauge("data_manager_binance_banned", "1 while Binance bans this IP (HTTP 418), else 0.");
 
     private readonly Lock _gate = new();
     private long _minute = -1;

@@ -5,19 +5,29 @@ using NATS.Client.Core;
 
 namespace DataManager.Health;
 
-/// <summary>A failing dependency becomes its registration's failure status with the error's message, never a logged stack trace per probe.</summary>
+/// <summary>
+/// A failing dependency becomes its registration's failure status with the error's message, never a logged stack
+/// trace per probe. The check runs off-thread and is abandoned at its budget: a driver that ignores cancellation
+/// (MySQL's connect timeout against a hung server, SQLite waiting on a lock) cannot hold the probe.
+/// </summary>
 internal abstract class DependencyCheck : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
+        var budget = context.Registration.Timeout > TimeSpan.Zero ? context.Registration.Timeout : ReadinessBudget.PerCheck;
+        var check = Task.Run(() => CheckAsync(context, cancellationToken), cancellationToken);
         try
         {
-            return await CheckAsync(context, cancellationToken);
+            return await check.WaitAsync(budget, cancellationToken);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested || e is OperationCanceledException)
         {
-            var description = e is OperationCanceledException ? "no answer within the check's time budget" : e.Message;
-            return new HealthCheckResult(context.Registration.FailureStatus, description, e);
+            // The abandoned check may still fail later; observe it so it is not reported as unobserved.
+            _ = check.ContinueWith(static t => t.Exception, TaskScheduler.Default);
+            var description = e is OperationCanceledException or TimeoutException
+                ? $"no answer within the check's budget of {budget.TotalSeconds:0.##} s"
+                : e.Message;
+            return new HealthCheckResult(context.Registration.FailureStatus, description, e is TimeoutException ? null : e);
         }
     }
 
@@ -72,15 +82,24 @@ internal sealed class NatsHealthCheck(IServiceProvider services) : DependencyChe
     }
 }
 
+/// <summary>How long readiness may take. The checks run in parallel, so the answer takes about the longest check.</summary>
+public static class ReadinessBudget
+{
+    /// <summary>Each check's budget: a dependency that does not answer in time is reported, not waited for.</summary>
+    public static readonly TimeSpan PerCheck = TimeSpan.FromSeconds(1);
+
+    /// <summary>The whole answer; the manifest's readiness probe timeout must exceed it (the manifest tests check).</summary>
+    public static readonly TimeSpan Answer = TimeSpan.FromSeconds(1.5);
+}
+
 public static class ReadinessServiceCollectionExtensions
 {
     public static IServiceCollection AddReadinessChecks(this IServiceCollection services)
     {
-        // Budgets well inside a readiness probe's timeout: a dependency that does not answer in time is reported, not waited for.
         services.AddHealthChecks()
-            .AddCheck<StoreHealthCheck>("store", HealthStatus.Unhealthy, ["ready", "required"], TimeSpan.FromSeconds(2))
-            .AddCheck<CandleDatabaseHealthCheck>("mysql", HealthStatus.Degraded, ["ready"], TimeSpan.FromSeconds(1))
-            .AddCheck<NatsHealthCheck>("nats", HealthStatus.Degraded, ["ready"], TimeSpan.FromSeconds(1));
+            .AddCheck<StoreHealthCheck>("store", HealthStatus.Unhealthy, ["ready", "required"], ReadinessBudget.PerCheck)
+            .AddCheck<CandleDatabaseHealthCheck>("mysql", HealthStatus.Degraded, ["ready"], ReadinessBudget.PerCheck)
+            .AddCheck<NatsHealthCheck>("nats", HealthStatus.Degraded, ["ready"], ReadinessBudget.PerCheck);
         return services;
     }
 }

@@ -17,6 +17,7 @@ public static class DataManagerConfiguration
         BindableOptionsServiceCollectionExtensions.BindNow<LeaderElectionOptions>,
         BindableOptionsServiceCollectionExtensions.BindNow<BackfillOptions>,
         BindableOptionsServiceCollectionExtensions.BindNow<AnalyticsOptions>,
+        BindableOptionsServiceCollectionExtensions.BindNow<Incidents.IncidentOptions>,
         BindableOptionsServiceCollectionExtensions.BindNow<Http.ApiAccessOptions>,
     ];
 
@@ -33,7 +34,8 @@ public static class DataManagerConfiguration
             .AddBindableOptions<AuditOptions>()
             .AddBindableOptions<LeaderElectionOptions>()
             .AddBindableOptions<BackfillOptions>()
-            .AddBindableOptions<AnalyticsOptions>();
+            .AddBindableOptions<AnalyticsOptions>()
+            .AddBindableOptions<Incidents.IncidentOptions>();
 
     /// <summary>The failures carried by a ValidateOnStart exception, one line each.</summary>
     public static IEnumerable<string> Failures(Exception exception) => exception switch

@@ -4,6 +4,7 @@ using DataManager.Backfill;
 using DataManager.Candles;
 using DataManager.Configuration;
 using DataManager.Health;
+using DataManager.Incidents;
 using DataManager.Http;
 using DataManager.Leadership;
 using DataManager.Storage;
@@ -28,7 +29,19 @@ public static class DataManagerHostExtensions
         var candles = BindableOptionsServiceCollectionExtensions.BindNow<CandleDatabaseOptions>(builder.Configuration);
         var nats = BindableOptionsServiceCollectionExtensions.BindNow<NatsOptions>(builder.Configuration);
         var audit = BindableOptionsServiceCollectionExtensions.BindNow<AuditOptions>(builder.Configuration);
+        if ((!store.UsesMongo || candles.IsEmbedded) && DataDirectory.Unusable(service.DataDir) is { } unusable)
+        {
+            // The embedded store or demo lives there: without it the replica could only ever answer 503.
+            throw new InvalidConfigurationException([unusable]);
+        }
 
+        // SQLite's "async" calls block their thread, for up to its busy timeout when the store hangs; requests that are
+        // answered 503 at their budget leave that work running. Start enough pool threads at once that the
+        // budget's own timers and new requests are not queued behind them while the pool grows (a thread per ~0.5 s).
+        ThreadPool.GetMinThreads(out var workers, out var completionPorts);
+        ThreadPool.SetMinThreads(Math.Max(workers, 64), completionPorts);
+        MetricsBaseline.SuppressRuntimeMeters();
+        MetricsBaseline.Publish(BindableOptionsServiceCollectionExtensions.BindNow<SeriesOptions>(builder.Configuration).Scheduled(candles.IsEmbedded));
         builder.AddDataManagerLogging(service);
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenAnyIP(service.ApiPort));
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = service.ShutdownTimeout);
@@ -40,6 +53,7 @@ public static class DataManagerHostExtensions
         builder.Services.AddNatsConnection(nats, BindableOptionsServiceCollectionExtensions.BindNow<SeriesOptions>(builder.Configuration), service.PodId);
         builder.Services.AddLeadership(builder.Configuration);
         builder.Services.AddAuditing(audit);
+        builder.Services.AddIncidents(audit.Enabled, BindableOptionsServiceCollectionExtensions.BindNow<IncidentOptions>(builder.Configuration));
         builder.Services.AddBinanceClient(BindableOptionsServiceCollectionExtensions.BindNow<BackfillOptions>(builder.Configuration));
         builder.Services.AddAnalytics(BindableOptionsServiceCollectionExtensions.BindNow<AnalyticsOptions>(builder.Configuration));
         builder.Services.AddReadinessChecks();
@@ -53,6 +67,7 @@ public static class DataManagerHostExtensions
             }
         });
         builder.AddDataManagerHttp();
+        builder.Services.AddSingleton<StoreOutageLog>();
         return builder;
     }
 
@@ -63,10 +78,14 @@ public static class DataManagerHostExtensions
         app.UseDataManagerHttp();
         app.MapHealthEndpoints();
         app.MapLeadershipEndpoints();
-        app.MapAuditEndpoints();
         app.MapTrackerEndpoints();
-        app.MapAnalyticsEndpoints();
-        app.MapBackfillEndpoints();
+        // Every endpoint that reads the store: an outage is a 503 with problem details within 2 s.
+        var store = app.MapGroup("").AddEndpointFilter<StoreOutageFilter>()
+            .WithMetadata(new ProducesResponseTypeMetadata(StatusCodes.Status503ServiceUnavailable, typeof(Microsoft.AspNetCore.Mvc.ProblemDetails), ["application/problem+json"]));
+        store.MapAuditEndpoints();
+        store.MapAnalyticsEndpoints();
+        store.MapBackfillEndpoints();
+        store.MapIncidentEndpoints();
         app.MapMetrics("/metrics").WithMetadata(new HttpMethodMetadata(ApiRoutes.GetOrHead));
         app.MapOpenApi(ApiContract.DocumentPath.Replace("v1", "{documentName}", StringComparison.Ordinal));
         return app;

@@ -24,6 +24,10 @@ public static class DataManagerLogging
                 .MinimumLevel.Override("Microsoft.Extensions.Diagnostics.HealthChecks", Serilog.Events.LogEventLevel.Fatal)
                 // The NATS client logs an error per reconnect attempt; NatsConnectionMonitor logs each change once.
                 .MinimumLevel.Override("NATS", Serilog.Events.LogEventLevel.Fatal)
+                // The host's own report of a failed start (with a stack trace): Program logs it as one line. And a
+                // background service that ended by cancellation (the host disposed it after a failed start) is no fault.
+                .Filter.ByExcluding(e => EventName(e) is "HostedServiceStartupFaulted"
+                    || (EventName(e) is "BackgroundServiceFaulted" or "BackgroundServiceStoppingHost" && e.Exception is OperationCanceledException))
                 .Enrich.FromLogContext()
                 .Enrich.WithProperty("pod", options.PodId);
             if (development)
@@ -37,4 +41,9 @@ public static class DataManagerLogging
         });
         return builder;
     }
+
+    private static string? EventName(Serilog.Events.LogEvent logEvent) =>
+        logEvent.Properties.TryGetValue("EventId", out var id) && id is Serilog.Events.StructureValue structure
+            ? structure.Properties.FirstOrDefault(p => p.Name == "Name")?.Value is Serilog.Events.ScalarValue { Value: string name } ? name : null
+            : null;
 }

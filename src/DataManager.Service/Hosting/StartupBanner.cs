@@ -4,12 +4,16 @@ using Microsoft.Extensions.Options;
 
 namespace DataManager.Hosting;
 
-/// <summary>The first lines an operator reads: which mode runs, where its files are, what is on or off.</summary>
+/// <summary>The first lines an operator reads: which mode runs, where its files are, and one line of what runs and why.</summary>
 internal sealed partial class StartupBanner(
     IOptions<ServiceOptions> service,
     IOptions<StoreOptions> store,
     IOptions<CandleDatabaseOptions> candles,
     IOptions<NatsOptions> nats,
+    IOptions<LeaderElectionOptions> election,
+    IOptions<AuditOptions> audit,
+    IOptions<BackfillOptions> backfill,
+    IOptions<AnalyticsOptions> analytics,
     IOptions<Http.ApiAccessOptions> access,
     IStoreLifecycle storeLifecycle,
     Candles.ICandleSource candleSource,
@@ -21,11 +25,7 @@ internal sealed partial class StartupBanner(
         LogStarting(logger, version, service.Value.PodId, service.Value.ApiPort);
         LogStore(logger, store.Value.UsesMongo ? "MongoDB" : "embedded SQLite", storeLifecycle.Describe());
         LogCandles(logger, candles.Value.IsEmbedded ? "embedded SQLite demo" : "MySQL", candleSource.Describe());
-        if (nats.Value.Url is null)
-        {
-            LogNatsOff(logger);
-        }
-        else
+        if (nats.Value.Url is not null)
         {
             LogNats(logger, nats.Value.Url, nats.Value.AuthDescription, nats.Value.Subject, nats.Value.QueueGroup.Length == 0 ? "(none)" : nats.Value.QueueGroup);
         }
@@ -44,6 +44,8 @@ internal sealed partial class StartupBanner(
             LogApiClosed(logger, Http.ApiAccessOptions.TokensSetting);
         }
 
+        LogCapabilities(logger, Capabilities.Line(Capabilities.Describe(election.Value, audit.Value, backfill.Value, analytics.Value, nats.Value)));
+
         return Task.CompletedTask;
     }
 
@@ -58,8 +60,8 @@ internal sealed partial class StartupBanner(
     [LoggerMessage(Level = LogLevel.Information, Message = "Candles: {Mode} ({Where})")]
     private static partial void LogCandles(ILogger logger, string mode, string where);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Message tracker off: NATS_URL is not set")]
-    private static partial void LogNatsOff(ILogger logger);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Capabilities: {Capabilities:l}")]
+    private static partial void LogCapabilities(ILogger logger, string capabilities);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "NATS {Url} (authentication: {Auth}), subject {Subject}, queue group {QueueGroup}")]
     private static partial void LogNats(ILogger logger, string url, string auth, string subject, string queueGroup);

@@ -31,6 +31,7 @@ public sealed partial class LeaderElector : BackgroundService
     private readonly StoreReadiness _storeReadiness;
     private readonly TimeProvider _time;
     private readonly ILogger<LeaderElector> _logger;
+    private readonly IHostApplicationLifetime _lifetime;
     private readonly Lock _gate = new();
 
     private TaskCompletionSource<LeadershipTicket> _leadership = NewLeadershipSource();
@@ -42,6 +43,7 @@ public sealed partial class LeaderElector : BackgroundService
     private LeaseRecord? _lease;
     private long _followedTerm = -1;
     private string? _lastError;
+    private int _attempted;
 
     public LeaderElector(
         ILeaseStore store,
@@ -59,6 +61,7 @@ public sealed partial class LeaderElector : BackgroundService
         _storeReadiness = storeReadiness;
         _time = time;
         _logger = logger;
+        _lifetime = lifetime;
         // Report "not leader" and stop leader-only work the moment shutdown begins; the lease is released
         // in StopAsync, after the leader-only loops have stopped.
         lifetime.ApplicationStopping.Register(() =>
@@ -126,11 +129,25 @@ public sealed partial class LeaderElector : BackgroundService
             return;
         }
 
-        await _storeReadiness.WaitAsync(stoppingToken);
-        while (!stoppingToken.IsCancellationRequested)
+        try
         {
-            await RunOnceAsync(stoppingToken);
-            await Task.Delay(NextDelay(), _time, stoppingToken);
+            // Elect only once the HTTP port is bound: a start that fails (port taken) must not leave a lease behind.
+            var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            await using (_lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
+            {
+                await started.Task.WaitAsync(stoppingToken);
+            }
+
+            await _storeReadiness.WaitAsync(stoppingToken);
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                await RunOnceAsync(stoppingToken);
+                await Task.Delay(NextDelay(), _time, stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Shutdown, or a start that failed before the host called StopAsync: not a fault.
         }
     }
 
@@ -148,6 +165,7 @@ public sealed partial class LeaderElector : BackgroundService
             wasLeader = _isLeader;
         }
 
+        Volatile.Write(ref _attempted, 1);
         var sent = _time.GetTimestamp();
         // A leader waits no longer than its renew deadline allows; a follower no longer than a lease lasts.
         var budget = wasLeader ? _options.RenewDeadline - _time.GetElapsedTime(_lastRenewSent) : _options.LeaseTimeout;
@@ -207,7 +225,7 @@ public sealed partial class LeaderElector : BackgroundService
     {
         StepDown("shutting down");
         await base.StopAsync(cancellationToken);
-        if (_options.Enabled)
+        if (_options.Enabled && Volatile.Read(ref _attempted) == 1)
         {
             try
             {

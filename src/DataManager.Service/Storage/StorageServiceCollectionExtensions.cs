@@ -15,11 +15,13 @@ public static class StorageServiceCollectionExtensions
             services.AddSingleton<IMongoClient>(_ => new MongoClient(MongoClientSettingsFactory.FromUrl(options.MongoUrl!)));
             services.AddSingleton(sp => new MongoStore(sp.GetRequiredService<IMongoClient>(), options.MongoDatabase));
             RegisterPorts<MongoStore>(services);
+            services.AddSingleton<IIncidentStore>(sp => new MongoIncidentStore(sp.GetRequiredService<IMongoClient>(), options.MongoDatabase));
         }
         else
         {
             services.AddSingleton(_ => new SqliteStore(options.SqlitePath));
             RegisterPorts<SqliteStore>(services);
+            services.AddSingleton<IIncidentStore>(_ => new SqliteIncidentStore(options.SqlitePath));
         }
 
         services.AddSingleton<StoreReadiness>();

@@ -25,11 +25,20 @@ internal sealed partial class NatsConnectionMonitor(INatsConnection connection, 
         nats.ConnectionOpened += OnOpenedAsync;
         nats.ConnectionDisconnected += OnDisconnectedAsync;
         nats.ServerError += OnServerErrorAsync;
+        // Exported from the start (0 until connected); read after subscribing, so no change is missed.
+        Connected.Set(connection.ConnectionState == NatsConnectionState.Open ? 1 : 0);
         try
         {
             // With RetryOnInitialConnect this completes only once connected, and takes no token:
             // stop waiting on shutdown instead of holding the host until its shutdown timeout.
-            await nats.ConnectAsync().AsTask().WaitAsync(stoppingToken);
+            var connect = nats.ConnectAsync().AsTask();
+            // Unreachable at start: one warning now, then "NATS connected" once it answers (the client retries quietly).
+            if (await Task.WhenAny(connect, Task.Delay(nats.Opts.ConnectTimeout, stoppingToken)) != connect && !stoppingToken.IsCancellationRequested)
+            {
+                LogNotReachableAtStart(logger, nats.Opts.Url, nats.Opts.ConnectTimeout.TotalSeconds);
+            }
+
+            await connect.WaitAsync(stoppingToken);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
@@ -83,6 +92,9 @@ internal sealed partial class NatsConnectionMonitor(INatsConnection connection, 
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "NATS server {Url} reported an error: {Error}")]
     private static partial void LogServerError(ILogger logger, string url, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "NATS {Url} not reachable at start (no connection within {Seconds} s); retrying in the background, the tracker counts nothing until it connects")]
+    private static partial void LogNotReachableAtStart(ILogger logger, string url, double seconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "NATS {Url} not reachable at start ({Error}); retrying in the background")]
     private static partial void LogInitialFailure(ILogger logger, string url, string error);

@@ -50,6 +50,7 @@ public sealed class AuditSchedulerTests(MariaDbServer mariaDb) : IDisposable
         var cycle = await scheduler.RunCycleAsync(7, Ct);
 
         Assert.Equal((15, 3, 3, 1, 0), (cycle.SeriesAudited, cycle.Gaps, cycle.DuplicateSurplus, cycle.IntegrityViolations, cycle.Errors));
+        Assert.True(AuditScheduler.Succeeded(cycle));
         Assert.Equal(7, cycle.Term);
         Assert.NotNull(cycle.FinishedAt);
         var records = await store.QueryAsync(new AuditQuery(Limit: 100), Ct);
@@ -86,6 +87,7 @@ public sealed class AuditSchedulerTests(MariaDbServer mariaDb) : IDisposable
         var (scheduler, store, _) = await EmbeddedAsync("3m,1h");
         var cycle = await scheduler.RunCycleAsync(1, Ct);
         Assert.Equal((6, 3), (cycle.SeriesAudited, cycle.Errors));
+        Assert.False(AuditScheduler.Succeeded(cycle), "a cycle with failed series is not a success");
         var errors = (await store.LatestPerSeriesAsync(Ct)).Where(r => r.Error is not null).ToList();
         Assert.All(errors, r => Assert.Equal("3m", r.Timeframe));
         Assert.All(errors, r => Assert.StartsWith("missing_table", r.Error, StringComparison.Ordinal));
@@ -104,6 +106,8 @@ public sealed class AuditSchedulerTests(MariaDbServer mariaDb) : IDisposable
 
         var cycle = await scheduler.RunCycleAsync(1, Ct);
         Assert.Equal((10, 10), (cycle.SeriesAudited, cycle.Errors));
+        // Every series failed: the stale-audit alert must keep counting from the last real success.
+        Assert.False(AuditScheduler.Succeeded(cycle));
         Assert.All(await store.LatestPerSeriesAsync(Ct), r => Assert.Contains("Unable to connect", r.Error, StringComparison.Ordinal));
     }
 

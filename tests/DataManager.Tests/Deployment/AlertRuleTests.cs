@@ -9,8 +9,11 @@ public sealed class AlertRuleTests
 {
     public static readonly string[] RequiredAlerts =
     [
-        "DataManagerNoLeader", "DataManagerMultipleLeaders", "DataManagerAuditStale", "DataManagerSeriesCritical", "DataManagerNatsDisconnected",
+        "DataManagerNoLeader", "DataManagerMultipleLeaders", "DataManagerLeaderFlapping", "DataManagerAuditStale", "DataManagerAuditSeriesErrors",
+        "DataManagerSeriesDegraded", "DataManagerSeriesCritical", "DataManagerGapsSustained", "DataManagerDuplicatesSustained", "DataManagerNatsDisconnected",
         "DataManagerNoMessages", "DataManagerMessagesDropped", "DataManagerBackfillFailures", "DataManagerBinanceBanned",
+        "DataManagerCompletenessBudgetBurnFast", "DataManagerCompletenessBudgetBurnSlow", "DataManagerFreshnessBudgetBurnFast", "DataManagerFreshnessBudgetBurnSlow",
+        "DataManagerSymbolSilent",
     ];
 
     /// <summary>The rendered PrometheusRule's spec: a plain Prometheus rule file.</summary>

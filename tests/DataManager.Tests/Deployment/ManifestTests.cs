@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text.Json.Nodes;
 using DataManager.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace DataManager.Tests.Deployment;
 
@@ -37,17 +38,20 @@ public sealed class ManifestTests
     }
 
     [Theory]
-    [InlineData("base", 3)]
-    [InlineData("overlays/production", 3)]
-    [InlineData("overlays/single", 1)]
-    public async Task Rolls_out_one_pod_at_a_time_spread_over_nodes(string overlay, int replicas)
+    [InlineData("base", 3, "RollingUpdate")]
+    [InlineData("overlays/production", 3, "RollingUpdate")]
+    [InlineData("overlays/single", 1, "Recreate")]
+    public async Task Rolls_out_one_pod_at_a_time_spread_over_nodes(string overlay, int replicas, string strategy)
     {
         var manifests = await Manifests.RenderAsync(overlay);
         var spec = manifests.Deployment["spec"]!;
         Assert.Equal(replicas, (int)spec["replicas"]!);
-        Assert.Equal("RollingUpdate", (string?)spec["strategy"]!["type"]);
-        Assert.Equal(1, (int)spec["strategy"]!["rollingUpdate"]!["maxUnavailable"]!);
-        Assert.Equal(1, (int)spec["strategy"]!["rollingUpdate"]!["maxSurge"]!);
+        Assert.Equal(strategy, (string?)spec["strategy"]!["type"]);
+        if (strategy == "RollingUpdate")
+        {
+            Assert.Equal(1, (int)spec["strategy"]!["rollingUpdate"]!["maxUnavailable"]!);
+            Assert.Equal(1, (int)spec["strategy"]!["rollingUpdate"]!["maxSurge"]!);
+        }
 
         var podLabels = spec["template"]!["metadata"]!["labels"]!.AsObject();
         Assert.True(Matches(spec["selector"]!["matchLabels"]!.AsObject(), podLabels), "the selector must match the pod template");
@@ -62,6 +66,34 @@ public sealed class ManifestTests
         Assert.Equal(1, (int)budget["maxUnavailable"]!);
         Assert.True(Matches(budget["selector"]!["matchLabels"]!.AsObject(), podLabels));
         Assert.True(Matches(manifests.Resource("Service")["spec"]!["selector"]!.AsObject(), podLabels));
+    }
+
+    /// <summary>Without election every pod is leader, so a rollout must never run an old and a new pod at once.</summary>
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public async Task A_rollout_never_runs_two_leaders_at_once(string overlay)
+    {
+        var manifests = await Manifests.RenderAsync(overlay);
+        if (manifests.ConfigMapData["ENABLE_LEADER_ELECTION"] == "true")
+        {
+            return;
+        }
+
+        var spec = manifests.Deployment["spec"]!;
+        Assert.Equal(1, (int)spec["replicas"]!);
+        Assert.True((string?)spec["strategy"]!["type"] == "Recreate",
+            $"{overlay}: leader election is off, so its single pod is always leader; RollingUpdate (maxSurge) would start a second leader beside it");
+    }
+
+    /// <summary>The deployed databases hold klines_m5, m15, m30, h1 and d1 and nothing else: the shipped list must name exactly those.</summary>
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public async Task The_shipped_timeframes_are_the_extractors_deployed_tables(string overlay)
+    {
+        var manifests = await Manifests.RenderAsync(overlay);
+        var shipped = manifests.ConfigMapData["SUPPORTED_TIMEFRAMES"].Split(',').Select(t => DataManager.Candles.Timeframe.Parse(t).TableName).Order();
+        Assert.Equal(["klines_d1", "klines_h1", "klines_m15", "klines_m30", "klines_m5"], shipped);
+        Assert.Equal(DataManager.Candles.Timeframe.ExtractorDefaults.Select(t => t.TableName).Order(), shipped);
     }
 
     [Theory]
@@ -127,6 +159,24 @@ public sealed class ManifestTests
         var endpoint = manifests.Resource("ServiceMonitor")["spec"]!["endpoints"]!.AsArray().Single()!;
         Assert.Equal(("http", "/metrics"), ((string)endpoint["port"]!, (string)endpoint["path"]!));
         Assert.True(Matches(manifests.Resource("ServiceMonitor")["spec"]!["selector"]!["matchLabels"]!.AsObject(), manifests.Resource("Service")["metadata"]!["labels"]!.AsObject()));
+    }
+
+    /// <summary>The probe gives up at timeoutSeconds; readiness must answer before that even when a dependency hangs.</summary>
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public async Task The_readiness_probe_outlasts_the_readiness_budget(string overlay)
+    {
+        var manifests = await Manifests.RenderAsync(overlay);
+        var timeout = TimeSpan.FromSeconds((int)manifests.Container["readinessProbe"]!["timeoutSeconds"]!);
+        Assert.True(timeout > DataManager.Health.ReadinessBudget.Answer,
+            $"{overlay}: the readiness probe's timeoutSeconds ({timeout.TotalSeconds} s) must exceed the app's readiness budget ({DataManager.Health.ReadinessBudget.Answer.TotalSeconds} s)");
+
+        await using var host = await ServiceHost.StartAsync();
+        var registrations = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckServiceOptions>>()
+            .Value.Registrations;
+        Assert.NotEmpty(registrations);
+        Assert.All(registrations, r => Assert.InRange(r.Timeout, TimeSpan.FromMilliseconds(1), DataManager.Health.ReadinessBudget.PerCheck));
+        Assert.True(DataManager.Health.ReadinessBudget.PerCheck < DataManager.Health.ReadinessBudget.Answer);
     }
 
     [Fact]
@@ -229,31 +279,9 @@ public sealed class ManifestTests
     [Fact]
     public async Task The_production_overlays_commented_phase_patch_applies_when_uncommented()
     {
-        var copy = ServerAvailability.TempDirectory("dm-k8s");
-        try
-        {
-            foreach (var file in System.IO.Directory.EnumerateFiles(RepositoryRoot.Combine("k8s"), "*", SearchOption.AllDirectories))
-            {
-                var target = Path.Combine(copy, Path.GetRelativePath(RepositoryRoot.Combine("k8s"), file));
-                System.IO.Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-                File.Copy(file, target);
-            }
-
-            var kustomization = Path.Combine(copy, "overlays", "production", "kustomization.yaml");
-            var lines = await File.ReadAllLinesAsync(kustomization, TestContext.Current.CancellationToken);
-            var start = Array.IndexOf(lines, "# patches:");
-            Assert.True(start > 0, "the production overlay has no commented patches: block");
-            await File.WriteAllLinesAsync(kustomization, [.. lines[..start], .. lines[start..].Select(l => l.StartsWith("# ", StringComparison.Ordinal) ? l[2..] : l)],
-                TestContext.Current.CancellationToken);
-
-            var data = (await Manifests.RenderDirectoryAsync(Path.GetDirectoryName(kustomization)!)).ConfigMapData;
-            Assert.Equal("true", data["ENABLE_AUDITOR"]);
-            Assert.Equal("true", data["ENABLE_AUTO_BACKFILL"]);
-        }
-        finally
-        {
-            DataManager.Testing.LocalServers.DeleteDirectory(copy);
-        }
+        var data = (await Manifests.RenderProductionWithPhasePatchAsync()).ConfigMapData;
+        Assert.Equal("true", data["ENABLE_AUDITOR"]);
+        Assert.Equal("true", data["ENABLE_AUTO_BACKFILL"]);
     }
 
     [Fact]

@@ -43,6 +43,36 @@ public sealed class Manifests
         return new Manifests(Path.GetRelativePath(RepositoryRoot.Combine("k8s"), directory), ParseAll(yaml));
     }
 
+    /// <summary>
+    /// The production overlay with its commented rollout-phase patch applied (the auditor and auto-backfill on): what
+    /// production runs once the rollout is through. Rendered from a copy of the tree; the copy is removed.
+    /// </summary>
+    public static async Task<Manifests> RenderProductionWithPhasePatchAsync()
+    {
+        var copy = LocalServers.TempDirectory("dm-k8s");
+        try
+        {
+            foreach (var file in System.IO.Directory.EnumerateFiles(RepositoryRoot.Combine("k8s"), "*", SearchOption.AllDirectories))
+            {
+                var target = Path.Combine(copy, Path.GetRelativePath(RepositoryRoot.Combine("k8s"), file));
+                System.IO.Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                File.Copy(file, target);
+            }
+
+            var kustomization = Path.Combine(copy, "overlays", "production", "kustomization.yaml");
+            var lines = await File.ReadAllLinesAsync(kustomization);
+            var start = Array.IndexOf(lines, "# patches:");
+            Assert.True(start > 0, "the production overlay has no commented patches: block");
+            await File.WriteAllLinesAsync(kustomization, [.. lines[..start], .. lines[start..].Select(l => l.StartsWith("# ", StringComparison.Ordinal) ? l[2..] : l)]);
+            var rendered = await RenderDirectoryAsync(Path.GetDirectoryName(kustomization)!);
+            return new Manifests("overlays/production", rendered.Resources);
+        }
+        finally
+        {
+            LocalServers.DeleteDirectory(copy);
+        }
+    }
+
     /// <summary>kubectl's output per directory: each tree is rendered once per run, however many tests read it.</summary>
     private static readonly ConcurrentDictionary<string, Lazy<Task<string>>> Rendered = new(StringComparer.Ordinal);
 

@@ -34,6 +34,7 @@ public sealed class ObservabilityEndToEndTests(NatsServer nats)
             ["LOG_LEVEL"] = "warning",
             ["ENABLE_AUDITOR"] = "true",
             ["AUDIT_INTERVAL"] = "2",
+            ["INCIDENT_INTERVAL"] = "1",
             ["INITIAL_STARTUP_DELAY"] = "0",
             ["LEADER_ELECTION_HEARTBEAT_INTERVAL"] = "0.5",
             ["LEADER_ELECTION_RENEW_DEADLINE"] = "1",

@@ -78,6 +78,39 @@ public sealed class ReadinessTests(MariaDbServer mariaDb, NatsServer nats)
         Assert.NotNull(Check(body, "mysql").Error);
     }
 
+    /// <summary>A hung MySQL (SIGSTOP: the kernel accepts connections, nobody answers) is Degraded with 200, inside the budget.</summary>
+    [Fact]
+    public async Task A_hung_mysql_is_degraded_within_the_readiness_budget()
+    {
+        mariaDb.Require();
+        await using var hung = await DataManager.Testing.LocalMariaDb.StartAsync("32M");
+        var database = await DataManager.Testing.LocalMariaDb.CreateDatabaseAsync(hung.AdminConnectionString);
+        await using var host = await ServiceHost.StartAsync(new Dictionary<string, string?> { ["MYSQL_URI"] = MariaDbServer.ToUri(database) });
+        Assert.Equal("Healthy", Check((await ReadinessAsync(host)).Body, "mysql").Status);
+
+        hung.Signal("STOP");
+        try
+        {
+            for (var probe = 0; probe < 3; probe++)
+            {
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                var (status, body) = await ReadinessAsync(host);
+                clock.Stop();
+                Assert.Equal(HttpStatusCode.OK, status);
+                Assert.Equal("Degraded", body.Status);
+                Assert.Equal("Degraded", Check(body, "mysql").Status);
+                Assert.Contains("no answer within", Check(body, "mysql").Description, StringComparison.Ordinal);
+                Assert.True(body.TotalDurationMs < ReadinessBudget.Answer.TotalMilliseconds, $"readiness took {body.TotalDurationMs} ms");
+                // The manifest's probe gives up at 3 s.
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"the answer took {clock.Elapsed}");
+            }
+        }
+        finally
+        {
+            hung.Signal("CONT");
+        }
+    }
+
     [Fact]
     public async Task Real_mysql_and_nats_report_healthy()
     {

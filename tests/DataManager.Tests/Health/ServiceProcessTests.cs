@@ -62,6 +62,94 @@ public sealed class ServiceProcessTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task A_DATA_DIR_that_cannot_be_created_stops_the_process_with_exit_code_2_naming_it()
+    {
+        // A path below a regular file cannot be created, even by root.
+        var file = Path.Combine(_dataDir, "a-file");
+        await File.WriteAllTextAsync(file, "", TestContext.Current.CancellationToken);
+        await using var process = ServiceExecutable.Start(new Dictionary<string, string?> { ["DATA_DIR"] = Path.Combine(file, "data") });
+        var exitCode = await process.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(2, exitCode);
+        var line = Assert.Single(process.Output.Split('\n'), l => l.Contains("Invalid configuration", StringComparison.Ordinal));
+        Assert.Contains("DATA_DIR: " + Path.Combine(file, "data"), line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_taken_port_fails_the_start_with_one_line_and_leaves_no_lease()
+    {
+        // The store is ready at once, so an elector that did not wait for the port would take the lease first.
+        var store = new DataManager.Storage.Sqlite.SqliteStore(Path.Combine(_dataDir, "datamanager.db"));
+        await store.InitializeAsync(TestContext.Current.CancellationToken);
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Any, 0);
+        taken.Start();
+        var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+
+        await using var process = ServiceExecutable.Start(new Dictionary<string, string?>
+        {
+            ["DATA_DIR"] = _dataDir,
+            ["API_PORT"] = port.ToString(CultureInfo.InvariantCulture),
+            ["ENABLE_LEADER_ELECTION"] = "true",
+            ["POD_NAME"] = "replica-port-taken",
+        });
+        var exitCode = await process.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        Assert.NotEqual(0, exitCode);
+        var problems = process.Output.Split('\n').Where(l => l.Contains("\"@l\":\"Error\"", StringComparison.Ordinal) || l.Contains("\"@l\":\"Fatal\"", StringComparison.Ordinal)).ToList();
+        var line = Assert.Single(problems);
+        Assert.Contains("address already in use", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("\"@x\"", line, StringComparison.Ordinal);
+
+        var lease = await store.ReadAsync("data-manager", TestContext.Current.CancellationToken);
+        Assert.True(lease is null || lease.ExpiresAt <= DateTimeOffset.UtcNow, $"the failed replica left the lease held: {lease}");
+    }
+
+    /// <summary>The store unreachable (MongoDB at a closed port): every store-reading endpoint answers 503 problem details fast, logged once.</summary>
+    [Fact]
+    public async Task An_unreachable_store_answers_503_problem_details_within_2_s_and_logs_the_outage_once()
+    {
+        var port = ServerAvailability.FreePort();
+        await using var process = ServiceExecutable.Start(new Dictionary<string, string?>
+        {
+            ["DATA_DIR"] = _dataDir,
+            ["API_PORT"] = port.ToString(CultureInfo.InvariantCulture),
+            ["MONGODB_URL"] = $"mongodb://127.0.0.1:{ServerAvailability.FreePort()}",
+        });
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
+        var ct = TestContext.Current.CancellationToken;
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                using var alive = await client.GetAsync("/health/liveness", ct);
+                break;
+            }
+            catch (HttpRequestException) when (attempt < 300 && !process.HasExited)
+            {
+                await Task.Delay(100, ct);
+            }
+        }
+
+        string[] paths = ["/health/audit-status", "/api/audits", "/api/health-scores/BTCUSDT/1h", "/analytics/BTCUSDT/1h", "/backfill/jobs"];
+        (await client.GetAsync(paths[0], ct)).Dispose(); // the first request pays for JIT compilation
+        foreach (var path in paths.Concat(paths))
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            using var response = await client.GetAsync(path, ct);
+            clock.Stop();
+            Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            var problem = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct)).RootElement;
+            Assert.Equal(503, problem.GetProperty("status").GetInt32());
+            Assert.Equal("Store unavailable", problem.GetProperty("title").GetString());
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"{path} answered after {clock.Elapsed}");
+        }
+
+        Assert.Equal(1, Count(process.Output, "Store unavailable: the API answers 503"));
+        // The store initialiser's own retries may name the driver's timeout; no request may.
+        Assert.DoesNotContain(process.Output.Split('\n'), l => l.Contains("TimeoutException", StringComparison.Ordinal) && !l.Contains("not ready, retrying", StringComparison.Ordinal));
+        Assert.DoesNotContain("\"@l\":\"Error\"", process.Output, StringComparison.Ordinal);
+    }
+
     private static int Count(string text, string value) => text.Split(value).Length - 1;
 
     public void Dispose()

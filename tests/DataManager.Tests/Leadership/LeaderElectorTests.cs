@@ -311,7 +311,7 @@ public sealed class LeaderElectorTests : IDisposable
     {
         private readonly CancellationTokenSource _stopping = new();
 
-        public CancellationToken ApplicationStarted => CancellationToken.None;
+        public CancellationToken ApplicationStarted { get; } = new(canceled: true);
 
         public CancellationToken ApplicationStopping => _stopping.Token;
 

@@ -509,5 +509,7 @@ public sealed class MongoQueryShapeTests
         };
 
         protected override Task<TStore> CreateStoreAsync<TStore>() => throw new NotSupportedException();
+
+        protected override Task<DataManager.Storage.IIncidentStore> CreateIncidentStoreAsync() => throw new NotSupportedException();
     }
 }

@@ -14,4 +14,10 @@ public sealed class MongoStoreContractTests(MongoServer server) : StoreContractT
         await store.InitializeAsync(TestContext.Current.CancellationToken);
         return (TStore)(object)store;
     }
+
+    protected override Task<DataManager.Storage.IIncidentStore> CreateIncidentStoreAsync()
+    {
+        server.Require();
+        return Task.FromResult<DataManager.Storage.IIncidentStore>(new MongoIncidentStore(new MongoClient(server.ConnectionString), "dm_test_" + Guid.NewGuid().ToString("N")[..12]));
+    }
 }

@@ -14,6 +14,9 @@ public sealed class SqliteStoreContractTests : StoreContractTests, IDisposable
         return (TStore)(object)store;
     }
 
+    protected override Task<DataManager.Storage.IIncidentStore> CreateIncidentStoreAsync() =>
+        Task.FromResult<DataManager.Storage.IIncidentStore>(new SqliteIncidentStore(Path.Combine(_directory, Guid.NewGuid().ToString("N") + ".db")));
+
     [Fact]
     public async Task Initialising_twice_and_from_parallel_instances_is_safe()
     {

@@ -8,7 +8,7 @@ using DataManager.Storage;
 namespace DataManager.Tests.Storage;
 
 /// <summary>What every store must do, run against SQLite always and MongoDB where one answers.</summary>
-public abstract class StoreContractTests
+public abstract partial class StoreContractTests
 {
     protected static readonly DateTimeOffset T0 = new(2026, 11, 22, 0, 0, 0, TimeSpan.Zero);
 

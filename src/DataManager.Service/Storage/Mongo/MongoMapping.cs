@@ -48,6 +48,7 @@ public static class MongoMapping
             MapWithId<BackfillJob>(r => r.Id);
             MapWithId<AnalyticsResult>(r => r.Id);
             MapWithId<ArchivedCandle>(r => r.Id);
+            MapWithId<Incidents.Incident>(r => r.Id);
             BsonClassMap.TryRegisterClassMap<LeaseRecord>(map =>
             {
                 map.AutoMap();

@@ -1,0 +1,20 @@
+using DataManager.Leadership;
+
+namespace DataManager.Incidents;
+
+public static class IncidentsServiceCollectionExtensions
+{
+    /// <summary>The incident tracker, as a leader-only loop when the auditor runs (it reads the auditor's records).</summary>
+    public static IServiceCollection AddIncidents(this IServiceCollection services, bool auditorEnabled, IncidentOptions options)
+    {
+        IncidentMetrics.Objective.WithLabels("completeness").Set(options.CompletenessObjective / 100);
+        IncidentMetrics.Objective.WithLabels("freshness").Set(options.FreshnessObjective / 100);
+        services.AddSingleton<IncidentTracker>();
+        if (auditorEnabled)
+        {
+            services.AddSingleton<ILeaderLoop>(sp => sp.GetRequiredService<IncidentTracker>());
+        }
+
+        return services;
+    }
+}
