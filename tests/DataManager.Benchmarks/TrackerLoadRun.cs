@@ -12,7 +12,8 @@ namespace DataManager.Benchmarks;
 /// <c>dotnet run -c Release --project tests/DataManager.Benchmarks -- tracker-load [--rates 100000,200000,300000] [--seconds 60]</c>:
 /// per rate, a fresh service process tracks the feed from a local nats-server while the feed generator (another
 /// process) publishes for the given time and a plain subscriber in this process counts the same subject. Reports
-/// what each received, what the service dropped, the service's CPU and peak RSS.
+/// what each received, what the service dropped, the service's CPU and peak RSS (private and file-backed). The service
+/// runs with the image's runtime settings; <c>--env NAME=VALUE</c> (repeatable) overrides or adds one.
 /// </summary>
 public static class TrackerLoadRun
 {
