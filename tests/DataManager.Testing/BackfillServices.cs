@@ -11,11 +11,12 @@ namespace DataManager.Testing;
 /// <summary>The backfill runner composed as the service composes it, over a given job store and candle database.</summary>
 public static class BackfillServices
 {
-    public static ServiceProvider Build(BackfillOptions options, IBackfillJobStore jobs, SqlCandleStore candles) =>
+    public static ServiceProvider Build(BackfillOptions options, IBackfillJobStore jobs, SqlCandleStore candles, ServiceOptions? service = null) =>
         new ServiceCollection()
             .AddLogging()
             .AddSingleton(TimeProvider.System)
             .AddSingleton(Options.Create(options))
+            .AddSingleton(Options.Create(service ?? new ServiceOptions { PodId = "test-pod" }))
             .AddSingleton(Options.Create(new AuditOptions()))
             .AddSingleton(jobs)
             .AddSingleton<ICandleSource>(candles)
