@@ -162,7 +162,9 @@ public sealed class FakeBinance : IAsyncDisposable
         var end = long.Parse(query["endTime"]!, CultureInfo.InvariantCulture);
         var rows = new List<string>();
         var step = (long)interval.TotalMilliseconds;
-        for (var open = (start + step - 1) / step * step; open <= end && rows.Count < limit && fault != "empty"; open += step)
+        // Like Binance: nothing opens in the future; the candle still open is answered (not final yet).
+        var last = Math.Min(end, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        for (var open = (start + step - 1) / step * step; open <= last && rows.Count < limit && fault != "empty"; open += step)
         {
             var time = DateTime.UnixEpoch.AddMilliseconds(open);
             if (Outages.Any(o => time >= o.From && time < o.To))

@@ -28,9 +28,6 @@ public sealed partial class BackfillRunner(
     TimeProvider time,
     ILogger<BackfillRunner> logger) : ILeaderLoop
 {
-    /// <summary>Pages a job fetches in its turn while another job waits (about 10,000 1m candles, weight 40).</summary>
-    public const int SlicePages = 20;
-
     /// <summary>Most candles written in one transaction (pages already fetched are written together).</summary>
     public const int WriteBatchCandles = 5_000;
 
@@ -152,7 +149,7 @@ public sealed partial class BackfillRunner(
 
     /// <summary>
     /// Runs the job from its cursor: to its end when <paramref name="yieldTo"/> is null, else for
-    /// <see cref="SlicePages"/> pages at a time for as long as no other job waits. Returns the job as stored.
+    /// BACKFILL_SLICE_PAGES pages at a time for as long as no other job waits. Returns the job as stored.
     /// </summary>
     private async Task<BackfillJob> RunSliceAsync(
         BackfillJob job, long term, Func<CancellationToken, Task<bool>>? yieldTo, IProgress<BackfillJob>? progress, CancellationToken cancellationToken)
@@ -168,7 +165,7 @@ public sealed partial class BackfillRunner(
         var pages = new Queue<KlineRequest>(BinanceWeights.Plan(job.Cursor ?? job.From, job.To, timeframe.Interval));
         // Pages are fetched a few ahead, in parallel, but written (and the cursor advanced) strictly in order.
         var inFlight = new Queue<(KlineRequest Page, Task<IReadOnlyList<Candle>> Fetch)>();
-        var budget = yieldTo is null ? int.MaxValue : SlicePages;
+        var budget = yieldTo is null ? int.MaxValue : options.Value.SlicePages;
         var started = 0;
         var yielded = false;
         using var meter = BinanceWeightMeter.Start();
@@ -187,7 +184,7 @@ public sealed partial class BackfillRunner(
                         return;
                     }
 
-                    budget += SlicePages;
+                    budget += options.Value.SlicePages;
                 }
 
                 var page = pages.Dequeue();
@@ -218,7 +215,9 @@ public sealed partial class BackfillRunner(
                     return stored ?? job;
                 }
 
-                var candles = batch.Count == 1 ? batch[0].Candles : [.. batch.SelectMany(b => b.Candles)];
+                // Binance also answers the candle still open; it is not final, so it is not written (nor counted).
+                var closedUntil = ClosedUntil(time.GetUtcNow(), timeframe);
+                var candles = batch.SelectMany(b => b.Candles).Where(c => c.OpenTime + timeframe.Interval <= closedUntil.UtcDateTime).ToList();
                 var written = candles.Count == 0 ? 0 : await writer.InsertMissingAsync(series, candles, cancellationToken);
                 Written.WithLabels(job.Symbol, job.Timeframe).Inc(written);
                 var next = job with
@@ -228,7 +227,7 @@ public sealed partial class BackfillRunner(
                     WrittenCandles = job.WrittenCandles + written,
                     WeightUsed = job.WeightUsed + meter.TakeWeight(),
                     UpdatedAt = time.GetUtcNow(),
-                    ConfirmedEmpty = WithEmptyPages(job.ConfirmedEmpty, batch, timeframe, ClosedUntil(time.GetUtcNow(), timeframe)),
+                    ConfirmedEmpty = WithEmptyPages(job.ConfirmedEmpty, batch, timeframe, closedUntil),
                 };
                 if (!await jobs.TryUpdateAsync(next, job.Version, cancellationToken))
                 {
@@ -294,7 +293,7 @@ public sealed partial class BackfillRunner(
 
     /// <summary>The end of the last closed candle's period: open times before it have closed.</summary>
     public static DateTimeOffset ClosedUntil(DateTimeOffset now, Timeframe timeframe) =>
-        new(now.UtcTicks - (now.UtcTicks % timeframe.Interval.Ticks), TimeSpan.Zero);
+        new(timeframe.Floor(now.UtcDateTime), TimeSpan.Zero);
 
     /// <summary>
     /// Adds the pages Binance answered empty, merged with an adjacent range; only pages that lie wholly before
