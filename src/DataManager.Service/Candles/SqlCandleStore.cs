@@ -170,7 +170,7 @@ public sealed partial class SqlCandleStore(CandleDialect dialect, ILogger<SqlCan
             {
                 await transaction.RollbackAsync(cancellationToken);
                 throw new DuplicateRemovalAbortedException(
-                    $"{series} at {openTime:yyyy-MM-dd'T'HH:mm:ss'Z'}: expected only {keepId} to remain, found [{string.Join(", ", remaining)}]; nothing was deleted");
+                    $"{series} at {openTime:yyyy-MM-dd'T'HH:mm:ss'Z'}: expected only {keepId} to remain, found {remaining.Count} rows ({Auditing.DuplicateRemover.FirstIds(remaining)}); nothing was deleted");
             }
         }
 

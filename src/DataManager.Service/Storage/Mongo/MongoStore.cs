@@ -164,8 +164,22 @@ public sealed class MongoStore : IAuditStore, IHealthScoreStore, IBackfillJobSto
 
     // ---- candle archive -----------------------------------------------------------------------
 
-    public Task ArchiveAsync(IReadOnlyList<ArchivedCandle> rows, CancellationToken cancellationToken) =>
-        rows.Count == 0 ? Task.CompletedTask : Archive.InsertManyAsync(rows, cancellationToken: cancellationToken);
+    public async Task ArchiveAsync(IReadOnlyList<ArchivedCandle> rows, CancellationToken cancellationToken)
+    {
+        if (rows.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await Archive.InsertManyAsync(rows, new InsertManyOptions { IsOrdered = false }, cancellationToken);
+        }
+        catch (MongoBulkWriteException e) when (e.WriteErrors.All(w => w.Category == ServerErrorCategory.DuplicateKey) && e.WriteConcernError is null)
+        {
+            // Archived before (an id is the row's content): the archive keeps its first copy.
+        }
+    }
 
     public async Task<IReadOnlyList<ArchivedCandle>> ListAsync(string symbol, string timeframe, CancellationToken cancellationToken) =>
         await Archive.Find(a => a.Row.Symbol == symbol && a.Timeframe == timeframe).SortBy(a => a.RemovedAt).ThenBy(a => a.Id).ToListAsync(cancellationToken);

@@ -266,7 +266,7 @@ public sealed class SqliteStore(string path) : IAuditStore, IHealthScoreStore, I
         foreach (var row in rows)
         {
             await ExecuteAsync(connection,
-                "INSERT OR REPLACE INTO candle_archive(id, symbol, timeframe, removed_at, body) VALUES ($id, $symbol, $tf, $at, $body);",
+                "INSERT OR IGNORE INTO candle_archive(id, symbol, timeframe, removed_at, body) VALUES ($id, $symbol, $tf, $at, $body);",
                 cancellationToken, transaction,
                 ("$id", row.Id), ("$symbol", row.Row.Symbol), ("$tf", row.Timeframe), ("$at", Ms(row.RemovedAt)), ("$body", StoreJson.Serialize(row)));
         }
