@@ -12,6 +12,7 @@ using DataManager.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
 namespace DataManager.Tests.Backfill;
@@ -245,6 +246,69 @@ public sealed class BackfillJobTests(MariaDbServer mariaDb) : IDisposable
 
         Assert.Equal(HttpStatusCode.Conflict, (await host.Client.DeleteAsync($"/backfill/jobs/{job.Id}", Ct)).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await host.Client.GetAsync("/backfill/jobs/nope", Ct)).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_job_logs_its_start_and_end_a_retry_as_one_warning_and_no_line_per_request()
+    {
+        await using var fake = await FakeBinance.StartAsync();
+        fake.Inject("500");
+        var candles = await CandleDatabases.MariaDbAsync(mariaDb, M1);
+        var store = await StoreAsync("logs");
+        var lines = new RecordingLoggerProvider();
+        var options = new BackfillOptions { BinanceBaseUrl = fake.Url };
+        await using var services = BackfillServices.Build(options, store, candles,
+            logging: builder => builder.AddProvider(lines).SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Information));
+
+        var done = await services.GetRequiredService<BackfillRunner>().RunJobAsync(await NewJobAsync(store, Start, Start.AddMinutes(1200)), 1, Ct);
+        Assert.Equal((BackfillJobState.Completed, 4 * 2L), (done.State, done.WeightUsed)); // three pages and one retry, weight 2 each
+        var entries = lines.Entries;
+        Assert.DoesNotContain(entries, e => e.Category.StartsWith("System.Net.Http", StringComparison.Ordinal) || e.Category.StartsWith("Polly", StringComparison.Ordinal));
+        var retry = Assert.Single(entries, e => e.Level == Microsoft.Extensions.Logging.LogLevel.Warning);
+        Assert.Contains("retry 1", retry.Message, StringComparison.Ordinal);
+        Assert.False(retry.HasException);
+        var runner = entries.Where(e => e.Category == typeof(BackfillRunner).FullName).Select(e => e.Message).ToList();
+        Assert.Equal(2, runner.Count);
+        Assert.Contains("started", runner[0], StringComparison.Ordinal);
+        Assert.Contains("completed: 1200 candles written of 1200 fetched, weight 8", runner[1], StringComparison.Ordinal);
+    }
+
+    private sealed class RecordingLoggerProvider : Microsoft.Extensions.Logging.ILoggerProvider
+    {
+        private readonly List<(string Category, Microsoft.Extensions.Logging.LogLevel Level, string Message, bool HasException)> _entries = [];
+
+        public IReadOnlyList<(string Category, Microsoft.Extensions.Logging.LogLevel Level, string Message, bool HasException)> Entries
+        {
+            get
+            {
+                lock (_entries)
+                {
+                    return [.. _entries];
+                }
+            }
+        }
+
+        public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(RecordingLoggerProvider provider, string category) : Microsoft.Extensions.Logging.ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull => null;
+
+            public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+            public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                lock (provider._entries)
+                {
+                    provider._entries.Add((category, logLevel, formatter(state, exception), exception is not null));
+                }
+            }
+        }
     }
 
     [Fact]

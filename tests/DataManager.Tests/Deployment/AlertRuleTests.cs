@@ -11,6 +11,7 @@ public sealed class AlertRuleTests
     [
         "DataManagerNoLeader", "DataManagerMultipleLeaders", "DataManagerAuditStale", "DataManagerSeriesCritical", "DataManagerNatsDisconnected",
         "DataManagerNoMessages", "DataManagerMessagesDropped", "DataManagerBackfillFailures", "DataManagerBinanceBanned",
+        "DataManagerBackfillPendingTooLong",
     ];
 
     /// <summary>The rendered PrometheusRule's spec: a plain Prometheus rule file.</summary>
