@@ -79,6 +79,11 @@ public sealed class MongoQueryShapeTests
         var prune = Render(MongoQueries.FinishedJobsCreatedBefore(new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero)));
         Assert.Equal(new BsonArray { "Completed", "Failed", "Cancelled" }, prune["state"]["$in"]);
         Assert.Equal(BsonType.DateTime, prune["createdAt"]["$lt"].BsonType);
+        var at = new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
+        Assert.Equal(
+            """{ "state" : "Failed", "$or" : [{ "createdAt" : { "$lt" : { "$date" : "2026-11-01T00:00:00Z" } } }, { "createdAt" : { "$date" : "2026-11-01T00:00:00Z" }, "_id" : { "$lt" : "j9" } }] }""",
+            Json(Render(MongoQueries.JobsInStateAfter(BackfillJobState.Failed, new BackfillJobPosition(at, "j9")))));
+        Assert.Equal("{ }", Json(Render(MongoQueries.JobsInStateAfter(null, null))));
     }
 
     [Fact]
@@ -142,10 +147,14 @@ public sealed class MongoQueryShapeTests
             CreatedAt = DateTimeOffset.UnixEpoch,
             UpdatedAt = DateTimeOffset.UnixEpoch,
             Version = 4,
+            Owner = "pod-0",
+            OwnerIncarnation = "4f1c",
+            WeightUsed = 42,
             ConfirmedEmpty = [new EmptyRange(DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch.AddMinutes(5))],
         };
         var jobDocument = job.ToBsonDocument();
         Assert.Equal("Running", jobDocument["state"].AsString);
+        Assert.Equal("4f1c", jobDocument["ownerIncarnation"].AsString);
         Assert.Equal(BsonType.DateTime, jobDocument["confirmedEmpty"][0]["from"].BsonType);
         var jobBack = BsonSerializer.Deserialize<BackfillJob>(jobDocument);
         Assert.Equal(DataManager.Storage.StoreJson.Serialize(job), DataManager.Storage.StoreJson.Serialize(jobBack));
