@@ -86,11 +86,10 @@ public sealed partial class BackfillRunner(
     /// <summary>Runs one job to its end (or until cancelled, failed, or taken by another process); returns it as stored.</summary>
     public async Task<BackfillJob> RunJobAsync(BackfillJob job, long term, CancellationToken cancellationToken, IProgress<BackfillJob>? progress = null)
     {
-        var after = await RunSliceAsync(job, term, null, progress, cancellationToken);
-        return after;
+        return await RunSliceAsync(job, term, null, progress, cancellationToken);
     }
 
-    /// <summary>Pending jobs, and running jobs this process does not own under this term, running ones first.</summary>
+    /// <summary>Running jobs (its own, and those of other incarnations, which it takes over), then pending ones, oldest first.</summary>
     private async Task<List<BackfillJob>> RunnableAsync(CancellationToken cancellationToken)
     {
         var running = await jobs.ListAsync(BackfillJobState.Running, RoundJobs, cancellationToken);
