@@ -64,15 +64,7 @@ public static class BackfillLoadRun
         var rows = Enumerable.Range(0, 43_200).Select(i => DemoCandles.Make("BTCUSDT", M1, start.UtcDateTime.AddMinutes(i), 1m, 2m, 0.5m, 1.5m, 1m, 1)).ToList();
         async Task<(double Empty, double Rerun)> TimeAsync(Func<SqlCandleStore, IReadOnlyList<Candle>, Task<int>> write)
         {
-            var database = await LocalMariaDb.CreateDatabaseAsync(maria.AdminConnectionString);
-            await using (var connection = new MySqlConnection(database))
-            {
-                await connection.OpenAsync();
-                await using var create = new MySqlCommand(CandleSchema.MySqlCreateTable(M1), connection);
-                await create.ExecuteNonQueryAsync();
-            }
-
-            var candles = new SqlCandleStore(new MySqlCandleDialect(database), NullLogger<SqlCandleStore>.Instance);
+            var candles = await CandleTableAsync(maria);
             var times = new double[2];
             for (var run = 0; run < 2; run++)
             {
@@ -94,9 +86,8 @@ public static class BackfillLoadRun
             $"| 43,200 candles in batches of 1,996: INSERT IGNORE (by id) / with the presence check | empty table {ignore.Empty:F2} s / {missing.Empty:F2} s | all present {ignore.Rerun:F2} s / {missing.Rerun:F2} s |"));
     }
 
-    private sealed record Outcome(BackfillJob Job, TimeSpan Elapsed, int Weight, int TooMany, int[] PerMinute);
-
-    private static async Task<Outcome> RunJobAsync(LocalMariaDb maria, FakeBinance fake, string work, int budget, DateTimeOffset from, DateTimeOffset to, bool sampleMinutes = false)
+    /// <summary>A fresh database holding an empty <c>klines_m1</c>.</summary>
+    private static async Task<SqlCandleStore> CandleTableAsync(LocalMariaDb maria)
     {
         var database = await LocalMariaDb.CreateDatabaseAsync(maria.AdminConnectionString);
         await using (var connection = new MySqlConnection(database))
@@ -106,7 +97,14 @@ public static class BackfillLoadRun
             await create.ExecuteNonQueryAsync();
         }
 
-        var candles = new SqlCandleStore(new MySqlCandleDialect(database), NullLogger<SqlCandleStore>.Instance);
+        return new SqlCandleStore(new MySqlCandleDialect(database), NullLogger<SqlCandleStore>.Instance);
+    }
+
+    private sealed record Outcome(BackfillJob Job, TimeSpan Elapsed, int Weight, int TooMany, int[] PerMinute);
+
+    private static async Task<Outcome> RunJobAsync(LocalMariaDb maria, FakeBinance fake, string work, int budget, DateTimeOffset from, DateTimeOffset to, bool sampleMinutes = false)
+    {
+        var candles = await CandleTableAsync(maria);
         var store = new SqliteStore(Path.Combine(work, Guid.NewGuid().ToString("N") + ".db"));
         await store.InitializeAsync(CancellationToken.None);
         var options = new BackfillOptions { BinanceBaseUrl = fake.Url, BinanceRateLimit = budget };
