@@ -58,7 +58,7 @@ public class EmbeddedStoreBenchmarks
 
     [Benchmark(Description = "lease heartbeat (acquire or renew)")]
     public Task<Leadership.LeaseAttempt> LeaseHeartbeat() =>
-        _store.TryAcquireOrRenewAsync("bench", "pod-a", TimeSpan.FromSeconds(30), CancellationToken.None);
+        _store.TryAcquireOrRenewAsync("bench", new Leadership.LeaseClaimant("pod-a", "bench"), TimeSpan.FromSeconds(30), CancellationToken.None);
 
     [Benchmark(Description = "insert one cycle of 40 audit records")]
     public Task InsertCycle()

@@ -6,7 +6,7 @@ using Prometheus;
 namespace DataManager.Leadership;
 
 /// <summary>This replica's current standing, as /health/leader reports it.</summary>
-public sealed record LeadershipSnapshot(bool Enabled, bool IsLeader, string PodId, long Term, LeaseRecord? Lease, string? LastError);
+public sealed record LeadershipSnapshot(bool Enabled, bool IsLeader, string PodId, long Term, LeaseRecord? Lease, string? LastError, string Incarnation);
 
 /// <summary>What leader-only work runs under: the term to stamp on records, and a token cancelled when leadership ends.</summary>
 public readonly record struct LeadershipTicket(long Term, CancellationToken Token);
@@ -27,6 +27,7 @@ public sealed partial class LeaderElector : BackgroundService
     private readonly ILeaseStore _store;
     private readonly LeaderElectionOptions _options;
     private readonly string _podId;
+    private readonly LeaseClaimant _claimant;
     private readonly StoreReadiness _storeReadiness;
     private readonly TimeProvider _time;
     private readonly ILogger<LeaderElector> _logger;
@@ -54,6 +55,7 @@ public sealed partial class LeaderElector : BackgroundService
         _store = store;
         _options = options.Value;
         _podId = service.Value.PodId;
+        _claimant = new LeaseClaimant(_podId, service.Value.Incarnation);
         _storeReadiness = storeReadiness;
         _time = time;
         _logger = logger;
@@ -78,7 +80,7 @@ public sealed partial class LeaderElector : BackgroundService
     {
         lock (_gate)
         {
-            return new LeadershipSnapshot(_options.Enabled, _isLeader, _podId, _term, _lease, _lastError);
+            return new LeadershipSnapshot(_options.Enabled, _isLeader, _podId, _term, _lease, _lastError, _claimant.Incarnation);
         }
     }
 
@@ -151,9 +153,10 @@ public sealed partial class LeaderElector : BackgroundService
         var budget = wasLeader ? _options.RenewDeadline - _time.GetElapsedTime(_lastRenewSent) : _options.LeaseTimeout;
         try
         {
-            // Off-thread, so the budget holds even for a store whose "async" calls block (SQLite waiting on a lock).
-            var attempt = await Task.Run(() => _store.TryAcquireOrRenewAsync(_options.ElectionName, _podId, _options.LeaseTimeout, cancellationToken), cancellationToken)
-                .WaitAsync(budget > TimeSpan.Zero ? budget : TimeSpan.FromMilliseconds(1), _time, cancellationToken);
+            var attempt = await WithinBudgetAsync(
+                token => _store.TryAcquireOrRenewAsync(_options.ElectionName, _claimant, _options.LeaseTimeout, token),
+                budget > TimeSpan.Zero ? budget : TimeSpan.FromMilliseconds(1),
+                cancellationToken);
             lock (_gate)
             {
                 _lease = attempt.Lease;
@@ -183,7 +186,7 @@ public sealed partial class LeaderElector : BackgroundService
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
             RenewFailures.Inc();
-            var message = e is TimeoutException ? "lease write timed out" : e.Message;
+            var message = e is TimeoutException or OperationCanceledException ? "lease write timed out" : e.Message;
             lock (_gate)
             {
                 _lastError = message;
@@ -210,14 +213,51 @@ public sealed partial class LeaderElector : BackgroundService
             {
                 // Expire the lease now (keeping this pod on record) so another replica takes over within
                 // about one heartbeat instead of one lease timeout.
-                await Task.Run(() => _store.ReleaseAsync(_options.ElectionName, _podId, cancellationToken), cancellationToken)
-                    .WaitAsync(TimeSpan.FromSeconds(5), _time, cancellationToken);
+                await WithinBudgetAsync(
+                    async token =>
+                    {
+                        await _store.ReleaseAsync(_options.ElectionName, _claimant, token);
+                        return true;
+                    },
+                    TimeSpan.FromSeconds(5),
+                    cancellationToken);
                 LogReleased(_logger, _podId);
             }
             catch (Exception e)
             {
                 LogReleaseFailed(_logger, e.Message);
             }
+        }
+    }
+
+    /// <summary>
+    /// One lease call, off-thread (so the budget holds even for a store whose "async" calls block, SQLite waiting
+    /// on a lock), given a token that is cancelled when the budget ends. The call itself is cancelled then, not
+    /// only no longer awaited: a write that landed after this replica stepped down would renew a lease nobody
+    /// acts on, and abandoned calls would pile up on pooled connections.
+    /// </summary>
+    private async Task<T> WithinBudgetAsync<T>(Func<CancellationToken, Task<T>> call, TimeSpan budget, CancellationToken cancellationToken)
+    {
+        var budgetToken = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var running = Task.Run(() => call(budgetToken.Token), budgetToken.Token);
+        // Disposed when the call ends, not when this method returns: the call may outlive the wait.
+        _ = running.ContinueWith(_ => budgetToken.Dispose(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        try
+        {
+            return await running.WaitAsync(budget, _time, cancellationToken);
+        }
+        catch
+        {
+            try
+            {
+                await budgetToken.CancelAsync();
+            }
+            catch (ObjectDisposedException)
+            {
+                // The call already ended.
+            }
+
+            throw;
         }
     }
 

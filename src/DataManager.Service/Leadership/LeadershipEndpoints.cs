@@ -14,11 +14,12 @@ public static class LeadershipEndpoints
     internal static Ok<LeaderStatusResponse> GetLeader(LeaderElector elector)
     {
         var snapshot = elector.Snapshot();
-        var lease = snapshot.Lease is { } l ? new LeaseResponse(l.Holder, l.Term, l.AcquiredAt, l.RenewedAt, l.ExpiresAt) : null;
-        return TypedResults.Ok(new LeaderStatusResponse(snapshot.Enabled, snapshot.IsLeader, snapshot.PodId, lease, snapshot.LastError));
+        var lease = snapshot.Lease is { } l ? new LeaseResponse(l.Holder, l.Term, l.AcquiredAt, l.RenewedAt, l.ExpiresAt, l.Incarnation) : null;
+        return TypedResults.Ok(new LeaderStatusResponse(snapshot.Enabled, snapshot.IsLeader, snapshot.PodId, lease, snapshot.LastError, snapshot.Incarnation));
     }
 }
 
-public sealed record LeaderStatusResponse(bool Enabled, bool IsLeader, string PodId, LeaseResponse? Lease, string? LastError);
+/// <summary><paramref name="Incarnation"/> is this process's incarnation; the lease's is the holder's (equal when this process holds it).</summary>
+public sealed record LeaderStatusResponse(bool Enabled, bool IsLeader, string PodId, LeaseResponse? Lease, string? LastError, string Incarnation);
 
-public sealed record LeaseResponse(string Holder, long Term, DateTimeOffset AcquiredAt, DateTimeOffset RenewedAt, DateTimeOffset ExpiresAt);
+public sealed record LeaseResponse(string Holder, long Term, DateTimeOffset AcquiredAt, DateTimeOffset RenewedAt, DateTimeOffset ExpiresAt, string Incarnation);

@@ -12,13 +12,7 @@ public static class StorageServiceCollectionExtensions
     {
         if (options.UsesMongo)
         {
-            services.AddSingleton<IMongoClient>(_ =>
-            {
-                var settings = MongoClientSettings.FromConnectionString(options.MongoUrl);
-                settings.ServerSelectionTimeout = TimeSpan.FromSeconds(5);
-                settings.ApplicationName = "data-manager";
-                return new MongoClient(settings);
-            });
+            services.AddSingleton<IMongoClient>(_ => new MongoClient(MongoClientSettingsFactory.FromUrl(options.MongoUrl!)));
             services.AddSingleton(sp => new MongoStore(sp.GetRequiredService<IMongoClient>(), options.MongoDatabase));
             RegisterPorts<MongoStore>(services);
         }

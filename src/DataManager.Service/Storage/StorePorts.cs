@@ -6,14 +6,23 @@ using DataManager.Leadership;
 
 namespace DataManager.Storage;
 
+// The contract every store keeps (StoreContractTests runs it on SQLite and MongoDB):
+// - Batch inserts (audits, health points, analytics, archive) are idempotent on the record id: a record whose id
+//   is stored is skipped and the rest of the batch lands, so a batch retried after a timeout completes without
+//   duplicates. SQLite writes a batch in one transaction; MongoDB unordered, so a failed batch may be partly
+//   stored until it is retried.
+// - Times read back as whole milliseconds in UTC (what a BSON date holds).
+// - Newest-first lists and "latest" answers order by time, then id ascending.
+
 public interface IAuditStore
 {
+    /// <summary>Idempotent on the record id (see the contract above).</summary>
     Task InsertAsync(IReadOnlyList<AuditRecord> records, CancellationToken cancellationToken);
 
-    /// <summary>Newest first, filtered and paged.</summary>
+    /// <summary>Newest first (ties by id), filtered and paged.</summary>
     Task<IReadOnlyList<AuditRecord>> QueryAsync(AuditQuery query, CancellationToken cancellationToken);
 
-    /// <summary>The newest audit of every series that has one.</summary>
+    /// <summary>The newest audit of every series that has one (of two at one time, the lower id).</summary>
     Task<IReadOnlyList<AuditRecord>> LatestPerSeriesAsync(CancellationToken cancellationToken);
 
     Task SaveCycleAsync(AuditCycleRecord cycle, CancellationToken cancellationToken);
@@ -26,6 +35,7 @@ public interface IAuditStore
 
 public interface IHealthScoreStore
 {
+    /// <summary>Idempotent on the record id.</summary>
     Task AppendAsync(IReadOnlyList<HealthScoreRecord> scores, CancellationToken cancellationToken);
 
     /// <summary>Newest first.</summary>
@@ -58,9 +68,10 @@ public interface IBackfillJobStore
 
 public interface IAnalyticsStore
 {
+    /// <summary>Idempotent on the record id.</summary>
     Task InsertAsync(IReadOnlyList<AnalyticsResult> results, CancellationToken cancellationToken);
 
-    /// <summary>The newest result of every metric group of a series.</summary>
+    /// <summary>The newest result of every metric group of a series (of two at one time, the lower id).</summary>
     Task<IReadOnlyList<AnalyticsResult>> LatestAsync(string symbol, string timeframe, CancellationToken cancellationToken);
 
     /// <summary>Newest first.</summary>
@@ -71,6 +82,7 @@ public interface IAnalyticsStore
 
 public interface ICandleArchiveStore
 {
+    /// <summary>Idempotent on the record id.</summary>
     Task ArchiveAsync(IReadOnlyList<ArchivedCandle> rows, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<ArchivedCandle>> ListAsync(string symbol, string timeframe, CancellationToken cancellationToken);
@@ -78,14 +90,17 @@ public interface ICandleArchiveStore
 
 /// <summary>
 /// The leader lease. Both writes are one atomic conditional write timed by the database's clock, never
-/// the pod's: a renewal keeps the term, any acquisition after expiry or release increases it by one.
+/// the pod's: a renewal (same holder and same incarnation, unexpired) keeps the term; any acquisition after
+/// expiry or release increases it by one, so a new process incarnation never inherits a term. Callers pass a
+/// token cancelled at their time budget: the store abandons the write there (a late write must not land after
+/// the caller stepped down).
 /// </summary>
 public interface ILeaseStore
 {
-    Task<LeaseAttempt> TryAcquireOrRenewAsync(string name, string holder, TimeSpan duration, CancellationToken cancellationToken);
+    Task<LeaseAttempt> TryAcquireOrRenewAsync(string name, LeaseClaimant claimant, TimeSpan duration, CancellationToken cancellationToken);
 
-    /// <summary>Expires the lease now if <paramref name="holder"/> holds it, keeping the holder on record.</summary>
-    Task ReleaseAsync(string name, string holder, CancellationToken cancellationToken);
+    /// <summary>Expires the lease now if <paramref name="claimant"/> (holder and incarnation) holds it, keeping both on record.</summary>
+    Task ReleaseAsync(string name, LeaseClaimant claimant, CancellationToken cancellationToken);
 
     Task<LeaseRecord?> ReadAsync(string name, CancellationToken cancellationToken);
 }

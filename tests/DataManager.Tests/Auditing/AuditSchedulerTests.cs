@@ -187,7 +187,7 @@ public sealed class AuditEndpointTests
         await using var host = await StartAsync();
         await WaitForCycleAsync(host);
         using var leader = System.Text.Json.JsonDocument.Parse(await host.Client.GetStringAsync("/health/leader", Ct));
-        Assert.Equal(["enabled", "isLeader", "podId", "lease", "lastError"], leader.RootElement.EnumerateObject().Select(p => p.Name).ToArray());
+        Assert.Equal(["enabled", "isLeader", "podId", "lease", "lastError", "incarnation"], leader.RootElement.EnumerateObject().Select(p => p.Name).ToArray());
         Assert.False(leader.RootElement.GetProperty("enabled").GetBoolean()); // ENABLE_LEADER_ELECTION=false: always leader
         Assert.True(leader.RootElement.GetProperty("isLeader").GetBoolean());
 

@@ -141,7 +141,8 @@ public sealed class BackfillJobTests(MariaDbServer mariaDb) : IDisposable
         var all = Enumerable.Range(0, 360).Select(i => Start.AddMinutes(i)).ToList();
         var kept = all.Where(t => !(t >= Start.AddHours(1) && t < Start.AddHours(3)) && !(t >= Start.AddHours(4) && t < Start.AddHours(4).AddMinutes(10)));
         await rig.Candles.InsertIgnoreAsync(M1, [.. kept.Select(t => DemoCandles.Make("BTCUSDT", M1, t.UtcDateTime, 1m, 2m, 0.5m, 1.5m, 1m, 1))], Ct);
-        var scheduler = Scheduler(rig, now);
+        var clock = new FakeTimeProvider(now);
+        var scheduler = Scheduler(rig, now, clock);
 
         var first = await scheduler.RunCycleAsync(1, Ct);
         Assert.Equal(2, first.Gaps);
@@ -156,6 +157,7 @@ public sealed class BackfillJobTests(MariaDbServer mariaDb) : IDisposable
         Assert.Equal((BackfillJobState.Completed, 120L), (done!.State, done.WrittenCandles));
         Assert.StartsWith("0 gaps", done.Verification, StringComparison.Ordinal);
 
+        clock.Advance(TimeSpan.FromSeconds(1)); // the next audit is newer: "latest" is by time (then id), not by insertion
         var after = await scheduler.RunCycleAsync(1, Ct);
         Assert.Equal(1, after.Gaps); // only the 10-minute gap is left
         var audit = (await rig.Store.LatestPerSeriesAsync(Ct)).Single();
@@ -176,7 +178,8 @@ public sealed class BackfillJobTests(MariaDbServer mariaDb) : IDisposable
         bool Missing(DateTimeOffset t) => (t.Hour is 1 or 2 or 4 or 5 or 7 or 8) && t < now;
         await rig.Candles.InsertIgnoreAsync(M1, [.. Enumerable.Range(0, 720).Select(i => Start.AddMinutes(i)).Where(t => !Missing(t)).Select(t => DemoCandles.Make("BTCUSDT", M1, t.UtcDateTime, 1m, 2m, 0.5m, 1.5m, 1m, 1))], Ct);
         fake.Outages.Add((Start.AddHours(1).UtcDateTime, Start.AddHours(3).UtcDateTime));
-        var scheduler = Scheduler(rig, now);
+        var clock = new FakeTimeProvider(now);
+        var scheduler = Scheduler(rig, now, clock);
 
         await scheduler.RunCycleAsync(1, Ct);
         Assert.Equal(2, (await rig.Store.ListAsync(BackfillJobState.Pending, 10, Ct)).Count); // the cap
@@ -186,6 +189,7 @@ public sealed class BackfillJobTests(MariaDbServer mariaDb) : IDisposable
         Assert.Equal(0, outage.WrittenCandles);
         Assert.Equal([new EmptyRange(Start.AddHours(1), Start.AddHours(3))], outage.ConfirmedEmpty);
 
+        clock.Advance(TimeSpan.FromSeconds(1)); // the next audit is newer: "latest" is by time (then id), not by insertion
         await scheduler.RunCycleAsync(1, Ct); // now the third gap gets its job; the outage does not come back
         var all = await rig.Store.ListAsync(null, 10, Ct);
         Assert.Equal(3, all.Count);
@@ -496,8 +500,8 @@ public sealed class BackfillJobTests(MariaDbServer mariaDb) : IDisposable
     }
 
     /// <summary>The audit window is the span the test seeded (a longer one would rightly find a head gap before it).</summary>
-    private static AuditScheduler Scheduler(Rig rig, DateTimeOffset now) =>
-        AuditSchedulerTests.Scheduler(rig.Candles, rig.Store, new FakeTimeProvider(now),
+    private static AuditScheduler Scheduler(Rig rig, DateTimeOffset now, FakeTimeProvider? clock = null) =>
+        AuditSchedulerTests.Scheduler(rig.Candles, rig.Store, clock ?? new FakeTimeProvider(now),
             new SeriesOptions { SupportedPairs = ["BTCUSDT"], PairsConfigured = true, SupportedTimeframes = [M1] },
             new CandleDatabaseOptions { MySqlConnectionString = "unused" },
             new AuditOptions { Window = now - Start }, rig.Options);

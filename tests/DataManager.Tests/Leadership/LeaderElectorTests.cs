@@ -130,6 +130,53 @@ public sealed class LeaderElectorTests : IDisposable
     }
 
     [Fact]
+    public async Task A_renewal_abandoned_at_the_renew_deadline_never_lands_after_the_step_down()
+    {
+        var store = await StoreAsync();
+        var (elector, _) = Elector(store, "pod-a");
+        await elector.RunOnceAsync(Ct);
+        var renewed = (await store.ReadAsync("data-manager", Ct))!.RenewedAt;
+
+        await using (var blocker = new SqliteConnection($"Data Source={Path.Combine(_directory, "store.db")};Pooling=False"))
+        {
+            await blocker.OpenAsync(Ct);
+            await using var exclusive = blocker.CreateCommand();
+            exclusive.CommandText = "BEGIN EXCLUSIVE;";
+            await exclusive.ExecuteNonQueryAsync(Ct);
+            await elector.RunOnceAsync(Ct); // abandoned at the budget: the store's token is cancelled there
+            await Task.Delay(Fast.RenewDeadline, Ct);
+            Assert.False(elector.Snapshot().IsLeader);
+            exclusive.CommandText = "ROLLBACK;";
+            await exclusive.ExecuteNonQueryAsync(Ct);
+        }
+
+        // Had the write gone on waiting for the lock, it would renew the lease now, for a pod that stepped down.
+        await Task.Delay(300, Ct);
+        Assert.Equal(renewed, (await store.ReadAsync("data-manager", Ct))!.RenewedAt);
+    }
+
+    [Fact]
+    public async Task Another_process_under_the_same_pod_name_follows_until_the_lease_expires_then_leads_with_a_higher_term()
+    {
+        var store = await StoreAsync();
+        var (old, _) = Elector(store, "pod-a");
+        var (restarted, _) = Elector(store, "pod-a");
+        await old.RunOnceAsync(Ct);
+        Assert.True(old.Snapshot().IsLeader);
+
+        await restarted.RunOnceAsync(Ct);
+        Assert.False(restarted.Snapshot().IsLeader);
+        Assert.NotEqual(old.Snapshot().Incarnation, restarted.Snapshot().Incarnation);
+        Assert.Equal(old.Snapshot().Incarnation, restarted.Snapshot().Lease!.Incarnation);
+
+        await Task.Delay(Fast.LeaseTimeout + TimeSpan.FromMilliseconds(200), Ct); // the old process is gone: no renewals
+        await restarted.RunOnceAsync(Ct);
+        Assert.True(restarted.Snapshot().IsLeader);
+        Assert.Equal(2, restarted.Snapshot().Term);
+        Assert.Equal("pod-a", restarted.Snapshot().Lease!.Holder);
+    }
+
+    [Fact]
     public async Task A_leader_that_was_paused_past_its_deadline_is_not_fresh_even_before_its_timer_fires()
     {
         var store = await StoreAsync();

@@ -312,16 +312,91 @@ public abstract class StoreContractTests
     }
 
     [Fact]
+    public async Task Times_read_back_as_whole_milliseconds_in_utc()
+    {
+        var store = await Audits();
+        var at = new DateTimeOffset(2026, 11, 22, 12, 0, 0, TimeSpan.FromHours(2)).AddTicks(1_234_567);
+        await store.InsertAsync([Audit("BTCUSDT", "1h", at)], Ct);
+
+        var read = Assert.Single(await store.QueryAsync(new AuditQuery("BTCUSDT", "1h"), Ct));
+        Assert.Equal(StoreJson.ToStoredPrecision(at), read.AuditedAt);
+        Assert.Equal(TimeSpan.Zero, read.AuditedAt.Offset);
+        Assert.Equal(StoreJson.ToStoredPrecision(at.AddDays(-1)), read.WindowFrom);
+        Assert.Equal(TimeSpan.Zero, read.WindowFrom.Offset);
+        Assert.Equal(0, read.AuditedAt.Ticks % TimeSpan.TicksPerMillisecond);
+    }
+
+    [Fact]
+    public async Task Latest_and_newest_first_break_time_ties_by_id_ascending()
+    {
+        var audits = await Audits();
+        // Inserted in the other order, so neither store's insertion order decides.
+        await audits.InsertAsync([Audit("BTCUSDT", "1h", T0, "c1") with { Id = "a" }], Ct);
+        await audits.InsertAsync([Audit("BTCUSDT", "1h", T0, "c2") with { Id = "b" }], Ct);
+        Assert.Equal("a", Assert.Single(await audits.LatestPerSeriesAsync(Ct)).Id);
+        Assert.Equal(["a", "b"], (await audits.QueryAsync(new AuditQuery("BTCUSDT", "1h"), Ct)).Select(a => a.Id).ToArray());
+
+        var analytics = await CreateStoreAsync<IAnalyticsStore>();
+        AnalyticsResult Result(string id) => new() { Id = id, Symbol = "BTCUSDT", Timeframe = "1h", Metric = "trend", ComputedAt = T0, Term = 1 };
+        await analytics.InsertAsync([Result("x")], Ct);
+        await analytics.InsertAsync([Result("y")], Ct);
+        Assert.Equal("x", Assert.Single(await analytics.LatestAsync("BTCUSDT", "1h", Ct)).Id);
+        Assert.Equal(["x", "y"], (await analytics.HistoryAsync("BTCUSDT", "1h", "trend", null, null, 10, Ct)).Select(r => r.Id).ToArray());
+
+        var health = await CreateStoreAsync<IHealthScoreStore>();
+        HealthScoreRecord Score(string id) => new() { Id = id, Symbol = "BTCUSDT", Timeframe = "1h", At = T0, Term = 1, Health = new HealthScore(100, 100, 100, 100, "healthy") };
+        await health.AppendAsync([Score("p")], Ct);
+        await health.AppendAsync([Score("q")], Ct);
+        Assert.Equal(["p", "q"], (await health.HistoryAsync("BTCUSDT", "1h", null, null, 10, Ct)).Select(h => h.Id).ToArray());
+    }
+
+    [Fact]
+    public async Task Batch_inserts_are_idempotent_so_a_retried_batch_completes_without_duplicates()
+    {
+        // A retry after a timeout resends records that may already be stored: each id is stored once and
+        // the rest of the batch still lands.
+        var audits = await Audits();
+        var a = Audit("BTCUSDT", "1h", T0) with { Id = "a" };
+        var b = Audit("BTCUSDT", "1h", T0.AddHours(1)) with { Id = "b" };
+        await audits.InsertAsync([a], Ct);
+        await audits.InsertAsync([a with { CycleId = "retry" }, b], Ct);
+        Assert.Equal(["b", "a"], (await audits.QueryAsync(new AuditQuery(), Ct)).Select(r => r.Id).ToArray());
+        Assert.Equal("c1", (await audits.QueryAsync(new AuditQuery(), Ct)).Single(r => r.Id == "a").CycleId); // the first write stays
+
+        var health = await CreateStoreAsync<IHealthScoreStore>();
+        var score = new HealthScoreRecord { Id = "h", Symbol = "BTCUSDT", Timeframe = "1h", At = T0, Term = 1, Health = new HealthScore(100, 100, 100, 100, "healthy") };
+        await health.AppendAsync([score], Ct);
+        await health.AppendAsync([score, score with { Id = "h2", At = T0.AddHours(1) }], Ct);
+        Assert.Equal(2, (await health.HistoryAsync("BTCUSDT", "1h", null, null, 10, Ct)).Count);
+
+        var analytics = await CreateStoreAsync<IAnalyticsStore>();
+        var result = new AnalyticsResult { Id = "r", Symbol = "BTCUSDT", Timeframe = "1h", Metric = "trend", ComputedAt = T0, Term = 1 };
+        await analytics.InsertAsync([result], Ct);
+        await analytics.InsertAsync([result, result with { Id = "r2", Metric = "volatility" }], Ct);
+        Assert.Equal(["r", "r2"], (await analytics.LatestAsync("BTCUSDT", "1h", Ct)).Select(r => r.Id).ToArray());
+
+        var archive = await CreateStoreAsync<ICandleArchiveStore>();
+        var row = DemoCandles.Make("BTCUSDT", Timeframe.Parse("1h"), new DateTime(2026, 11, 22, 11, 0, 0, DateTimeKind.Utc), 1m, 2m, 0.5m, 1.5m, 10m, 3);
+        var archived = new ArchivedCandle { Id = "x", Timeframe = "1h", RemovedAt = T0, Term = 5, Reason = "keep_newest", Row = row };
+        await archive.ArchiveAsync([archived], Ct);
+        await archive.ArchiveAsync([archived, archived with { Id = "y", RemovedAt = T0.AddMinutes(1) }], Ct);
+        Assert.Equal(["x", "y"], (await archive.ListAsync("BTCUSDT", "1h", Ct)).Select(r => r.Id).ToArray());
+    }
+
+    /// <summary>A claimant: the pod name, and its process incarnation (one per pod unless a test restarts it).</summary>
+    private static LeaseClaimant Pod(string holder, string incarnation = "first") => new(holder, incarnation);
+
+    [Fact]
     public async Task Lease_is_created_with_term_1_and_renewal_keeps_the_term()
     {
         var store = await CreateStoreAsync<ILeaseStore>();
-        var first = await store.TryAcquireOrRenewAsync("election", "pod-a", TimeSpan.FromSeconds(30), Ct);
+        var first = await store.TryAcquireOrRenewAsync("election", Pod("pod-a"), TimeSpan.FromSeconds(30), Ct);
         Assert.True(first.IsHolder);
         Assert.Equal(1, first.Lease!.Term);
         Assert.Equal("pod-a", first.Lease.Holder);
         Assert.True(first.Lease.ExpiresAt > first.Lease.RenewedAt);
 
-        var renewed = await store.TryAcquireOrRenewAsync("election", "pod-a", TimeSpan.FromSeconds(30), Ct);
+        var renewed = await store.TryAcquireOrRenewAsync("election", Pod("pod-a"), TimeSpan.FromSeconds(30), Ct);
         Assert.True(renewed.IsHolder);
         Assert.Equal(1, renewed.Lease!.Term);
         Assert.Equal(first.Lease.AcquiredAt, renewed.Lease.AcquiredAt);
@@ -332,34 +407,34 @@ public abstract class StoreContractTests
     public async Task Lease_held_by_another_is_not_taken_until_it_expires_and_then_the_term_rises()
     {
         var store = await CreateStoreAsync<ILeaseStore>();
-        Assert.True((await store.TryAcquireOrRenewAsync("e", "pod-a", TimeSpan.FromMilliseconds(600), Ct)).IsHolder);
+        Assert.True((await store.TryAcquireOrRenewAsync("e", Pod("pod-a"), TimeSpan.FromMilliseconds(600), Ct)).IsHolder);
 
-        var refused = await store.TryAcquireOrRenewAsync("e", "pod-b", TimeSpan.FromSeconds(30), Ct);
+        var refused = await store.TryAcquireOrRenewAsync("e", Pod("pod-b"), TimeSpan.FromSeconds(30), Ct);
         Assert.False(refused.IsHolder);
         Assert.Equal("pod-a", refused.Lease!.Holder);
 
         await Task.Delay(900, Ct);
-        var taken = await store.TryAcquireOrRenewAsync("e", "pod-b", TimeSpan.FromSeconds(30), Ct);
+        var taken = await store.TryAcquireOrRenewAsync("e", Pod("pod-b"), TimeSpan.FromSeconds(30), Ct);
         Assert.True(taken.IsHolder);
         Assert.Equal(2, taken.Lease!.Term);
-        Assert.False((await store.TryAcquireOrRenewAsync("e", "pod-a", TimeSpan.FromSeconds(30), Ct)).IsHolder);
+        Assert.False((await store.TryAcquireOrRenewAsync("e", Pod("pod-a"), TimeSpan.FromSeconds(30), Ct)).IsHolder);
     }
 
     [Fact]
     public async Task Release_expires_the_lease_keeps_the_holder_and_reacquiring_raises_the_term()
     {
         var store = await CreateStoreAsync<ILeaseStore>();
-        await store.TryAcquireOrRenewAsync("e", "pod-a", TimeSpan.FromSeconds(30), Ct);
+        await store.TryAcquireOrRenewAsync("e", Pod("pod-a"), TimeSpan.FromSeconds(30), Ct);
 
-        await store.ReleaseAsync("e", "pod-b", Ct); // not the holder: no effect
-        Assert.False((await store.TryAcquireOrRenewAsync("e", "pod-c", TimeSpan.FromSeconds(30), Ct)).IsHolder);
+        await store.ReleaseAsync("e", Pod("pod-b"), Ct); // not the holder: no effect
+        Assert.False((await store.TryAcquireOrRenewAsync("e", Pod("pod-c"), TimeSpan.FromSeconds(30), Ct)).IsHolder);
 
-        await store.ReleaseAsync("e", "pod-a", Ct);
+        await store.ReleaseAsync("e", Pod("pod-a"), Ct);
         var released = await store.ReadAsync("e", Ct);
         Assert.Equal("pod-a", released!.Holder);
         Assert.True(released.ExpiresAt <= DateTimeOffset.UtcNow.AddSeconds(1));
 
-        var again = await store.TryAcquireOrRenewAsync("e", "pod-a", TimeSpan.FromSeconds(30), Ct);
+        var again = await store.TryAcquireOrRenewAsync("e", Pod("pod-a"), TimeSpan.FromSeconds(30), Ct);
         Assert.True(again.IsHolder);
         Assert.Equal(2, again.Lease!.Term);
     }
@@ -369,7 +444,7 @@ public abstract class StoreContractTests
     {
         var store = await CreateStoreAsync<ILeaseStore>();
         var attempts = await Task.WhenAll(Enumerable.Range(0, 12).Select(i =>
-            Task.Run(() => store.TryAcquireOrRenewAsync("race", $"pod-{i}", TimeSpan.FromSeconds(30), Ct), Ct)));
+            Task.Run(() => store.TryAcquireOrRenewAsync("race", Pod($"pod-{i}"), TimeSpan.FromSeconds(30), Ct), Ct)));
 
         var winner = Assert.Single(attempts, a => a.IsHolder);
         Assert.Equal(1, winner.Lease!.Term);
@@ -381,7 +456,69 @@ public abstract class StoreContractTests
     {
         var store = await CreateStoreAsync<ILeaseStore>();
         Assert.Null(await store.ReadAsync("none", Ct));
-        Assert.True((await store.TryAcquireOrRenewAsync("one", "pod-a", TimeSpan.FromSeconds(30), Ct)).IsHolder);
-        Assert.True((await store.TryAcquireOrRenewAsync("two", "pod-b", TimeSpan.FromSeconds(30), Ct)).IsHolder);
+        Assert.True((await store.TryAcquireOrRenewAsync("one", Pod("pod-a"), TimeSpan.FromSeconds(30), Ct)).IsHolder);
+        Assert.True((await store.TryAcquireOrRenewAsync("two", Pod("pod-b"), TimeSpan.FromSeconds(30), Ct)).IsHolder);
+    }
+
+    [Fact]
+    public async Task Lease_held_by_the_same_pod_under_another_incarnation_waits_for_expiry_and_then_the_term_rises()
+    {
+        var store = await CreateStoreAsync<ILeaseStore>();
+        var first = await store.TryAcquireOrRenewAsync("e", Pod("pod-a", "before-restart"), TimeSpan.FromMilliseconds(600), Ct);
+        Assert.True(first.IsHolder);
+        Assert.Equal("before-restart", first.Lease!.Incarnation);
+
+        // The same POD_NAME in a new process (restarted in place, or a second process misconfigured with the
+        // same name) is someone else: it must not renew the old process's lease and inherit its term.
+        var refused = await store.TryAcquireOrRenewAsync("e", Pod("pod-a", "after-restart"), TimeSpan.FromSeconds(30), Ct);
+        Assert.False(refused.IsHolder);
+        Assert.Equal("before-restart", refused.Lease!.Incarnation);
+        Assert.Equal(1, refused.Lease.Term);
+
+        await Task.Delay(900, Ct);
+        var taken = await store.TryAcquireOrRenewAsync("e", Pod("pod-a", "after-restart"), TimeSpan.FromSeconds(30), Ct);
+        Assert.True(taken.IsHolder);
+        Assert.Equal(2, taken.Lease!.Term);
+        Assert.Equal("pod-a", taken.Lease.Holder);
+        Assert.Equal("after-restart", taken.Lease.Incarnation);
+
+        // The same incarnation renews and keeps the term; the old incarnation is now the outsider.
+        var renewed = await store.TryAcquireOrRenewAsync("e", Pod("pod-a", "after-restart"), TimeSpan.FromSeconds(30), Ct);
+        Assert.True(renewed.IsHolder);
+        Assert.Equal(2, renewed.Lease!.Term);
+        Assert.Equal(taken.Lease.AcquiredAt, renewed.Lease.AcquiredAt);
+        Assert.False((await store.TryAcquireOrRenewAsync("e", Pod("pod-a", "before-restart"), TimeSpan.FromSeconds(30), Ct)).IsHolder);
+    }
+
+    [Fact]
+    public async Task Release_by_another_incarnation_of_the_pod_has_no_effect_and_a_graceful_restart_takes_over_at_once()
+    {
+        var store = await CreateStoreAsync<ILeaseStore>();
+        await store.TryAcquireOrRenewAsync("e", Pod("pod-a", "old"), TimeSpan.FromSeconds(30), Ct);
+
+        await store.ReleaseAsync("e", Pod("pod-a", "new"), Ct);
+        Assert.False((await store.TryAcquireOrRenewAsync("e", Pod("pod-a", "new"), TimeSpan.FromSeconds(30), Ct)).IsHolder);
+
+        await store.ReleaseAsync("e", Pod("pod-a", "old"), Ct);
+        var released = await store.ReadAsync("e", Ct);
+        Assert.Equal("old", released!.Incarnation);
+        var next = await store.TryAcquireOrRenewAsync("e", Pod("pod-a", "new"), TimeSpan.FromSeconds(30), Ct);
+        Assert.True(next.IsHolder);
+        Assert.Equal(2, next.Lease!.Term);
+    }
+
+    [Fact]
+    public async Task Lease_holder_and_incarnation_are_stored_verbatim_even_when_they_look_like_field_paths()
+    {
+        var store = await CreateStoreAsync<ILeaseStore>();
+        var odd = Pod("$holder", "$$NOW");
+        var first = await store.TryAcquireOrRenewAsync("e", odd, TimeSpan.FromSeconds(30), Ct);
+        Assert.True(first.IsHolder);
+        Assert.Equal("$holder", first.Lease!.Holder);
+        Assert.Equal("$$NOW", first.Lease.Incarnation);
+        var renewed = await store.TryAcquireOrRenewAsync("e", odd, TimeSpan.FromSeconds(30), Ct);
+        Assert.True(renewed.IsHolder);
+        Assert.Equal(1, renewed.Lease!.Term);
+        Assert.False((await store.TryAcquireOrRenewAsync("e", Pod("pod-b"), TimeSpan.FromSeconds(30), Ct)).IsHolder);
     }
 }

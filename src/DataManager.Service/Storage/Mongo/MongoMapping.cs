@@ -48,7 +48,13 @@ public static class MongoMapping
             MapWithId<BackfillJob>(r => r.Id);
             MapWithId<AnalyticsResult>(r => r.Id);
             MapWithId<ArchivedCandle>(r => r.Id);
-            MapWithId<LeaseRecord>(r => r.Name);
+            BsonClassMap.TryRegisterClassMap<LeaseRecord>(map =>
+            {
+                map.AutoMap();
+                map.MapIdMember(r => r.Name);
+                // Records written before the incarnation existed read as "no incarnation", never null.
+                map.GetMemberMap(r => r.Incarnation).SetDefaultValue("");
+            });
             _registered = true;
         }
     }

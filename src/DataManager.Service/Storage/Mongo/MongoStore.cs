@@ -8,7 +8,11 @@ using MongoDB.Driver;
 
 namespace DataManager.Storage.Mongo;
 
-/// <summary>The production store: one collection per record kind, majority writes, indexes created at start.</summary>
+/// <summary>
+/// The production store: one collection per record kind, majority writes and reads, indexes created at start.
+/// Batch inserts are unordered and idempotent: a record whose id is already stored is skipped, so a retry of
+/// a batch that partly landed completes it instead of failing.
+/// </summary>
 public sealed class MongoStore : IAuditStore, IHealthScoreStore, IBackfillJobStore, IAnalyticsStore, ICandleArchiveStore, ILeaseStore, IStoreLifecycle
 {
     private readonly IMongoDatabase _database;
@@ -21,13 +25,13 @@ public sealed class MongoStore : IAuditStore, IHealthScoreStore, IBackfillJobSto
             .WithWriteConcern(WriteConcern.WMajority)
             .WithReadConcern(ReadConcern.Majority);
         _description = $"MongoDB database '{databaseName}'";
-        Audits = _database.GetCollection<AuditRecord>("audits");
-        Cycles = _database.GetCollection<AuditCycleRecord>("audit_cycles");
-        HealthScores = _database.GetCollection<HealthScoreRecord>("health_scores");
-        Jobs = _database.GetCollection<BackfillJob>("backfill_jobs");
-        Analytics = _database.GetCollection<AnalyticsResult>("analytics_results");
-        Archive = _database.GetCollection<ArchivedCandle>("candle_archive");
-        Leases = _database.GetCollection<LeaseRecord>("leader_election");
+        Audits = _database.GetCollection<AuditRecord>(MongoQueries.AuditsCollection);
+        Cycles = _database.GetCollection<AuditCycleRecord>(MongoQueries.CyclesCollection);
+        HealthScores = _database.GetCollection<HealthScoreRecord>(MongoQueries.HealthScoresCollection);
+        Jobs = _database.GetCollection<BackfillJob>(MongoQueries.JobsCollection);
+        Analytics = _database.GetCollection<AnalyticsResult>(MongoQueries.AnalyticsCollection);
+        Archive = _database.GetCollection<ArchivedCandle>(MongoQueries.ArchiveCollection);
+        Leases = _database.GetCollection<LeaseRecord>(MongoQueries.LeasesCollection);
     }
 
     internal IMongoCollection<AuditRecord> Audits { get; }
@@ -49,67 +53,90 @@ public sealed class MongoStore : IAuditStore, IHealthScoreStore, IBackfillJobSto
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
         // Creating an existing index with the same definition is a no-op, so every replica may run this.
-        await Audits.Indexes.CreateManyAsync(
-        [
-            new CreateIndexModel<AuditRecord>(Builders<AuditRecord>.IndexKeys.Ascending(a => a.Symbol).Ascending(a => a.Timeframe).Descending(a => a.AuditedAt)),
-            new CreateIndexModel<AuditRecord>(Builders<AuditRecord>.IndexKeys.Descending(a => a.AuditedAt)),
-        ], cancellationToken);
-        await Cycles.Indexes.CreateOneAsync(new CreateIndexModel<AuditCycleRecord>(Builders<AuditCycleRecord>.IndexKeys.Descending(c => c.StartedAt)), cancellationToken: cancellationToken);
-        await HealthScores.Indexes.CreateOneAsync(new CreateIndexModel<HealthScoreRecord>(
-            Builders<HealthScoreRecord>.IndexKeys.Ascending(h => h.Symbol).Ascending(h => h.Timeframe).Descending(h => h.At)), cancellationToken: cancellationToken);
-        await Jobs.Indexes.CreateOneAsync(new CreateIndexModel<BackfillJob>(
-            Builders<BackfillJob>.IndexKeys.Ascending(j => j.State).Ascending(j => j.CreatedAt)), cancellationToken: cancellationToken);
-        await Analytics.Indexes.CreateOneAsync(new CreateIndexModel<AnalyticsResult>(
-            Builders<AnalyticsResult>.IndexKeys.Ascending(a => a.Symbol).Ascending(a => a.Timeframe).Ascending(a => a.Metric).Descending(a => a.ComputedAt)), cancellationToken: cancellationToken);
-        await Archive.Indexes.CreateOneAsync(new CreateIndexModel<ArchivedCandle>(
-            Builders<ArchivedCandle>.IndexKeys.Ascending("row.symbol").Ascending(a => a.Timeframe).Ascending(a => a.RemovedAt)), cancellationToken: cancellationToken);
-        // leader_election: one document per election name keyed by _id; deliberately no TTL index.
+        foreach (var (collection, indexes) in MongoQueries.Indexes)
+        {
+            var raw = _database.GetCollection<BsonDocument>(collection);
+            if (indexes.Count > 0)
+            {
+                await raw.Indexes.CreateManyAsync(indexes.Select(keys => new CreateIndexModel<BsonDocument>(keys)), cancellationToken);
+            }
+
+            foreach (var superseded in MongoQueries.SupersededIndexes.GetValueOrDefault(collection) ?? [])
+            {
+                try
+                {
+                    await raw.Indexes.DropOneAsync(superseded, cancellationToken);
+                }
+                catch (MongoCommandException e) when (e.CodeName is "IndexNotFound" or "NamespaceNotFound")
+                {
+                    // Never created, or another replica dropped it first.
+                }
+            }
+        }
     }
 
+    /// <summary>
+    /// Reachability, not primary availability: <c>ping</c> is answered by any member of the replica set, so
+    /// during an election (no primary for a few seconds) the pods stay ready and keep serving reads; the
+    /// lease simply cannot be renewed until a primary exists.
+    /// </summary>
     public Task PingAsync(CancellationToken cancellationToken) =>
-        _database.RunCommandAsync<BsonDocument>(new BsonDocument("ping", 1), cancellationToken: cancellationToken);
+        _database.RunCommandAsync<BsonDocument>(new BsonDocument("ping", 1), ReadPreference.PrimaryPreferred, cancellationToken);
+
+    private static async Task InsertIdempotentAsync<T>(IMongoCollection<T> collection, IReadOnlyList<T> documents, CancellationToken cancellationToken)
+    {
+        if (documents.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await collection.InsertManyAsync(documents, new InsertManyOptions { IsOrdered = false }, cancellationToken);
+        }
+        catch (MongoBulkWriteException<T> e) when (e.WriteConcernError is null && e.WriteErrors.All(w => w.Category == ServerErrorCategory.DuplicateKey))
+        {
+            // Unordered: every other document was inserted; the duplicates are already stored under their ids.
+        }
+    }
 
     // ---- audits -------------------------------------------------------------------------------
 
     public Task InsertAsync(IReadOnlyList<AuditRecord> records, CancellationToken cancellationToken) =>
-        records.Count == 0 ? Task.CompletedTask : Audits.InsertManyAsync(records, cancellationToken: cancellationToken);
+        InsertIdempotentAsync(Audits, records, cancellationToken);
 
     public async Task<IReadOnlyList<AuditRecord>> QueryAsync(AuditQuery query, CancellationToken cancellationToken) =>
         await Audits.Find(MongoQueries.Audits(query))
-            .SortByDescending(a => a.AuditedAt).ThenBy(a => a.Id)
+            .Sort(MongoQueries.AuditsNewestFirst)
             .Skip(query.Skip).Limit(query.Limit)
             .ToListAsync(cancellationToken);
 
     public async Task<IReadOnlyList<AuditRecord>> LatestPerSeriesAsync(CancellationToken cancellationToken)
     {
-        var latest = await Audits.Aggregate()
-            .SortByDescending(a => a.AuditedAt)
-            .Group(new BsonDocument { { "_id", new BsonDocument { { "s", "$symbol" }, { "t", "$timeframe" } } }, { "doc", new BsonDocument("$first", "$$ROOT") } })
-            .ReplaceRoot<AuditRecord>("$doc")
-            .ToListAsync(cancellationToken);
+        var latest = await (await Audits.AggregateAsync(MongoQueries.AuditsLatestPerSeries(), cancellationToken: cancellationToken)).ToListAsync(cancellationToken);
         return [.. latest.OrderBy(a => a.Symbol, StringComparer.Ordinal).ThenBy(a => a.Timeframe, StringComparer.Ordinal)];
     }
 
     public Task SaveCycleAsync(AuditCycleRecord cycle, CancellationToken cancellationToken) =>
-        Cycles.ReplaceOneAsync(c => c.Id == cycle.Id, cycle, new ReplaceOptions { IsUpsert = true }, cancellationToken);
+        Cycles.ReplaceOneAsync(MongoQueries.CycleById(cycle.Id), cycle, new ReplaceOptions { IsUpsert = true }, cancellationToken);
 
     public async Task<IReadOnlyList<AuditCycleRecord>> RecentCyclesAsync(int limit, CancellationToken cancellationToken) =>
-        await Cycles.Find(FilterDefinition<AuditCycleRecord>.Empty).SortByDescending(c => c.StartedAt).ThenByDescending(c => c.Id).Limit(limit).ToListAsync(cancellationToken);
+        await Cycles.Find(FilterDefinition<AuditCycleRecord>.Empty).Sort(MongoQueries.CyclesNewestFirst).Limit(limit).ToListAsync(cancellationToken);
 
     async Task<long> IAuditStore.PruneAsync(DateTimeOffset olderThan, CancellationToken cancellationToken) =>
-        (await Audits.DeleteManyAsync(a => a.AuditedAt < olderThan, cancellationToken)).DeletedCount
-        + (await Cycles.DeleteManyAsync(c => c.StartedAt < olderThan, cancellationToken)).DeletedCount;
+        (await Audits.DeleteManyAsync(MongoQueries.AuditsOlderThan(olderThan), cancellationToken)).DeletedCount
+        + (await Cycles.DeleteManyAsync(MongoQueries.CyclesOlderThan(olderThan), cancellationToken)).DeletedCount;
 
     // ---- health scores ------------------------------------------------------------------------
 
     public Task AppendAsync(IReadOnlyList<HealthScoreRecord> scores, CancellationToken cancellationToken) =>
-        scores.Count == 0 ? Task.CompletedTask : HealthScores.InsertManyAsync(scores, cancellationToken: cancellationToken);
+        InsertIdempotentAsync(HealthScores, scores, cancellationToken);
 
     public async Task<IReadOnlyList<HealthScoreRecord>> HistoryAsync(string symbol, string timeframe, DateTimeOffset? from, DateTimeOffset? to, int limit, CancellationToken cancellationToken) =>
-        await HealthScores.Find(MongoQueries.HealthHistory(symbol, timeframe, from, to)).SortByDescending(h => h.At).Limit(limit).ToListAsync(cancellationToken);
+        await HealthScores.Find(MongoQueries.HealthHistory(symbol, timeframe, from, to)).Sort(MongoQueries.HealthNewestFirst).Limit(limit).ToListAsync(cancellationToken);
 
     async Task<long> IHealthScoreStore.PruneAsync(DateTimeOffset olderThan, CancellationToken cancellationToken) =>
-        (await HealthScores.DeleteManyAsync(h => h.At < olderThan, cancellationToken)).DeletedCount;
+        (await HealthScores.DeleteManyAsync(MongoQueries.HealthOlderThan(olderThan), cancellationToken)).DeletedCount;
 
     // ---- backfill jobs ------------------------------------------------------------------------
 
@@ -117,13 +144,13 @@ public sealed class MongoStore : IAuditStore, IHealthScoreStore, IBackfillJobSto
         Jobs.InsertOneAsync(job, cancellationToken: cancellationToken);
 
     public async Task<BackfillJob?> GetAsync(string id, CancellationToken cancellationToken) =>
-        await Jobs.Find(j => j.Id == id).FirstOrDefaultAsync(cancellationToken);
+        await Jobs.Find(MongoQueries.JobById(id)).FirstOrDefaultAsync(cancellationToken);
 
     public async Task<IReadOnlyList<BackfillJob>> ListAsync(BackfillJobState? state, int limit, CancellationToken cancellationToken) =>
-        await Jobs.Find(MongoQueries.JobsInState(state)).SortBy(j => j.CreatedAt).ThenBy(j => j.Id).Limit(limit).ToListAsync(cancellationToken);
+        await Jobs.Find(MongoQueries.JobsInState(state)).Sort(MongoQueries.JobsOldestFirst).Limit(limit).ToListAsync(cancellationToken);
 
     public async Task<IReadOnlyList<BackfillJob>> ListNewestAsync(BackfillJobState? state, BackfillJobPosition? after, int limit, CancellationToken cancellationToken) =>
-        await Jobs.Find(MongoQueries.JobsInStateAfter(state, after)).SortByDescending(j => j.CreatedAt).ThenByDescending(j => j.Id).Limit(limit).ToListAsync(cancellationToken);
+        await Jobs.Find(MongoQueries.JobsInStateAfter(state, after)).Sort(MongoQueries.JobsNewestFirst).Limit(limit).ToListAsync(cancellationToken);
 
     public async Task<long> PruneFinishedAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken) =>
         (await Jobs.DeleteManyAsync(MongoQueries.FinishedJobsCreatedBefore(createdBefore), cancellationToken)).DeletedCount;
@@ -143,66 +170,45 @@ public sealed class MongoStore : IAuditStore, IHealthScoreStore, IBackfillJobSto
     // ---- analytics ----------------------------------------------------------------------------
 
     public Task InsertAsync(IReadOnlyList<AnalyticsResult> results, CancellationToken cancellationToken) =>
-        results.Count == 0 ? Task.CompletedTask : Analytics.InsertManyAsync(results, cancellationToken: cancellationToken);
+        InsertIdempotentAsync(Analytics, results, cancellationToken);
 
     public async Task<IReadOnlyList<AnalyticsResult>> LatestAsync(string symbol, string timeframe, CancellationToken cancellationToken)
     {
-        var latest = await Analytics.Aggregate()
-            .Match(a => a.Symbol == symbol && a.Timeframe == timeframe)
-            .SortByDescending(a => a.ComputedAt)
-            .Group(new BsonDocument { { "_id", "$metric" }, { "doc", new BsonDocument("$first", "$$ROOT") } })
-            .ReplaceRoot<AnalyticsResult>("$doc")
-            .ToListAsync(cancellationToken);
+        var latest = await (await Analytics.AggregateAsync(MongoQueries.AnalyticsLatest(symbol, timeframe), cancellationToken: cancellationToken)).ToListAsync(cancellationToken);
         return [.. latest.OrderBy(a => a.Metric, StringComparer.Ordinal)];
     }
 
     public async Task<IReadOnlyList<AnalyticsResult>> HistoryAsync(string symbol, string timeframe, string metric, DateTimeOffset? from, DateTimeOffset? to, int limit, CancellationToken cancellationToken) =>
-        await Analytics.Find(MongoQueries.AnalyticsHistory(symbol, timeframe, metric, from, to)).SortByDescending(a => a.ComputedAt).Limit(limit).ToListAsync(cancellationToken);
+        await Analytics.Find(MongoQueries.AnalyticsHistory(symbol, timeframe, metric, from, to)).Sort(MongoQueries.AnalyticsNewestFirst).Limit(limit).ToListAsync(cancellationToken);
 
     async Task<long> IAnalyticsStore.PruneAsync(DateTimeOffset olderThan, CancellationToken cancellationToken) =>
-        (await Analytics.DeleteManyAsync(a => a.ComputedAt < olderThan, cancellationToken)).DeletedCount;
+        (await Analytics.DeleteManyAsync(MongoQueries.AnalyticsOlderThan(olderThan), cancellationToken)).DeletedCount;
 
     // ---- candle archive -----------------------------------------------------------------------
 
-    public async Task ArchiveAsync(IReadOnlyList<ArchivedCandle> rows, CancellationToken cancellationToken)
-    {
-        if (rows.Count == 0)
-        {
-            return;
-        }
-
-        try
-        {
-            await Archive.InsertManyAsync(rows, new InsertManyOptions { IsOrdered = false }, cancellationToken);
-        }
-        catch (MongoBulkWriteException e) when (e.WriteErrors.All(w => w.Category == ServerErrorCategory.DuplicateKey) && e.WriteConcernError is null)
-        {
-            // Archived before (an id is the row's content): the archive keeps its first copy.
-        }
-    }
+    public Task ArchiveAsync(IReadOnlyList<ArchivedCandle> rows, CancellationToken cancellationToken) =>
+        InsertIdempotentAsync(Archive, rows, cancellationToken);
 
     public async Task<IReadOnlyList<ArchivedCandle>> ListAsync(string symbol, string timeframe, CancellationToken cancellationToken) =>
-        await Archive.Find(a => a.Row.Symbol == symbol && a.Timeframe == timeframe).SortBy(a => a.RemovedAt).ThenBy(a => a.Id).ToListAsync(cancellationToken);
+        await Archive.Find(MongoQueries.ArchiveOf(symbol, timeframe)).Sort(MongoQueries.ArchiveOldestFirst).ToListAsync(cancellationToken);
 
     // ---- leader lease -------------------------------------------------------------------------
 
-    public async Task<LeaseAttempt> TryAcquireOrRenewAsync(string name, string holder, TimeSpan duration, CancellationToken cancellationToken)
+    public async Task<LeaseAttempt> TryAcquireOrRenewAsync(string name, LeaseClaimant claimant, TimeSpan duration, CancellationToken cancellationToken)
     {
         try
         {
             var lease = await Leases.FindOneAndUpdateAsync(
-                MongoQueries.LeaseAcquirable(name, holder),
-                MongoQueries.LeaseAcquireOrRenew(holder, duration),
+                MongoQueries.LeaseById(name),
+                MongoQueries.LeaseAcquireOrRenew(claimant, duration),
                 new FindOneAndUpdateOptions<LeaseRecord> { IsUpsert = true, ReturnDocument = ReturnDocument.After },
                 cancellationToken);
-            if (lease is not null)
-            {
-                return new LeaseAttempt(true, lease);
-            }
+            return new LeaseAttempt(lease is not null && lease.Holder == claimant.Holder && lease.Incarnation == claimant.Incarnation, lease);
         }
         catch (MongoCommandException e) when (e.Code == 11000)
         {
-            // The record exists but did not match (held by another, unexpired): the upsert lost the race.
+            // Fallback only: the server retries an _id-equality upsert that hits a duplicate key itself. A
+            // racer inserted first; read what it wrote.
         }
         catch (MongoWriteException e) when (e.WriteError?.Category == ServerErrorCategory.DuplicateKey)
         {
@@ -211,9 +217,9 @@ public sealed class MongoStore : IAuditStore, IHealthScoreStore, IBackfillJobSto
         return new LeaseAttempt(false, await ReadAsync(name, cancellationToken));
     }
 
-    public Task ReleaseAsync(string name, string holder, CancellationToken cancellationToken) =>
-        Leases.UpdateOneAsync(MongoQueries.LeaseHeldBy(name, holder), MongoQueries.LeaseRelease(), cancellationToken: cancellationToken);
+    public Task ReleaseAsync(string name, LeaseClaimant claimant, CancellationToken cancellationToken) =>
+        Leases.UpdateOneAsync(MongoQueries.LeaseHeldBy(name, claimant), MongoQueries.LeaseRelease(), cancellationToken: cancellationToken);
 
     public async Task<LeaseRecord?> ReadAsync(string name, CancellationToken cancellationToken) =>
-        await Leases.Find(Builders<LeaseRecord>.Filter.Eq(l => l.Name, name)).FirstOrDefaultAsync(cancellationToken);
+        await Leases.Find(MongoQueries.LeaseById(name)).FirstOrDefaultAsync(cancellationToken);
 }

@@ -9,7 +9,9 @@ namespace DataManager.Storage.Sqlite;
 
 /// <summary>
 /// The embedded store: one SQLite file in WAL mode, shared safely by several local processes. Each record
-/// kind has a table with the columns it is queried by and its body as JSON. Times are Unix milliseconds.
+/// kind has a table with the columns it is queried by and its body as JSON. Times are Unix milliseconds in
+/// the columns and millisecond UTC in the bodies, as BSON dates hold them on MongoDB. Batch inserts are one
+/// transaction each and idempotent: a record whose id is stored is skipped (the first write stays, as on MongoDB).
 /// </summary>
 public sealed class SqliteStore(string path) : IAuditStore, IHealthScoreStore, IBackfillJobStore, IAnalyticsStore, ICandleArchiveStore, ILeaseStore, IStoreLifecycle
 {
@@ -35,6 +37,7 @@ public sealed class SqliteStore(string path) : IAuditStore, IHealthScoreStore, I
         await ExecuteAsync(connection, "PRAGMA journal_mode=WAL;", cancellationToken);
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
         await ExecuteAsync(connection, Schema, cancellationToken, transaction);
+        await AddLeaseIncarnationColumnAsync(connection, transaction, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
 
@@ -55,6 +58,7 @@ public sealed class SqliteStore(string path) : IAuditStore, IHealthScoreStore, I
         CREATE TABLE IF NOT EXISTS health_scores (
             id TEXT PRIMARY KEY, symbol TEXT NOT NULL, timeframe TEXT NOT NULL, at INTEGER NOT NULL, body TEXT NOT NULL);
         CREATE INDEX IF NOT EXISTS ix_health_series ON health_scores(symbol, timeframe, at DESC);
+        CREATE INDEX IF NOT EXISTS ix_health_time ON health_scores(at);
         CREATE TABLE IF NOT EXISTS backfill_jobs (
             id TEXT PRIMARY KEY, state TEXT NOT NULL, created_at INTEGER NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL);
         CREATE INDEX IF NOT EXISTS ix_backfill_state ON backfill_jobs(state, created_at);
@@ -62,13 +66,26 @@ public sealed class SqliteStore(string path) : IAuditStore, IHealthScoreStore, I
             id TEXT PRIMARY KEY, symbol TEXT NOT NULL, timeframe TEXT NOT NULL, metric TEXT NOT NULL,
             computed_at INTEGER NOT NULL, body TEXT NOT NULL);
         CREATE INDEX IF NOT EXISTS ix_analytics_series ON analytics_results(symbol, timeframe, metric, computed_at DESC);
+        CREATE INDEX IF NOT EXISTS ix_analytics_time ON analytics_results(computed_at);
         CREATE TABLE IF NOT EXISTS candle_archive (
             id TEXT PRIMARY KEY, symbol TEXT NOT NULL, timeframe TEXT NOT NULL, removed_at INTEGER NOT NULL, body TEXT NOT NULL);
         CREATE INDEX IF NOT EXISTS ix_archive_series ON candle_archive(symbol, timeframe, removed_at);
         CREATE TABLE IF NOT EXISTS leader_lease (
             name TEXT PRIMARY KEY, holder TEXT NOT NULL, term INTEGER NOT NULL,
-            acquired_at INTEGER NOT NULL, renewed_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+            acquired_at INTEGER NOT NULL, renewed_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+            incarnation TEXT NOT NULL DEFAULT '');
         """;
+
+    // Files created before the lease recorded the incarnation get the column (inside the IMMEDIATE
+    // initialisation transaction, so parallel starts add it once).
+    private static async Task AddLeaseIncarnationColumnAsync(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken)
+    {
+        await using var probe = Command(connection, "SELECT COUNT(*) FROM pragma_table_info('leader_lease') WHERE name = 'incarnation';", transaction);
+        if (Convert.ToInt64(await probe.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture) == 0)
+        {
+            await ExecuteAsync(connection, "ALTER TABLE leader_lease ADD COLUMN incarnation TEXT NOT NULL DEFAULT '';", cancellationToken, transaction);
+        }
+    }
 
     // ---- audits -------------------------------------------------------------------------------
 
@@ -79,10 +96,10 @@ public sealed class SqliteStore(string path) : IAuditStore, IHealthScoreStore, I
         foreach (var record in records)
         {
             await ExecuteAsync(connection,
-                "INSERT OR REPLACE INTO audits(id, cycle_id, symbol, timeframe, audited_at, body) VALUES ($id, $cycle, $symbol, $tf, $at, $body);",
+                "INSERT INTO audits(id, cycle_id, symbol, timeframe, audited_at, body) VALUES ($id, $cycle, $symbol, $tf, $at, $body) ON CONFLICT(id) DO NOTHING;",
                 cancellationToken, transaction,
                 ("$id", record.Id), ("$cycle", record.CycleId), ("$symbol", record.Symbol), ("$tf", record.Timeframe),
-                ("$at", Ms(record.AuditedAt)), ("$body", StoreJson.Serialize(record)));
+                ("$at", Ms(record.AuditedAt)), ("$body", StoreJson.SerializeStored(record)));
         }
 
         await transaction.CommitAsync(cancellationToken);
@@ -105,7 +122,7 @@ public sealed class SqliteStore(string path) : IAuditStore, IHealthScoreStore, I
             """
             SELECT body FROM (
                 SELECT body, symbol, timeframe,
-                       ROW_NUMBER() OVER (PARTITION BY symbol, timeframe ORDER BY audited_at DESC, rowid DESC) AS n
+                       ROW_NUMBER() OVER (PARTITION BY symbol, timeframe ORDER BY audited_at DESC, id) AS n
                 FROM audits)
             WHERE n = 1 ORDER BY symbol, timeframe;
             """,
@@ -116,7 +133,7 @@ public sealed class SqliteStore(string path) : IAuditStore, IHealthScoreStore, I
         await using var connection = await OpenAsync(cancellationToken);
         await ExecuteAsync(connection,
             "INSERT OR REPLACE INTO audit_cycles(id, started_at, body) VALUES ($id, $at, $body);",
-            cancellationToken, null, ("$id", cycle.Id), ("$at", Ms(cycle.StartedAt)), ("$body", StoreJson.Serialize(cycle)));
+            cancellationToken, null, ("$id", cycle.Id), ("$at", Ms(cycle.StartedAt)), ("$body", StoreJson.SerializeStored(cycle)));
     }
 
     public Task<IReadOnlyList<AuditCycleRecord>> RecentCyclesAsync(int limit, CancellationToken cancellationToken) =>
@@ -135,9 +152,9 @@ public sealed class SqliteStore(string path) : IAuditStore, IHealthScoreStore, I
         foreach (var score in scores)
         {
             await ExecuteAsync(connection,
-                "INSERT OR REPLACE INTO health_scores(id, symbol, timeframe, at, body) VALUES ($id, $symbol, $tf, $at, $body);",
+                "INSERT INTO health_scores(id, symbol, timeframe, at, body) VALUES ($id, $symbol, $tf, $at, $body) ON CONFLICT(id) DO NOTHING;",
                 cancellationToken, transaction,
-                ("$id", score.Id), ("$symbol", score.Symbol), ("$tf", score.Timeframe), ("$at", Ms(score.At)), ("$body", StoreJson.Serialize(score)));
+                ("$id", score.Id), ("$symbol", score.Symbol), ("$tf", score.Timeframe), ("$at", Ms(score.At)), ("$body", StoreJson.SerializeStored(score)));
         }
 
         await transaction.CommitAsync(cancellationToken);
@@ -148,7 +165,7 @@ public sealed class SqliteStore(string path) : IAuditStore, IHealthScoreStore, I
             """
             SELECT body FROM health_scores
             WHERE symbol = $symbol AND timeframe = $tf AND ($from IS NULL OR at >= $from) AND ($to IS NULL OR at < $to)
-            ORDER BY at DESC LIMIT $limit;
+            ORDER BY at DESC, id LIMIT $limit;
             """,
             cancellationToken, ("$symbol", symbol), ("$tf", timeframe), ("$from", Ms(from)), ("$to", Ms(to)), ("$limit", limit));
 
@@ -163,7 +180,7 @@ public sealed class SqliteStore(string path) : IAuditStore, IHealthScoreStore, I
         await ExecuteAsync(connection,
             "INSERT INTO backfill_jobs(id, state, created_at, version, body) VALUES ($id, $state, $at, $version, $body);",
             cancellationToken, null,
-            ("$id", job.Id), ("$state", StateName(job.State)), ("$at", Ms(job.CreatedAt)), ("$version", job.Version), ("$body", StoreJson.Serialize(job)));
+            ("$id", job.Id), ("$state", StateName(job.State)), ("$at", Ms(job.CreatedAt)), ("$version", job.Version), ("$body", StoreJson.SerializeStored(job)));
     }
 
     public async Task<BackfillJob?> GetAsync(string id, CancellationToken cancellationToken) =>
@@ -191,7 +208,7 @@ public sealed class SqliteStore(string path) : IAuditStore, IHealthScoreStore, I
         var changed = await ExecuteAsync(connection,
             "UPDATE backfill_jobs SET state = $state, version = $version, body = $body WHERE id = $id AND version = $expected;",
             cancellationToken, null,
-            ("$id", job.Id), ("$state", StateName(job.State)), ("$version", stored.Version), ("$body", StoreJson.Serialize(stored)), ("$expected", expectedVersion));
+            ("$id", job.Id), ("$state", StateName(job.State)), ("$version", stored.Version), ("$body", StoreJson.SerializeStored(stored)), ("$expected", expectedVersion));
         return changed == 1;
     }
 
@@ -225,10 +242,10 @@ public sealed class SqliteStore(string path) : IAuditStore, IHealthScoreStore, I
         foreach (var result in results)
         {
             await ExecuteAsync(connection,
-                "INSERT OR REPLACE INTO analytics_results(id, symbol, timeframe, metric, computed_at, body) VALUES ($id, $symbol, $tf, $metric, $at, $body);",
+                "INSERT INTO analytics_results(id, symbol, timeframe, metric, computed_at, body) VALUES ($id, $symbol, $tf, $metric, $at, $body) ON CONFLICT(id) DO NOTHING;",
                 cancellationToken, transaction,
                 ("$id", result.Id), ("$symbol", result.Symbol), ("$tf", result.Timeframe), ("$metric", result.Metric),
-                ("$at", Ms(result.ComputedAt)), ("$body", StoreJson.Serialize(result)));
+                ("$at", Ms(result.ComputedAt)), ("$body", StoreJson.SerializeStored(result)));
         }
 
         await transaction.CommitAsync(cancellationToken);
@@ -238,7 +255,7 @@ public sealed class SqliteStore(string path) : IAuditStore, IHealthScoreStore, I
         QueryBodiesAsync<AnalyticsResult>(
             """
             SELECT body FROM (
-                SELECT body, metric, ROW_NUMBER() OVER (PARTITION BY metric ORDER BY computed_at DESC, rowid DESC) AS n
+                SELECT body, metric, ROW_NUMBER() OVER (PARTITION BY metric ORDER BY computed_at DESC, id) AS n
                 FROM analytics_results WHERE symbol = $symbol AND timeframe = $tf)
             WHERE n = 1 ORDER BY metric;
             """,
@@ -250,7 +267,7 @@ public sealed class SqliteStore(string path) : IAuditStore, IHealthScoreStore, I
             SELECT body FROM analytics_results
             WHERE symbol = $symbol AND timeframe = $tf AND metric = $metric
               AND ($from IS NULL OR computed_at >= $from) AND ($to IS NULL OR computed_at < $to)
-            ORDER BY computed_at DESC LIMIT $limit;
+            ORDER BY computed_at DESC, id LIMIT $limit;
             """,
             cancellationToken, ("$symbol", symbol), ("$tf", timeframe), ("$metric", metric), ("$from", Ms(from)), ("$to", Ms(to)), ("$limit", limit));
 
@@ -266,9 +283,9 @@ public sealed class SqliteStore(string path) : IAuditStore, IHealthScoreStore, I
         foreach (var row in rows)
         {
             await ExecuteAsync(connection,
-                "INSERT OR IGNORE INTO candle_archive(id, symbol, timeframe, removed_at, body) VALUES ($id, $symbol, $tf, $at, $body);",
+                "INSERT INTO candle_archive(id, symbol, timeframe, removed_at, body) VALUES ($id, $symbol, $tf, $at, $body) ON CONFLICT(id) DO NOTHING;",
                 cancellationToken, transaction,
-                ("$id", row.Id), ("$symbol", row.Row.Symbol), ("$tf", row.Timeframe), ("$at", Ms(row.RemovedAt)), ("$body", StoreJson.Serialize(row)));
+                ("$id", row.Id), ("$symbol", row.Row.Symbol), ("$tf", row.Timeframe), ("$at", Ms(row.RemovedAt)), ("$body", StoreJson.SerializeStored(row)));
         }
 
         await transaction.CommitAsync(cancellationToken);
@@ -281,41 +298,48 @@ public sealed class SqliteStore(string path) : IAuditStore, IHealthScoreStore, I
 
     // ---- leader lease -------------------------------------------------------------------------
 
-    public async Task<LeaseAttempt> TryAcquireOrRenewAsync(string name, string holder, TimeSpan duration, CancellationToken cancellationToken)
+    public async Task<LeaseAttempt> TryAcquireOrRenewAsync(string name, LeaseClaimant claimant, TimeSpan duration, CancellationToken cancellationToken)
     {
-        // One statement: insert the first record, renew if held by me and unexpired (term kept), or take
-        // over an expired or released lease (term + 1). A lease held by someone else is left untouched.
+        // One statement: insert the first record, renew if held by this holder and incarnation and unexpired
+        // (term kept), or take over an expired or released lease (term + 1). A lease held by anyone else,
+        // this pod's earlier incarnation included, is left untouched until it expires.
+        const string heldByMe = $"leader_lease.holder = excluded.holder AND leader_lease.incarnation = excluded.incarnation AND leader_lease.expires_at > {NowMs}";
         const string sql = $"""
-            INSERT INTO leader_lease(name, holder, term, acquired_at, renewed_at, expires_at)
-            VALUES ($name, $holder, 1, {NowMs}, {NowMs}, {NowMs} + $duration)
+            INSERT INTO leader_lease(name, holder, incarnation, term, acquired_at, renewed_at, expires_at)
+            VALUES ($name, $holder, $incarnation, 1, {NowMs}, {NowMs}, {NowMs} + $duration)
             ON CONFLICT(name) DO UPDATE SET
-                term = CASE WHEN holder = excluded.holder AND expires_at > {NowMs} THEN term ELSE term + 1 END,
-                acquired_at = CASE WHEN holder = excluded.holder AND expires_at > {NowMs} THEN acquired_at ELSE {NowMs} END,
+                term = CASE WHEN {heldByMe} THEN leader_lease.term ELSE leader_lease.term + 1 END,
+                acquired_at = CASE WHEN {heldByMe} THEN leader_lease.acquired_at ELSE {NowMs} END,
                 holder = excluded.holder,
+                incarnation = excluded.incarnation,
                 renewed_at = {NowMs},
                 expires_at = {NowMs} + $duration
-            WHERE (leader_lease.holder = excluded.holder AND leader_lease.expires_at > {NowMs}) OR leader_lease.expires_at <= {NowMs}
-            RETURNING name, holder, term, acquired_at, renewed_at, expires_at;
+            WHERE ({heldByMe}) OR leader_lease.expires_at <= {NowMs}
+            RETURNING {LeaseColumns};
             """;
         await using var connection = await OpenAsync(cancellationToken);
-        await using (var command = Command(connection, sql, null, ("$name", name), ("$holder", holder), ("$duration", (long)duration.TotalMilliseconds)))
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        return await WriteLockedAsync(connection, async () =>
         {
-            if (await reader.ReadAsync(cancellationToken))
+            await using (var command = Command(connection, sql, null,
+                ("$name", name), ("$holder", claimant.Holder), ("$incarnation", claimant.Incarnation), ("$duration", (long)duration.TotalMilliseconds)))
+            await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
             {
-                return new LeaseAttempt(true, ReadLease(reader));
+                if (await reader.ReadAsync(cancellationToken))
+                {
+                    return new LeaseAttempt(true, ReadLease(reader));
+                }
             }
-        }
 
-        return new LeaseAttempt(false, await ReadAsync(connection, name, cancellationToken));
+            return new LeaseAttempt(false, await ReadAsync(connection, name, cancellationToken));
+        }, cancellationToken);
     }
 
-    public async Task ReleaseAsync(string name, string holder, CancellationToken cancellationToken)
+    public async Task ReleaseAsync(string name, LeaseClaimant claimant, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        await ExecuteAsync(connection,
-            $"UPDATE leader_lease SET expires_at = {NowMs} WHERE name = $name AND holder = $holder AND expires_at > {NowMs};",
-            cancellationToken, null, ("$name", name), ("$holder", holder));
+        await WriteLockedAsync(connection, () => ExecuteAsync(connection,
+            $"UPDATE leader_lease SET expires_at = {NowMs} WHERE name = $name AND holder = $holder AND incarnation = $incarnation AND expires_at > {NowMs};",
+            cancellationToken, null, ("$name", name), ("$holder", claimant.Holder), ("$incarnation", claimant.Incarnation)), cancellationToken);
     }
 
     public async Task<LeaseRecord?> ReadAsync(string name, CancellationToken cancellationToken)
@@ -324,17 +348,60 @@ public sealed class SqliteStore(string path) : IAuditStore, IHealthScoreStore, I
         return await ReadAsync(connection, name, cancellationToken);
     }
 
+    private const string LeaseColumns = "name, holder, term, acquired_at, renewed_at, expires_at, incarnation";
+
     private static async Task<LeaseRecord?> ReadAsync(SqliteConnection connection, string name, CancellationToken cancellationToken)
     {
-        await using var command = Command(connection,
-            "SELECT name, holder, term, acquired_at, renewed_at, expires_at FROM leader_lease WHERE name = $name;", null, ("$name", name));
+        await using var command = Command(connection, $"SELECT {LeaseColumns} FROM leader_lease WHERE name = $name;", null, ("$name", name));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken) ? ReadLease(reader) : null;
     }
 
     private static LeaseRecord ReadLease(SqliteDataReader reader) => new(
         reader.GetString(0), reader.GetString(1), reader.GetInt64(2),
-        FromMs(reader.GetInt64(3)), FromMs(reader.GetInt64(4)), FromMs(reader.GetInt64(5)));
+        FromMs(reader.GetInt64(3)), FromMs(reader.GetInt64(4)), FromMs(reader.GetInt64(5)), reader.GetString(6));
+
+    /// <summary>
+    /// Runs a lease write so that it commits only while <paramref name="cancellationToken"/> is not cancelled.
+    /// Microsoft.Data.Sqlite waits on a locked database in a loop that never looks at the token (up to the
+    /// 30 s busy timeout), so a lease write abandoned at its budget could still land seconds later. Here the
+    /// write lock is taken with BEGIN IMMEDIATE polled by hand (the token is checked between tries), and the
+    /// token is checked again before COMMIT: a cancelled write is rolled back, never committed late.
+    /// </summary>
+    private static async Task<T> WriteLockedAsync<T>(SqliteConnection connection, Func<Task<T>> write, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var rc = SQLitePCL.raw.sqlite3_exec(connection.Handle, "BEGIN IMMEDIATE;");
+            if (rc == SQLitePCL.raw.SQLITE_OK)
+            {
+                break;
+            }
+
+            if ((rc & 0xFF) is not (SQLitePCL.raw.SQLITE_BUSY or SQLitePCL.raw.SQLITE_LOCKED))
+            {
+                SqliteException.ThrowExceptionForRC(rc, connection.Handle);
+            }
+
+            await Task.Delay(LockPollInterval, cancellationToken);
+        }
+
+        try
+        {
+            var result = await write();
+            cancellationToken.ThrowIfCancellationRequested();
+            SqliteException.ThrowExceptionForRC(SQLitePCL.raw.sqlite3_exec(connection.Handle, "COMMIT;"), connection.Handle);
+            return result;
+        }
+        catch
+        {
+            _ = SQLitePCL.raw.sqlite3_exec(connection.Handle, "ROLLBACK;");
+            throw;
+        }
+    }
+
+    private static readonly TimeSpan LockPollInterval = TimeSpan.FromMilliseconds(10);
 
     // ---- plumbing -----------------------------------------------------------------------------
 
