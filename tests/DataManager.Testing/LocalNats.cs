@@ -7,12 +7,14 @@ namespace DataManager.Testing;
 public sealed class LocalNats : IAsyncDisposable
 {
     private readonly string _binary;
+    private readonly string[] _arguments;
     private LocalProcess? _process;
 
-    private LocalNats(string binary, int port)
+    private LocalNats(string binary, int port, string[] arguments)
     {
         _binary = binary;
         Port = port;
+        _arguments = arguments;
     }
 
     public int Port { get; }
@@ -21,16 +23,17 @@ public sealed class LocalNats : IAsyncDisposable
 
     public static bool IsInstalled => LocalServers.FindBinary("nats-server") is not null;
 
-    public static async Task<LocalNats> StartAsync()
+    /// <param name="arguments">Extra nats-server options, e.g. <c>--user u --pass p</c> or <c>--auth token</c>.</param>
+    public static async Task<LocalNats> StartAsync(params string[] arguments)
     {
-        var server = new LocalNats(LocalServers.FindBinary("nats-server") ?? throw new InvalidOperationException("nats-server is not installed"), LocalServers.FreePort());
+        var server = new LocalNats(LocalServers.FindBinary("nats-server") ?? throw new InvalidOperationException("nats-server is not installed"), LocalServers.FreePort(), arguments);
         await server.StartAgainAsync();
         return server;
     }
 
     public async Task StartAgainAsync()
     {
-        _process = LocalProcess.Start(_binary, ["-a", "127.0.0.1", "-p", Port.ToString(CultureInfo.InvariantCulture)]);
+        _process = LocalProcess.Start(_binary, ["-a", "127.0.0.1", "-p", Port.ToString(CultureInfo.InvariantCulture), .. _arguments]);
         var deadline = DateTime.UtcNow.AddSeconds(20);
         while (true)
         {

@@ -1,4 +1,5 @@
 using DataManager.Auditing;
+using DataManager.Http;
 using DataManager.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -19,11 +20,13 @@ public static class AnalyticsEndpoints
         IAnalyticsStore store, string symbol, string timeframe, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
-        RequestValidation.SeriesWindow(symbol, timeframe, null, null, errors);
+        var (series, _, _) = RequestValidation.SeriesWindow(symbol, timeframe, null, null, errors);
         if (errors.Count > 0)
         {
             return TypedResults.ValidationProblem(errors);
         }
+
+        symbol = series!;
 
         var latest = await store.LatestAsync(symbol, timeframe, cancellationToken);
         return latest.Count == 0
@@ -35,7 +38,8 @@ public static class AnalyticsEndpoints
         IAnalyticsStore store, string symbol, string timeframe, string metric, string? from, string? to, int? limit, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
-        var (fromTime, toTime) = RequestValidation.SeriesWindow(symbol, timeframe, from, to, errors);
+        var (series, fromTime, toTime) = RequestValidation.SeriesWindow(symbol, timeframe, from, to, errors);
+        symbol = series ?? symbol;
         if (!AnalyticsCalculator.Groups.Contains(metric))
         {
             errors["metric"] = ["expected one of " + string.Join(", ", AnalyticsCalculator.Groups)];

@@ -1,5 +1,6 @@
 using DataManager.Candles;
 using DataManager.Configuration;
+using DataManager.Http;
 using DataManager.Leadership;
 using DataManager.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -11,7 +12,7 @@ public static class AuditEndpoints
 {
     public static IEndpointRouteBuilder MapAuditEndpoints(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGroup("/health").WithTags("Auditing").MapGet("/audit-status", GetStatusAsync);
+        endpoints.MapGroup("/health").WithTags("Auditing").MapMethods("/audit-status", ApiRoutes.GetOrHead, GetStatusAsync);
         var api = endpoints.MapGroup("/api").WithTags("Auditing");
         api.MapGet("/audits", QueryAuditsAsync);
         api.MapGet("/health-scores/{symbol}/{timeframe}", GetHealthHistoryAsync);
@@ -46,14 +47,14 @@ public static class AuditEndpoints
         IAuditStore audits, string? symbol, string? timeframe, string? from, string? to, int? skip, int? limit, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
-        var (fromTime, toTime) = RequestValidation.SeriesWindow(symbol, timeframe, from, to, errors);
+        var (series, fromTime, toTime) = RequestValidation.SeriesWindow(symbol, timeframe, from, to, errors);
         var page = RequestValidation.Page(skip, limit, 100, 1000, errors);
         if (errors.Count > 0)
         {
             return TypedResults.ValidationProblem(errors);
         }
 
-        var items = await audits.QueryAsync(new AuditQuery(symbol, timeframe, fromTime, toTime, page.Skip, page.Limit), cancellationToken);
+        var items = await audits.QueryAsync(new AuditQuery(series, timeframe, fromTime, toTime, page.Skip, page.Limit), cancellationToken);
         return TypedResults.Ok(new AuditPage(items, page.Skip, page.Limit));
     }
 
@@ -61,86 +62,16 @@ public static class AuditEndpoints
         IHealthScoreStore scores, string symbol, string timeframe, string? from, string? to, int? limit, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
-        var (fromTime, toTime) = RequestValidation.SeriesWindow(symbol, timeframe, from, to, errors);
+        var (series, fromTime, toTime) = RequestValidation.SeriesWindow(symbol, timeframe, from, to, errors);
         var page = RequestValidation.Page(0, limit, 500, 10_000, errors);
         if (errors.Count > 0)
         {
             return TypedResults.ValidationProblem(errors);
         }
 
-        var history = await scores.HistoryAsync(symbol, timeframe, fromTime, toTime, page.Limit, cancellationToken);
-        return TypedResults.Ok(new HealthHistory(symbol, timeframe,
+        var history = await scores.HistoryAsync(series!, timeframe, fromTime, toTime, page.Limit, cancellationToken);
+        return TypedResults.Ok(new HealthHistory(series!, timeframe,
             [.. history.Select(h => new HealthPoint(h.At, h.Health.Completeness, h.Health.Freshness, h.Health.Consistency, h.Health.Quality, h.Health.Level, h.Term))]));
-    }
-}
-
-/// <summary>Checks of API inputs; each failure names the parameter and what it expects.</summary>
-public static class RequestValidation
-{
-    /// <summary>A symbol, a timeframe and a time window, each optional; returns the parsed window.</summary>
-    public static (DateTimeOffset? From, DateTimeOffset? To) SeriesWindow(string? symbol, string? timeframe, string? from, string? to, Dictionary<string, string[]> errors)
-    {
-        OptionalSymbol(symbol, errors);
-        OptionalTimeframe(timeframe, errors);
-        var fromTime = OptionalTime("from", from, errors);
-        var toTime = OptionalTime("to", to, errors);
-        Range(fromTime, toTime, errors);
-        return (fromTime, toTime);
-    }
-
-    public static void OptionalSymbol(string? symbol, Dictionary<string, string[]> errors)
-    {
-        if (symbol is not null && !SymbolName.IsValid(symbol))
-        {
-            errors["symbol"] = ["expected ^[A-Z0-9]{2,20}$"];
-        }
-    }
-
-    public static void OptionalTimeframe(string? timeframe, Dictionary<string, string[]> errors)
-    {
-        if (timeframe is not null && !Timeframe.TryParse(timeframe, out _))
-        {
-            errors["timeframe"] = ["expected one of " + string.Join(", ", Timeframe.All.Select(t => t.Name))];
-        }
-    }
-
-    public static DateTimeOffset? OptionalTime(string name, string? value, Dictionary<string, string[]> errors)
-    {
-        if (value is null)
-        {
-            return null;
-        }
-
-        if (DateTimeOffset.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var time))
-        {
-            return time.ToUniversalTime();
-        }
-
-        errors[name] = ["expected an ISO 8601 time, e.g. 2026-11-22T00:00:00Z"];
-        return null;
-    }
-
-    public static void Range(DateTimeOffset? from, DateTimeOffset? to, Dictionary<string, string[]> errors)
-    {
-        if (from is not null && to is not null && from >= to)
-        {
-            errors["to"] = ["expected to be after from"];
-        }
-    }
-
-    public static (int Skip, int Limit) Page(int? skip, int? limit, int defaultLimit, int maxLimit, Dictionary<string, string[]> errors)
-    {
-        if (skip is < 0)
-        {
-            errors["skip"] = ["expected 0 or more"];
-        }
-
-        if (limit is < 1 || limit > maxLimit)
-        {
-            errors["limit"] = [$"expected 1 to {maxLimit}"];
-        }
-
-        return (skip ?? 0, limit ?? defaultLimit);
     }
 }
 

@@ -1,5 +1,6 @@
 using DataManager.Candles;
 using DataManager.Configuration;
+using DataManager.Http;
 using DataManager.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -12,10 +13,10 @@ public static class BackfillEndpoints
     public static IEndpointRouteBuilder MapBackfillEndpoints(this IEndpointRouteBuilder endpoints)
     {
         var group = endpoints.MapGroup("/backfill/jobs").WithTags("Backfill");
-        group.MapPost("/", CreateAsync);
+        group.MapPost("/", CreateAsync).RequireApiToken();
         group.MapGet("/", ListAsync);
         group.MapGet("/{id}", GetAsync);
-        group.MapDelete("/{id}", CancelAsync);
+        group.MapDelete("/{id}", CancelAsync).RequireApiToken();
         return endpoints;
     }
 
@@ -29,7 +30,8 @@ public static class BackfillEndpoints
     public const string Disabled = "backfill is disabled on this deployment: ENABLE_BACKFILLER=false";
 
     internal static async Task<Results<Accepted<BackfillJob>, ValidationProblem, ProblemHttpResult>> CreateAsync(
-        BackfillRequest request, IBackfillJobStore jobs, IOptions<BackfillOptions> options, TimeProvider time, CancellationToken cancellationToken)
+        BackfillRequest request, IBackfillJobStore jobs, IOptions<BackfillOptions> options, IOptions<ApiAccessOptions> access,
+        System.Security.Claims.ClaimsPrincipal caller, TimeProvider time, CancellationToken cancellationToken)
     {
         if (!options.Value.Enabled)
         {
@@ -42,7 +44,14 @@ public static class BackfillEndpoints
             return TypedResults.ValidationProblem(errors);
         }
 
-        var job = BackfillJobs.New(series, from, to, "manual", time.GetUtcNow());
+        var cap = access.Value.MaxActiveManualJobs;
+        if (await ActiveManualJobsAsync(jobs, cap + options.Value.MaxAutoBackfillJobs + 1, cancellationToken) >= cap)
+        {
+            return TypedResults.Problem($"{cap} manual jobs are pending or running (BACKFILL_MAX_MANUAL_JOBS); wait for one to end or cancel one",
+                statusCode: StatusCodes.Status409Conflict, title: "Too many jobs");
+        }
+
+        var job = BackfillJobs.New(series, from, to, "manual", time.GetUtcNow()) with { CreatedBy = caller.Identity?.Name };
         await jobs.CreateAsync(job, cancellationToken);
         return TypedResults.Accepted($"/backfill/jobs/{job.Id}", job);
     }
@@ -187,8 +196,16 @@ public static class BackfillEndpoints
         return TypedResults.Problem($"job {id} kept changing; try again", statusCode: StatusCodes.Status409Conflict, title: "Busy");
     }
 
+    /// <summary>Manual jobs pending or running, counted up to <paramref name="enough"/> per state (auto jobs are capped separately).</summary>
+    private static async Task<int> ActiveManualJobsAsync(IBackfillJobStore jobs, int enough, CancellationToken cancellationToken)
+    {
+        var pending = await jobs.ListAsync(BackfillJobState.Pending, enough, cancellationToken);
+        var running = await jobs.ListAsync(BackfillJobState.Running, enough, cancellationToken);
+        return pending.Concat(running).Count(j => j.Trigger == "manual");
+    }
+
     private static ProblemHttpResult NotFound(string id) => TypedResults.Problem($"no backfill job {id}", statusCode: StatusCodes.Status404NotFound, title: "Not found");
 }
 
-/// <summary>A job as asked for: times are ISO 8601 strings with <c>Z</c> or an offset, checked by <see cref="IsoTime"/>.</summary>
+/// <summary>A manual job: times are ISO 8601 strings with Z or an offset (checked here, not by the JSON reader, which accepts more).</summary>
 public sealed record BackfillRequest(string? Symbol, string? Timeframe, string? From, string? To);

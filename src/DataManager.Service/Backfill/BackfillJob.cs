@@ -35,6 +35,9 @@ public sealed record BackfillJob
 
     public BackfillJobState State { get; init; } = BackfillJobState.Pending;
 
+    /// <summary>The API token's name that created a manual job (<c>local</c> in embedded mode without tokens); null for auto jobs.</summary>
+    public string? CreatedBy { get; init; }
+
     public long ExpectedCandles { get; init; }
 
     public long FetchedCandles { get; init; }

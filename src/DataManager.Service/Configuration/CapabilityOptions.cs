@@ -2,7 +2,19 @@ namespace DataManager.Configuration;
 
 public sealed class NatsOptions : BindableOptions
 {
+    /// <summary>The server URL(s) without credentials: safe to log and show.</summary>
     public string? Url { get; set; }
+
+    /// <summary>From <c>NATS_USER</c>, else the URL's <c>user:password@</c>.</summary>
+    public string? User { get; set; }
+
+    public string? Password { get; set; }
+
+    /// <summary>From <c>NATS_TOKEN</c>, else the URL's <c>token@</c>.</summary>
+    public string? Token { get; set; }
+
+    /// <summary>How the connection authenticates, for the start-up log (never the secret itself).</summary>
+    public string AuthDescription => Token is not null ? "token" : User is not null ? $"user {User}" : "none";
 
     public string Subject { get; set; } = "binance.futures.websocket.data";
 
@@ -21,10 +33,24 @@ public sealed class NatsOptions : BindableOptions
     {
         PendingMessages = reader.WholeNumber("TRACKER_PENDING_MESSAGES", 65_536, 1_024, 10_000_000);
         MaxMessageBytes = reader.WholeNumber("TRACKER_MAX_MESSAGE_BYTES", 256 * 1024, 1_024, 64 * 1024 * 1024);
-        Url = reader.Raw("NATS_URL");
-        if (Url is not null && !IsNatsUrl(Url))
+        var raw = reader.Raw("NATS_URL");
+        string? urlUser = null, urlPassword = null, urlToken = null;
+        if (raw is not null && !IsNatsUrl(raw))
         {
-            reader.Fail("NATS_URL", "nats://host:port (comma-separated for a cluster)", Url);
+            reader.Fail("NATS_URL", "nats://host:port or nats://user:password@host:port (comma-separated for a cluster)", UriCredentials.Redact(raw));
+        }
+        else if (raw is not null)
+        {
+            (Url, urlUser, urlPassword, urlToken) = UriCredentials.Split(raw);
+        }
+
+        // The variables (set from the Secret) win over credentials in the URL.
+        User = reader.Raw("NATS_USER") ?? urlUser;
+        Password = reader.Raw("NATS_PASSWORD") ?? urlPassword;
+        Token = reader.Raw("NATS_TOKEN") ?? urlToken;
+        if (User is not null && Password is null)
+        {
+            reader.Fail("NATS_PASSWORD", "a password with NATS_USER", null);
         }
 
         Subject = reader.Text("NATS_CONSUMER_SUBJECT", "binance.futures.websocket.data");

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using DataManager.Http;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -10,7 +11,7 @@ public static class HealthEndpoints
     public static IEndpointRouteBuilder MapHealthEndpoints(this IEndpointRouteBuilder endpoints)
     {
         var health = endpoints.MapGroup("/health").WithTags("Health");
-        health.MapGet("/liveness", Liveness);
+        health.MapMethods("/liveness", ApiRoutes.GetOrHead, Liveness);
         health.MapHealthChecks("/readiness", new HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains("ready"),
@@ -22,7 +23,7 @@ public static class HealthEndpoints
                 [HealthStatus.Unhealthy] = StatusCodes.Status503ServiceUnavailable,
             },
             ResponseWriter = WriteReadinessAsync,
-        });
+        }).WithMetadata(new HttpMethodMetadata(ApiRoutes.GetOrHead));
         return endpoints;
     }
 

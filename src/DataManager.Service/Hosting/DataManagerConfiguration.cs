@@ -17,6 +17,7 @@ public static class DataManagerConfiguration
         BindableOptionsServiceCollectionExtensions.BindNow<LeaderElectionOptions>,
         BindableOptionsServiceCollectionExtensions.BindNow<BackfillOptions>,
         BindableOptionsServiceCollectionExtensions.BindNow<AnalyticsOptions>,
+        BindableOptionsServiceCollectionExtensions.BindNow<Http.ApiAccessOptions>,
     ];
 
     public static IReadOnlyList<string> Validate(IConfiguration configuration) =>

@@ -4,6 +4,7 @@ using DataManager.Backfill;
 using DataManager.Candles;
 using DataManager.Configuration;
 using DataManager.Health;
+using DataManager.Http;
 using DataManager.Leadership;
 using DataManager.Storage;
 using DataManager.Tracking;
@@ -51,20 +52,23 @@ public static class DataManagerHostExtensions
                 json.SerializerOptions.Converters.Add(converter);
             }
         });
-        builder.Services.AddProblemDetails();
+        builder.AddDataManagerHttp();
         return builder;
     }
 
     public static WebApplication MapDataManager(this WebApplication app)
     {
+        app.UseDataManagerHttpGuards();
         app.UseHttpMetrics();
+        app.UseDataManagerHttp();
         app.MapHealthEndpoints();
         app.MapLeadershipEndpoints();
         app.MapAuditEndpoints();
         app.MapTrackerEndpoints();
         app.MapAnalyticsEndpoints();
         app.MapBackfillEndpoints();
-        app.MapMetrics("/metrics");
+        app.MapMetrics("/metrics").WithMetadata(new HttpMethodMetadata(ApiRoutes.GetOrHead));
+        app.MapOpenApi(ApiContract.DocumentPath.Replace("v1", "{documentName}", StringComparison.Ordinal));
         return app;
     }
 }

@@ -10,6 +10,7 @@ internal sealed partial class StartupBanner(
     IOptions<StoreOptions> store,
     IOptions<CandleDatabaseOptions> candles,
     IOptions<NatsOptions> nats,
+    IOptions<Http.ApiAccessOptions> access,
     IStoreLifecycle storeLifecycle,
     Candles.ICandleSource candleSource,
     ILogger<StartupBanner> logger) : IHostedService
@@ -26,7 +27,21 @@ internal sealed partial class StartupBanner(
         }
         else
         {
-            LogNats(logger, nats.Value.Url, nats.Value.Subject, nats.Value.QueueGroup.Length == 0 ? "(none)" : nats.Value.QueueGroup);
+            LogNats(logger, nats.Value.Url, nats.Value.AuthDescription, nats.Value.Subject, nats.Value.QueueGroup.Length == 0 ? "(none)" : nats.Value.QueueGroup);
+        }
+
+        var tokens = access.Value.Tokens;
+        if (tokens.Count > 0)
+        {
+            LogApiTokens(logger, tokens.Count, string.Join(", ", tokens.Select(t => t.Name)));
+        }
+        else if (access.Value.EmbeddedMode)
+        {
+            LogApiOpen(logger, Http.ApiAccessOptions.TokensSetting);
+        }
+        else
+        {
+            LogApiClosed(logger, Http.ApiAccessOptions.TokensSetting);
         }
 
         return Task.CompletedTask;
@@ -46,6 +61,15 @@ internal sealed partial class StartupBanner(
     [LoggerMessage(Level = LogLevel.Information, Message = "Message tracker off: NATS_URL is not set")]
     private static partial void LogNatsOff(ILogger logger);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "NATS {Url}, subject {Subject}, queue group {QueueGroup}")]
-    private static partial void LogNats(ILogger logger, string url, string subject, string queueGroup);
+    [LoggerMessage(Level = LogLevel.Information, Message = "NATS {Url} (authentication: {Auth}), subject {Subject}, queue group {QueueGroup}")]
+    private static partial void LogNats(ILogger logger, string url, string auth, string subject, string queueGroup);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "API: state-changing endpoints need a bearer token; {Count} accepted ({Names})")]
+    private static partial void LogApiTokens(ILogger logger, int count, string names);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "API: embedded mode and no {Setting}: state-changing endpoints are open to any caller (local demo only)")]
+    private static partial void LogApiOpen(ILogger logger, string setting);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "API: no {Setting} configured: state-changing endpoints answer 403 until it is set")]
+    private static partial void LogApiClosed(ILogger logger, string setting);
 }

@@ -1,3 +1,4 @@
+using DataManager.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace DataManager.Leadership;
@@ -6,7 +7,7 @@ public static class LeadershipEndpoints
 {
     public static IEndpointRouteBuilder MapLeadershipEndpoints(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGroup("/health").WithTags("Leadership").MapGet("/leader", GetLeader);
+        endpoints.MapGroup("/health").WithTags("Leadership").MapMethods("/leader", ApiRoutes.GetOrHead, GetLeader);
         return endpoints;
     }
 

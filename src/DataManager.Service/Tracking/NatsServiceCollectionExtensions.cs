@@ -23,6 +23,7 @@ public static class NatsServiceCollectionExtensions
             ReconnectWaitMin = TimeSpan.FromMilliseconds(250),
             ReconnectWaitMax = TimeSpan.FromSeconds(5),
             ConnectTimeout = TimeSpan.FromSeconds(3),
+            AuthOpts = new NatsAuthOpts { Username = options.User, Password = options.Password, Token = options.Token },
         }));
         services.AddHostedService<NatsConnectionMonitor>();
         services.AddSingleton(new TrackerStats(series.SupportedPairs, options.TrackAllSymbols));

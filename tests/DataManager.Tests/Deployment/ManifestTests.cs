@@ -15,7 +15,13 @@ public sealed class ManifestTests
     {
         ["MYSQL_URI"] = "mysql://extractor:secret@mysql.petrosa:3306/binance",
         ["MONGODB_URL"] = "mongodb://mongo.petrosa:27017",
+        ["DATA_MANAGER_API_TOKENS"] = "ops:placeholder-token-0123456789",
+        ["NATS_USER"] = "data-manager",
+        ["NATS_PASSWORD"] = "secret",
     };
+
+    /// <summary>Secret keys a deployment may go without (writes answer 403; NATS without authentication).</summary>
+    private static readonly string[] OptionalSecretKeys = ["DATA_MANAGER_API_TOKENS", "NATS_USER", "NATS_PASSWORD", "NATS_TOKEN"];
 
     [Theory]
     [MemberData(nameof(Overlays))]
@@ -24,8 +30,8 @@ public sealed class ManifestTests
         var manifests = await Manifests.RenderAsync(overlay);
         var kinds = manifests.Resources.Select(r => $"{r["kind"]}/{r["metadata"]!["name"]}").Order().ToList();
         Assert.Equal(
-            ["ConfigMap/data-manager-dashboard", "ConfigMap/petrosa-data-manager-config", "Deployment/data-manager", "PodDisruptionBudget/data-manager",
-             "PrometheusRule/data-manager", "Service/data-manager", "ServiceMonitor/data-manager"],
+            ["ConfigMap/data-manager-dashboard", "ConfigMap/petrosa-data-manager-config", "Deployment/data-manager", "NetworkPolicy/data-manager",
+             "PodDisruptionBudget/data-manager", "PrometheusRule/data-manager", "Service/data-manager", "ServiceMonitor/data-manager"],
             kinds);
         Assert.DoesNotContain(manifests.Resources, r => (string?)r["kind"] == "Secret");
     }
@@ -155,11 +161,12 @@ public sealed class ManifestTests
         var manifests = await Manifests.RenderAsync(overlay);
         var env = manifests.Container["env"]!.AsArray().ToDictionary(e => (string)e!["name"]!, e => e!);
         Assert.Equal("metadata.name", (string?)env["POD_NAME"]["valueFrom"]!["fieldRef"]!["fieldPath"]);
-        foreach (var secret in SecretPlaceholders.Keys)
+        foreach (var secret in SecretPlaceholders.Keys.Concat(OptionalSecretKeys).Distinct())
         {
             var reference = env[secret]["valueFrom"]!["secretKeyRef"]!;
             Assert.Equal("petrosa-sensitive-credentials", (string?)reference["name"]);
             Assert.Equal(secret, (string?)reference["key"]);
+            Assert.Equal(OptionalSecretKeys.Contains(secret), (bool?)reference["optional"] ?? false);
         }
 
         Assert.Equal("petrosa-data-manager-config", (string?)manifests.Container["envFrom"]!.AsArray().Single()!["configMapRef"]!["name"]);
@@ -171,6 +178,35 @@ public sealed class ManifestTests
         }
 
         Assert.Empty(ServiceSettings.Errors(values));
+    }
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public async Task The_network_policy_admits_8000_from_the_namespace_and_monitoring_and_lets_out_only_dns_databases_nats_and_https(string overlay)
+    {
+        var manifests = await Manifests.RenderAsync(overlay);
+        var policy = manifests.Resource("NetworkPolicy", "data-manager");
+        var spec = policy["spec"]!;
+        var podLabels = manifests.Deployment["spec"]!["template"]!["metadata"]!["labels"]!.AsObject();
+        Assert.True(Matches(spec["podSelector"]!["matchLabels"]!.AsObject(), podLabels), "the policy does not select the pods");
+        Assert.Equal(["Egress", "Ingress"], spec["policyTypes"]!.AsArray().Select(t => (string)t!).Order());
+
+        var ingress = Assert.Single(spec["ingress"]!.AsArray())!;
+        Assert.Equal([8000], ingress["ports"]!.AsArray().Select(p => int.Parse(p!["port"]!.ToString(), CultureInfo.InvariantCulture)));
+        var from = ingress["from"]!.AsArray();
+        Assert.Contains(from, f => f!["podSelector"] is JsonObject { Count: 0 } && f["namespaceSelector"] is null);
+        Assert.Contains(from, f => (string?)f!["namespaceSelector"]?["matchLabels"]?["kubernetes.io/metadata.name"] == "monitoring");
+        Assert.DoesNotContain(from, f => f!["ipBlock"] is not null || f["namespaceSelector"] is JsonObject { Count: 0 });
+
+        var egress = spec["egress"]!.AsArray();
+        var ports = egress.SelectMany(e => e!["ports"]!.AsArray().Select(p => int.Parse(p!["port"]!.ToString(), CultureInfo.InvariantCulture))).ToHashSet();
+        Assert.Equal([53, 443, 3306, 4222, 27017], ports.Order());
+        Assert.All(egress, e => Assert.NotNull(e!["ports"]));
+        var https = egress.Single(e => e!["ports"]!.AsArray().Any(p => p!["port"]!.ToString() == "443"))!;
+        Assert.Contains("10.0.0.0/8", https["to"]![0]!["ipBlock"]!["except"]!.AsArray().Select(c => (string)c!));
+
+        // The port the policy admits is the one the app listens on.
+        Assert.Equal(8000, int.Parse(manifests.ConfigMapData.GetValueOrDefault("API_PORT", "8000"), CultureInfo.InvariantCulture));
     }
 
     [Fact]

@@ -41,10 +41,13 @@ public sealed partial class ReadmeDeployTests
             Assert.All(data, p => Assert.Contains(p.Key, production.ConfigMapData.Keys));
         }
 
-        // The Secret's keys the README creates are exactly the ones the Deployment reads.
-        var secretKeys = production.Container["env"]!.AsArray().Select(e => e!["valueFrom"]?["secretKeyRef"])
-            .Where(r => r is not null && (string?)r["name"] == "petrosa-sensitive-credentials").Select(r => (string)r!["key"]!).Order();
-        Assert.Equal(secretKeys, SecretLiteral().Matches(section).Select(m => m.Groups[1].Value).Order());
+        // The Secret's keys the README creates are ones the Deployment reads: every required key, and the API tokens
+        // (optional for the pod to start, but without them every write answers 403).
+        var references = production.Container["env"]!.AsArray().Select(e => e!["valueFrom"]?["secretKeyRef"])
+            .Where(r => r is not null && (string?)r["name"] == "petrosa-sensitive-credentials").ToList();
+        var literals = SecretLiteral().Matches(section).Select(m => m.Groups[1].Value).ToHashSet();
+        Assert.Subset(references.Select(r => (string)r!["key"]!).ToHashSet(), literals);
+        Assert.Superset(references.Where(r => (bool?)r!["optional"] != true).Select(r => (string)r!["key"]!).Append("DATA_MANAGER_API_TOKENS").ToHashSet(), literals);
 
         // Probe paths, the sidecar label and every alert the PrometheusRule has are the ones described.
         foreach (var probe in new[] { "startupProbe", "livenessProbe", "readinessProbe" })

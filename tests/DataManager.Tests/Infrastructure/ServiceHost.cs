@@ -76,6 +76,7 @@ public static class ServiceExecutable
     [
         "NATS_URL", "MYSQL_URI", "MYSQL_HOST", "MONGODB_URL", "DATA_DIR", "API_PORT", "ENABLE_AUDITOR", "ENABLE_LEADER_ELECTION",
         "SUPPORTED_PAIRS", "SUPPORTED_TIMEFRAMES", "POD_NAME", "HOSTNAME", "LOG_LEVEL", "ASPNETCORE_URLS",
+        "DATA_MANAGER_API_TOKENS", "NATS_USER", "NATS_PASSWORD", "NATS_TOKEN",
     ];
 
     public static string DllPath

@@ -1,0 +1,113 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using DataManager.Tests.Infrastructure;
+
+namespace DataManager.Tests.Http;
+
+/// <summary>Every bad request gets a 4xx with a problem-details body naming what is wrong; methods are a bounded set.</summary>
+public sealed partial class HttpInputTests : IAsyncLifetime
+{
+    private ServiceHost _host = null!;
+
+    public async ValueTask InitializeAsync() => _host = await ServiceHost.StartAsync();
+
+    public async ValueTask DisposeAsync() => await _host.DisposeAsync();
+
+    [Theory]
+    [InlineData("/api/audits?skip=abc", "skip")]
+    [InlineData("/api/audits?limit=99999999999", "limit")]
+    [InlineData("/api/audits?limit=1&limit=2", "limit")]
+    [InlineData("/api/audits?skip=-1", "skip")]
+    [InlineData("/api/audits?from=01/02/2024", "from")]
+    [InlineData("/api/audits?from=Jan%205%202024", "from")]
+    [InlineData("/api/audits?to=2024-01-01%2000:00:00", "to")]
+    [InlineData("/api/audits?from=2024-01-01T00:00:00", "from")]
+    [InlineData("/api/audits?symbol=BTCUSDT%0A", "symbol")]
+    [InlineData("/api/audits?timeframe=1h%20", "timeframe")]
+    [InlineData("/api/audits?timeframe=1H", "timeframe")]
+    [InlineData("/api/health-scores/BTC-USDT/1h", "symbol")]
+    [InlineData("/api/health-scores/BTCUSDT/1h?limit=x", "limit")]
+    [InlineData("/analytics/BTCUSDT/2w", "timeframe")]
+    [InlineData("/analytics/BTCUSDT/1h/nothing", "metric")]
+    [InlineData("/analytics/correlation/1h%0A", "timeframe")]
+    [InlineData("/backfill/jobs?state=7", "state")]
+    public async Task A_bad_query_or_route_value_is_400_with_problem_details_naming_it(string path, string parameter)
+    {
+        using var response = await _host.Client.GetAsync(path, TestContext.Current.CancellationToken);
+        var problem = await ApiAccessTests.AssertProblemAsync(response, HttpStatusCode.BadRequest, parameter);
+        Assert.True(problem.GetProperty("errors").TryGetProperty(parameter, out _), problem.ToString());
+    }
+
+    [Theory]
+    [InlineData("""{"symbol":"BTCUSDT","timeframe":"1h","from":"01/02/2024","to":"2026-11-02T00:00:00Z"}""", "from")]
+    [InlineData("""{"symbol":"BTCUSDT","timeframe":"1h","from":"2026-11-01T00:00:00","to":"2026-11-02T00:00:00Z"}""", "from")]
+    [InlineData("""{"symbol":"BTCUSDT\n","timeframe":"1h","from":"2026-11-01T00:00:00Z","to":"2026-11-02T00:00:00Z"}""", "symbol")]
+    [InlineData("""{"symbol":"BTCUSDT","timeframe":"1h ","from":"2026-11-01T00:00:00Z","to":"2026-11-02T00:00:00Z"}""", "timeframe")]
+    [InlineData("""{"symbol":42,"timeframe":"1h","from":"2026-11-01T00:00:00Z","to":"2026-11-02T00:00:00Z"}""", "symbol")]
+    [InlineData("""{"symbol":"BTCUSDT","timeframe":"1h","from":"2026-11-01T00:00:00Z","to":"2026-11-02T00:00:00Z","extra":true}""", "extra")]
+    [InlineData("""{"symbol":"BTCUSDT",""", "body")]
+    [InlineData("""[1,2]""", "body")]
+    [InlineData("", "body")]
+    public async Task A_bad_json_body_is_400_with_problem_details_naming_the_property(string body, string property)
+    {
+        using var response = await _host.Client.PostAsync("/backfill/jobs", new StringContent(body, Encoding.UTF8, "application/json"), TestContext.Current.CancellationToken);
+        var problem = await ApiAccessTests.AssertProblemAsync(response, HttpStatusCode.BadRequest, property);
+        Assert.True(problem.GetProperty("errors").TryGetProperty(property, out _), problem.ToString());
+        Assert.DoesNotContain("System.", problem.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Symbols_are_accepted_in_either_case_and_upper_cased()
+    {
+        using var lower = await _host.Client.GetAsync("/api/health-scores/btcusdt/1h", TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.OK, lower.StatusCode);
+        var body = JsonSerializer.Deserialize<JsonElement>(await lower.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+        Assert.Equal("BTCUSDT", body.GetProperty("symbol").GetString());
+        using var analytics = await _host.Client.GetAsync("/analytics/eth/1h", TestContext.Current.CancellationToken);
+        await ApiAccessTests.AssertProblemAsync(analytics, HttpStatusCode.NotFound, "ETH 1h");
+    }
+
+    [Fact]
+    public async Task Random_methods_are_405_and_add_one_metric_label_not_one_per_method()
+    {
+        var random = new Random(17);
+        for (var i = 0; i < 200; i++)
+        {
+            var method = new string([.. Enumerable.Range(0, random.Next(3, 12)).Select(_ => (char)('A' + random.Next(26)))]);
+            using var request = new HttpRequestMessage(new HttpMethod(method), i % 2 == 0 ? "/health/liveness" : "/backfill/jobs");
+            using var response = await _host.Client.SendAsync(request, TestContext.Current.CancellationToken);
+            await ApiAccessTests.AssertProblemAsync(response, HttpStatusCode.MethodNotAllowed, "expected one of");
+        }
+
+        var metrics = await _host.Client.GetStringAsync("/metrics", TestContext.Current.CancellationToken);
+        var methods = MethodLabel().Matches(metrics).Select(m => m.Groups[1].Value).ToHashSet();
+        Assert.Contains("OTHER", methods);
+        Assert.Subset(new HashSet<string> { "GET", "HEAD", "POST", "DELETE", "OPTIONS", "OTHER" }, methods);
+    }
+
+    [Theory]
+    [InlineData("/health/liveness")]
+    [InlineData("/health/readiness")]
+    [InlineData("/health/leader")]
+    [InlineData("/health/audit-status")]
+    [InlineData("/metrics")]
+    public async Task Health_and_metrics_answer_get_and_head_only(string path)
+    {
+        foreach (var method in new[] { HttpMethod.Get, HttpMethod.Head })
+        {
+            using var ok = await _host.Client.SendAsync(new HttpRequestMessage(method, path), TestContext.Current.CancellationToken);
+            Assert.True(ok.IsSuccessStatusCode, $"{method} {path}: {(int)ok.StatusCode}");
+        }
+
+        foreach (var method in new[] { HttpMethod.Post, HttpMethod.Delete, HttpMethod.Put, new HttpMethod("FOO") })
+        {
+            using var refused = await _host.Client.SendAsync(new HttpRequestMessage(method, path), TestContext.Current.CancellationToken);
+            await ApiAccessTests.AssertProblemAsync(refused, HttpStatusCode.MethodNotAllowed, "");
+        }
+    }
+
+    [GeneratedRegex("[{,]method=\"([^\"]*)\"")]
+    private static partial Regex MethodLabel();
+}
