@@ -33,15 +33,15 @@ public static class BackfillEndpoints
         BackfillRequest request, IBackfillJobStore jobs, IOptions<BackfillOptions> options, IOptions<ApiAccessOptions> access,
         System.Security.Claims.ClaimsPrincipal caller, TimeProvider time, CancellationToken cancellationToken)
     {
+        if (Validate(request, options.Value.MaxJobRange, time.GetUtcNow(), out var series, out var from, out var to) is { } errors)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
         if (!options.Value.Enabled)
         {
             // Nothing would ever run it: say so instead of accepting a job that waits forever.
             return TypedResults.Problem(Disabled, statusCode: StatusCodes.Status409Conflict, title: "Backfill disabled");
-        }
-
-        if (Validate(request, options.Value.MaxJobRange, time.GetUtcNow(), out var series, out var from, out var to) is { } errors)
-        {
-            return TypedResults.ValidationProblem(errors);
         }
 
         var cap = access.Value.MaxActiveManualJobs;
