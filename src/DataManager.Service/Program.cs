@@ -2,9 +2,10 @@ using DataManager.Cli;
 using DataManager.Hosting;
 using Serilog;
 
-if (Verbs.IsVerb(args))
+// A verb, help, or a bad argument ends here; only a plain start (settings as --NAME value) runs the host.
+if (await Verbs.RunAsync(args) is { } exitCode)
 {
-    return await Verbs.RunAsync(args);
+    return exitCode;
 }
 
 Log.Logger = DataManagerLogging.CreateBootstrapLogger();

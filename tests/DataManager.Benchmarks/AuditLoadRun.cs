@@ -12,7 +12,7 @@ using MySqlConnector;
 namespace DataManager.Benchmarks;
 
 /// <summary>
-/// <c>dotnet run -c Release --project tests/DataManager.Benchmarks -- audit-load [--rows N]</c>: one series of N
+/// <c>dotnet run -c Release --project tests/DataManager.Benchmarks -- audit-load [--rows N] [--steady-only]</c>: one series of N
 /// <c>1m</c> candles in MariaDB (MYSQL_BENCH_URI, else an ephemeral local mariadbd) with scattered defects.
 /// Times the engine's full audit against the pull-all baseline (every row, every column, ordered, neighbours
 /// compared in memory: the service we replace), both in this run, and a steady cycle over 40 unchanged series.
@@ -31,6 +31,13 @@ public static class AuditLoadRun
         var work = LocalServers.TempDirectory("dm-audit-load");
         try
         {
+            if (args.Contains("--steady-only"))
+            {
+                var alone = await SteadyCycleAsync(admin, work);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| steady cycle, 40 unchanged series | {alone.Median * 1000:F1} ms | {alone.Runs} |"));
+                return 0;
+            }
+
             var database = await LocalMariaDb.CreateDatabaseAsync(admin);
             var m1 = Timeframe.Parse("1m");
             var load = Stopwatch.StartNew();
@@ -203,7 +210,7 @@ public static class AuditLoadRun
         return (seconds[seconds.Count / 2], runs);
     }
 
-    private static async Task ExecuteAsync(MySqlConnection connection, string sql)
+    internal static async Task ExecuteAsync(MySqlConnection connection, string sql)
     {
         await using var command = new MySqlCommand(sql, connection) { CommandTimeout = 600 };
         await command.ExecuteNonQueryAsync();

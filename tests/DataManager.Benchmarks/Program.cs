@@ -7,6 +7,8 @@ return args switch
     ["audit-load", ..] => await AuditLoadRun.RunAsync(args),
     ["tracker-load", ..] => await TrackerLoadRun.RunAsync(args),
     ["backfill-load", ..] => await BackfillLoadRun.RunAsync(args),
+    ["analytics-load", ..] => await AnalyticsLoadRun.RunAsync(args),
+    ["parser-instructions", ..] => ParserInstructionRun.Run(args),
     _ => RunBenchmarks(args),
 };
 

@@ -11,7 +11,8 @@ namespace DataManager.Analytics;
 /// <summary>
 /// The leader-only analytics loop: every ANALYTICS_INTERVAL, for every scheduled series, the last
 /// ANALYTICS_LOOKBACK_CANDLES closed candles (one query per series) become one result per metric group, and
-/// the series of each timeframe a correlation matrix. A failing series does not stop the others.
+/// the series of each timeframe a correlation matrix. A failing series does not stop the others. Results are
+/// written one batch per timeframe.
 /// </summary>
 public sealed partial class AnalyticsScheduler(
     ICandleSource candles,
@@ -50,50 +51,63 @@ public sealed partial class AnalyticsScheduler(
         await candleReadiness.WaitAsync(cancellationToken);
         var started = time.GetTimestamp();
         var computedAt = time.GetUtcNow();
-        var series = seriesOptions.Value.Scheduled(candleOptions.Value.IsEmbedded);
-        var data = new ConcurrentBag<SeriesData>();
-        var results = new ConcurrentBag<AnalyticsResult>();
         var errors = new ConcurrentBag<string>();
-        await Parallel.ForEachAsync(series, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellationToken }, async (key, token) =>
-        {
-            try
-            {
-                // Closed candles only: the one opened at floor(now) is still forming.
-                var before = key.Timeframe.Floor(computedAt.UtcDateTime);
-                var read = await candles.ReadLatestAsync(key, options.Value.LookbackCandles, before, token);
-                if (read.TableMissing)
-                {
-                    errors.Add($"{key}: missing_table {key.Timeframe.TableName}");
-                    return;
-                }
+        int seriesRead = 0, resultCount = 0;
 
-                var seriesData = new SeriesData(key, read.Value);
-                data.Add(seriesData);
-                foreach (var group in AnalyticsCalculator.Compute(seriesData))
-                {
-                    results.Add(ToResult(key.Symbol, key.Timeframe.Name, group, computedAt, term));
-                    Export(key, group);
-                }
-            }
-            catch (Exception e) when (!token.IsCancellationRequested)
-            {
-                errors.Add($"{key}: {e.Message}");
-            }
-        });
-
-        foreach (var timeframe in data.GroupBy(d => d.Series.Timeframe))
+        // One timeframe at a time, and of each series only what correlation needs (CorrelationInput) outlives
+        // its own groups: memory stays bounded by one timeframe's closes, however many series there are.
+        foreach (var timeframe in seriesOptions.Value.Scheduled(candleOptions.Value.IsEmbedded).GroupBy(s => s.Timeframe))
         {
-            results.Add(ToResult(CorrelationSymbol, timeframe.Key.Name, AnalyticsCalculator.Correlation([.. timeframe]), computedAt, term));
+            var inputs = new ConcurrentBag<CorrelationInput>();
+            var results = new ConcurrentBag<AnalyticsResult>();
+            await Parallel.ForEachAsync(timeframe, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellationToken }, async (key, token) =>
+            {
+                try
+                {
+                    // Closed candles only: the one opened at floor(now) is still forming.
+                    var before = key.Timeframe.Floor(computedAt.UtcDateTime);
+                    var read = await candles.ReadLatestAsync(key, options.Value.LookbackCandles, before, token);
+                    if (read.TableMissing)
+                    {
+                        errors.Add($"{key}: missing_table {key.Timeframe.TableName}");
+                        return;
+                    }
+
+                    var seriesData = new SeriesData(key, read.Value);
+                    inputs.Add(CorrelationInput.From(seriesData));
+                    foreach (var group in AnalyticsCalculator.Compute(seriesData))
+                    {
+                        results.Add(ToResult(key.Symbol, key.Timeframe.Name, group, computedAt, term));
+                        Export(key, group);
+                    }
+                }
+                catch (Exception e) when (!token.IsCancellationRequested)
+                {
+                    errors.Add($"{key}: {e.Message}");
+                }
+            });
+
+            if (!inputs.IsEmpty)
+            {
+                results.Add(ToResult(CorrelationSymbol, timeframe.Key.Name, AnalyticsCalculator.Correlation([.. inputs]), computedAt, term));
+            }
+
+            if (!results.IsEmpty)
+            {
+                await store.InsertAsync([.. results], cancellationToken);
+            }
+
+            seriesRead += inputs.Count;
+            resultCount += results.Count;
         }
 
-        await store.InsertAsync([.. results], cancellationToken);
         await store.PruneAsync(computedAt - TimeSpan.FromDays(options.Value.RetentionDays), cancellationToken);
         var elapsed = time.GetElapsedTime(started);
         CycleSeconds.Observe(elapsed.TotalSeconds);
         LastSuccess.Set(time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0);
         Interlocked.Increment(ref _cycles);
-        LogCycle(logger, term, data.Count, results.Count, errors.Count, errors.FirstOrDefault() is { } first ? $" (first error: {first})" : "", elapsed.TotalSeconds);
-        return results.Count;
+        LogCycle(logger, term, seriesRead, resultCount, errors.Count, errors.FirstOrDefault() is { } first ? $" (first error: {first})" : "", elapsed.TotalSeconds);
+        return resultCount;
     }
 
     private static AnalyticsResult ToResult(string symbol, string timeframe, MetricGroup group, DateTimeOffset computedAt, long term) => new()

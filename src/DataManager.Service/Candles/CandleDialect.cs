@@ -46,6 +46,13 @@ public abstract class CandleDialect
     public virtual string Least(string a, string b) => $"LEAST({a}, {b})";
 
     /// <summary>
+    /// An aggregate over the selected rows that changes when any of <paramref name="columns"/> of any row changes
+    /// (a sum of per-row 32-bit checksums of the row's text): the audit's cache must see an UPDATE in place or a
+    /// row replaced by another with the same open time, not only counts and maxima. The columns are NOT NULL.
+    /// </summary>
+    public abstract string ContentChecksum(IReadOnlyList<string> columns);
+
+    /// <summary>
     /// True where the table is clustered by its primary key (InnoDB): conventional ids <c>{SYMBOL}_{open ms}</c>
     /// make a primary-key range a sequential read of one series' window.
     /// </summary>
@@ -70,6 +77,8 @@ public sealed class MySqlCandleDialect(string connectionString) : CandleDialect
     public override string Quote(string column) => $"`{column}`";
 
     public override string EpochSeconds(string expression) => $"TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', {expression})";
+
+    public override string ContentChecksum(IReadOnlyList<string> columns) => $"SUM(CRC32(CONCAT_WS('|', {string.Join(", ", columns.Select(Quote))})))";
 
     public override object Time(DateTime utc) => DateTime.SpecifyKind(utc, DateTimeKind.Unspecified);
 
@@ -102,7 +111,28 @@ public sealed class SqliteCandleDialect(string path) : CandleDialect
 
     public override string Name => $"SQLite {Path}";
 
-    public override DbConnection CreateConnection() => new SqliteConnection(_connectionString);
+    public override DbConnection CreateConnection()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        connection.CreateFunction<string, long>(RowChecksumFunction, RowChecksum, isDeterministic: true);
+        return connection;
+    }
+
+    private const string RowChecksumFunction = "dm_row_checksum";
+
+    public override string ContentChecksum(IReadOnlyList<string> columns) => $"SUM({RowChecksumFunction}({string.Join(" || '|' || ", columns.Select(Quote))}))";
+
+    /// <summary>FNV-1a over the row's text, 32 bits like MySQL's CRC32 (SQLite has no hash function of its own).</summary>
+    internal static long RowChecksum(string text)
+    {
+        var hash = 2166136261u;
+        foreach (var c in text)
+        {
+            hash = (hash ^ c) * 16777619u;
+        }
+
+        return hash;
+    }
 
     public override bool IsMissingTable(DbException exception) =>
         exception is SqliteException { SqliteErrorCode: 1 } e && e.Message.Contains("no such table", StringComparison.Ordinal);

@@ -9,8 +9,12 @@ public sealed record SeriesSummary(long Rows, long DistinctOpenTimes, DateTime? 
     public static SeriesSummary Empty { get; } = new(0, 0, null, null, null);
 }
 
-/// <summary>What changes when a series changes: row count, newest open time, newest extracted_at.</summary>
-public sealed record SeriesSignature(long Rows, DateTime? NewestOpen, DateTime? NewestExtractedAt);
+/// <summary>
+/// What changes when a series changes: row count, newest open time, newest extracted_at, and a checksum of the
+/// columns the audit judges in every row (an UPDATE in place, or a row deleted and another inserted, keeps the
+/// first three).
+/// </summary>
+public sealed record SeriesSignature(long Rows, DateTime? NewestOpen, DateTime? NewestExtractedAt, decimal ContentChecksum);
 
 /// <summary>Read access to the extractor's <c>klines_{suffix}</c> tables. Times are UTC.</summary>
 public interface ICandleSource
@@ -25,7 +29,7 @@ public interface ICandleSource
     /// <summary>The newest <paramref name="count"/> candles opened before <paramref name="before"/>, oldest first.</summary>
     Task<CandleResult<IReadOnlyList<Candle>>> ReadLatestAsync(SeriesKey series, int count, DateTime before, CancellationToken cancellationToken);
 
-    /// <summary>Row count, newest open time and newest extracted_at in <c>[from, to)</c>: whether a re-audit is needed.</summary>
+    /// <summary>Row count, newest open time, newest extracted_at and a content checksum of <c>[from, to)</c>: whether a re-audit is needed.</summary>
     Task<CandleResult<SeriesSignature>> SignatureAsync(SeriesKey series, DateTime from, DateTime to, CancellationToken cancellationToken);
 
     /// <summary>

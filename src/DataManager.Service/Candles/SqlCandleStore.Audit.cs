@@ -7,18 +7,57 @@ namespace DataManager.Candles;
 /// <summary>The audit's queries: indexes and predicates do the work, only findings come back.</summary>
 public sealed partial class SqlCandleStore
 {
+    /// <summary>
+    /// The columns the audit's rules read (gap scan, integrity, duplicate resolution, anomalies): a change to any
+    /// other column (trade count, price change, source) alters no finding, so it need not cost a re-audit.
+    /// </summary>
+    private static readonly string[] JudgedColumns =
+    [
+        "id", "timestamp", "open_time", "close_time", "open_price", "high_price", "low_price", "close_price",
+        "volume", "quote_asset_volume", "taker_buy_base_asset_volume", "taker_buy_quote_asset_volume", "extracted_at",
+    ];
+
     public Task<CandleResult<SeriesSignature>> SignatureAsync(SeriesKey series, DateTime from, DateTime to, CancellationToken cancellationToken) =>
-        GuardAsync(series.Timeframe, new SeriesSignature(0, null, null), async connection =>
+        GuardAsync(series.Timeframe, new SeriesSignature(0, null, null, 0), async connection =>
         {
-            var sql = $"""
-                SELECT COUNT(*) AS Rows_, {dialect.EpochSeconds("MAX(timestamp)")} AS Last_, {dialect.EpochSeconds("MAX(extracted_at)")} AS Extracted_
+            // The checksum reads every row of the window (a scheduled window is at most 1,440 rows): the price of
+            // seeing an in-place fix, which counts and maxima do not. On InnoDB the conventional ids are read as a
+            // primary-key range (sequential) and the other rows through the (symbol, timestamp) index: the two
+            // parts split the window exactly, and cost about half of one lookup per row on a 1M-row window.
+            var select = $"""
+                SELECT COUNT(*) AS Rows_, {dialect.EpochSeconds("MAX(timestamp)")} AS Last_, {dialect.EpochSeconds("MAX(extracted_at)")} AS Extracted_,
+                       {dialect.ContentChecksum(JudgedColumns)} AS Checksum_
                 FROM {series.Timeframe.TableName}
-                WHERE symbol = @symbol AND timestamp >= @from AND timestamp < @to
                 """;
-            var row = await connection.QuerySingleAsync<SummaryRow>(new CommandDefinition(sql,
-                new { symbol = series.Symbol, from = dialect.Time(from), to = dialect.Time(to) }, cancellationToken: cancellationToken));
-            return new SeriesSignature(row.Rows_, FromEpoch(row.Last_), FromEpoch(row.Extracted_));
+            var window = "symbol = @symbol AND timestamp >= @from AND timestamp < @to";
+            var sql = dialect.ClusteredById
+                ? $"""
+                    {select} FORCE INDEX (PRIMARY) WHERE id >= @idFrom AND id < @idTo AND {window}
+                    UNION ALL
+                    {select} IGNORE INDEX (PRIMARY) WHERE {window} AND (id < @idFrom OR id >= @idTo)
+                    """
+                : $"{select} WHERE {window}";
+            var parts = (await connection.QueryAsync<SignatureRow>(new CommandDefinition(sql, new
+            {
+                symbol = series.Symbol,
+                from = dialect.Time(from),
+                to = dialect.Time(to),
+                idFrom = Candle.ConventionalId(series.Symbol, from),
+                idTo = Candle.ConventionalId(series.Symbol, to),
+            }, cancellationToken: cancellationToken))).ToList();
+            return new SeriesSignature(parts.Sum(p => p.Rows_), FromEpoch(parts.Max(p => p.Last_)), FromEpoch(parts.Max(p => p.Extracted_)), parts.Sum(p => p.Checksum_ ?? 0));
         }, cancellationToken);
+
+    private sealed class SignatureRow
+    {
+        public long Rows_ { get; set; }
+
+        public long? Last_ { get; set; }
+
+        public long? Extracted_ { get; set; }
+
+        public decimal? Checksum_ { get; set; }
+    }
 
     public bool IntegrityNeedsScanFindings => dialect.ClusteredById;
 

@@ -1,4 +1,4 @@
-using System.Data.Common;
+using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -24,12 +24,35 @@ public static class AuditCommand
     public const int BadArguments = 2;
     public const int Unreachable = 3;
 
-    private static readonly string[] Levels = ["healthy", "degraded", "unhealthy", "critical"];
+    public static readonly string[] Levels = ["healthy", "degraded", "unhealthy", "critical"];
 
-    public const string Usage = "usage: audit [--symbols A,B] [--timeframes 15m,1h] [--from ISO] [--to ISO] [--format json|table] [--fail-below healthy|degraded|unhealthy|critical]";
+    private static readonly string[] Formats = ["json", "table"];
 
-    public static async Task<int> RunAsync(string[] args, IConfiguration configuration, TextWriter output, TextWriter errors, TimeProvider time, CancellationToken cancellationToken)
+    public static Task<int> RunAsync(string[] args, IConfiguration configuration, TextWriter output, TextWriter errors, TimeProvider time, CancellationToken cancellationToken) =>
+        Verbs.RunVerbAsync("audit", args, new VerbContext(configuration, output, errors, time), cancellationToken);
+
+    public static Command Create(VerbContext context)
     {
+        var symbols = CliOptions.CheckedList<string>("--symbols", "Symbols to audit, comma-separated (default: SUPPORTED_PAIRS; the demo's in embedded mode)", CliOptions.TrySymbol, CliOptions.SymbolExpected);
+        var timeframes = CliOptions.CheckedList<Timeframe>("--timeframes", "Intervals to audit, comma-separated (default: SUPPORTED_TIMEFRAMES)", CliOptions.TryTimeframe, "one of " + CliOptions.TimeframeNames);
+        var from = CliOptions.Checked<DateTimeOffset?>("--from", "Window start, ISO 8601 with Z or an offset (default: AUDIT_WINDOW_HOURS before --to)", CliOptions.TryTime, IsoTime.Expected);
+        var to = CliOptions.Checked<DateTimeOffset?>("--to", "Window end, ISO 8601 with Z or an offset (default: now)", CliOptions.TryTime, IsoTime.Expected);
+        var format = CliOptions.Checked("--format", "json (the default: one JSON document on standard output) or table", CliOptions.OneOf(Formats), "one of " + string.Join(",", Formats));
+        format.DefaultValueFactory = _ => "json";
+        var failBelow = CliOptions.Checked<string?>("--fail-below", "Exit 1 when a series is below this level: " + string.Join(", ", Levels), CliOptions.OneOf(Levels)!, "one of " + string.Join(",", Levels));
+        var command = new Command("audit", "Audit candle series once, in the foreground, with the scheduler's engine. Exit 0 ran; 1 a series below --fail-below (or failed); 2 bad arguments or configuration; 3 the candle database unreachable.")
+        {
+            symbols, timeframes, from, to, format, failBelow,
+        };
+        command.SetAction((parsed, cancellationToken) => RunAsync(
+            new Request(parsed.ListOrNull(symbols), parsed.ListOrNull(timeframes), parsed.GetValue(from)?.UtcDateTime, parsed.GetValue(to)?.UtcDateTime, parsed.GetValue(format)!, parsed.GetValue(failBelow)),
+            context, cancellationToken));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(Request request, VerbContext context, CancellationToken cancellationToken)
+    {
+        var (configuration, output, errors, time) = context;
         var configurationErrors = DataManagerConfiguration.Validate(configuration);
         if (configurationErrors.Count > 0)
         {
@@ -41,26 +64,18 @@ public static class AuditCommand
             return BadArguments;
         }
 
-        if (!TryParse(args, out var request, out var problem))
-        {
-            await errors.WriteLineAsync("audit: " + problem);
-            await errors.WriteLineAsync(Usage);
-            return BadArguments;
-        }
-
         var candleOptions = BindableOptionsServiceCollectionExtensions.BindNow<CandleDatabaseOptions>(configuration);
         var seriesOptions = BindableOptionsServiceCollectionExtensions.BindNow<SeriesOptions>(configuration);
         var auditOptions = BindableOptionsServiceCollectionExtensions.BindNow<AuditOptions>(configuration);
-        var symbols = request.Symbols ?? (candleOptions.IsEmbedded && !seriesOptions.PairsConfigured ? DemoCandles.Symbols : seriesOptions.SupportedPairs);
-        var timeframes = request.Timeframes ?? seriesOptions.SupportedTimeframes;
+        IReadOnlyList<string> symbols = request.Symbols ?? (candleOptions.IsEmbedded && !seriesOptions.PairsConfigured ? DemoCandles.Symbols : seriesOptions.SupportedPairs);
+        IReadOnlyList<Timeframe> timeframes = request.Timeframes ?? seriesOptions.SupportedTimeframes;
         var now = time.GetUtcNow().UtcDateTime;
         var to = request.To ?? new DateTime(now.Ticks - (now.Ticks % TimeSpan.TicksPerSecond), DateTimeKind.Utc);
         if (request.From is { } requestedFrom && requestedFrom >= to)
         {
-            await errors.WriteLineAsync("audit: --from must be before --to");
+            await errors.WriteLineAsync($"audit: --from ({CliOptions.Iso(requestedFrom)}) must be before --to ({CliOptions.Iso(to)})");
             return BadArguments;
         }
-
         CandleDialect dialect = candleOptions.IsEmbedded ? new SqliteCandleDialect(candleOptions.SqlitePath) : new MySqlCandleDialect(candleOptions.MySqlConnectionString!);
         var candles = new SqlCandleStore(dialect, NullLogger<SqlCandleStore>.Instance);
         var auditor = new SeriesAuditor(candles, Options.Create(auditOptions));
@@ -83,7 +98,7 @@ public static class AuditCommand
             });
             reports = [.. results];
         }
-        catch (DbException e)
+        catch (Exception e) when (DependencyFailure.IsUnreachable(e))
         {
             await errors.WriteLineAsync($"audit: cannot reach the candle database ({dialect.Name}): {e.Message}");
             return Unreachable;
@@ -112,89 +127,6 @@ public static class AuditCommand
     }
 
     private sealed record Request(IReadOnlyList<string>? Symbols, IReadOnlyList<Timeframe>? Timeframes, DateTime? From, DateTime? To, string Format, string? FailBelow);
-
-    private static bool TryParse(string[] args, out Request request, out string problem)
-    {
-        request = new Request(null, null, null, null, "json", null);
-        for (var i = 0; i < args.Length; i++)
-        {
-            var name = args[i];
-            if (name is "--help" or "-h")
-            {
-                problem = "help";
-                return false;
-            }
-
-            if (i + 1 >= args.Length)
-            {
-                problem = $"{name} needs a value";
-                return false;
-            }
-
-            var value = args[++i];
-            switch (name)
-            {
-                case "--symbols":
-                    var symbols = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(s => s.ToUpperInvariant()).ToArray();
-                    if (symbols.Length == 0 || symbols.Any(s => !SymbolName.IsValid(s)))
-                    {
-                        problem = $"--symbols expects symbols matching ^[A-Z0-9]{{2,20}}$, got \"{value}\"";
-                        return false;
-                    }
-
-                    request = request with { Symbols = symbols };
-                    break;
-                case "--timeframes":
-                    var timeframes = new List<Timeframe>();
-                    foreach (var item in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-                    {
-                        if (!Timeframe.TryParse(item, out var timeframe))
-                        {
-                            problem = $"--timeframes expects intervals from {string.Join(",", Timeframe.All.Select(t => t.Name))}, got \"{item}\"";
-                            return false;
-                        }
-
-                        timeframes.Add(timeframe);
-                    }
-
-                    request = request with { Timeframes = timeframes };
-                    break;
-                case "--from" or "--to":
-                    if (!DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time))
-                    {
-                        problem = $"{name} expects an ISO 8601 time, got \"{value}\"";
-                        return false;
-                    }
-
-                    request = name == "--from" ? request with { From = time.UtcDateTime } : request with { To = time.UtcDateTime };
-                    break;
-                case "--format":
-                    if (value is not ("json" or "table"))
-                    {
-                        problem = $"--format expects json or table, got \"{value}\"";
-                        return false;
-                    }
-
-                    request = request with { Format = value };
-                    break;
-                case "--fail-below":
-                    if (!Levels.Contains(value))
-                    {
-                        problem = $"--fail-below expects one of {string.Join(", ", Levels)}, got \"{value}\"";
-                        return false;
-                    }
-
-                    request = request with { FailBelow = value };
-                    break;
-                default:
-                    problem = $"unknown option {name}";
-                    return false;
-            }
-        }
-
-        problem = "";
-        return true;
-    }
 
     internal static string Table(IReadOnlyList<SeriesAuditReport> reports)
     {
@@ -225,7 +157,7 @@ public static class AuditCommand
         return text.ToString();
     }
 
-    private static string Iso(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+    private static string Iso(DateTimeOffset time) => CliOptions.Iso(time);
 }
 
 public sealed record AuditCliReport(DateTimeOffset GeneratedAt, IReadOnlyList<SeriesAuditReport> Series);

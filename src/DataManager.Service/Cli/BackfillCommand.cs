@@ -1,4 +1,4 @@
-using System.Data.Common;
+using System.CommandLine;
 using System.Globalization;
 using DataManager.Auditing;
 using DataManager.Backfill;
@@ -11,16 +11,35 @@ namespace DataManager.Cli;
 
 /// <summary>
 /// <c>backfill --symbol S --timeframe T --from ISO --to ISO</c>: one job in the foreground, with a progress bar,
-/// through the same client, budget and writer as the service. It runs outside leader election (its records carry
-/// term 0): do not point it at a range the leader's jobs are filling. Exit 0 completed; 1 failed or cancelled;
-/// 2 bad arguments or configuration; 3 a dependency unreachable.
+/// through the same client, budget and writer as the service; its last line states the ranges Binance confirmed
+/// empty. It runs outside leader election (its records carry term 0): do not point it at a range the leader's
+/// jobs are filling. Exit 0 completed; 1 failed or cancelled; 2 bad arguments or configuration; 3 a dependency
+/// unreachable.
 /// </summary>
 public static class BackfillCommand
 {
-    public const string Usage = "usage: backfill --symbol BTCUSDT --timeframe 1m --from 2026-11-01T00:00:00Z --to 2026-11-02T00:00:00Z";
+    public static Task<int> RunAsync(string[] args, IConfiguration configuration, TextWriter output, TextWriter errors, CancellationToken cancellationToken) =>
+        Verbs.RunVerbAsync("backfill", args, new VerbContext(configuration, output, errors, TimeProvider.System), cancellationToken);
 
-    public static async Task<int> RunAsync(string[] args, IConfiguration configuration, TextWriter output, TextWriter errors, CancellationToken cancellationToken)
+    public static Command Create(VerbContext context)
     {
+        var symbol = CliOptions.Checked<string>("--symbol", "The symbol, e.g. BTCUSDT (either case)", CliOptions.TrySymbol, CliOptions.SymbolExpected, required: true);
+        var timeframe = CliOptions.Checked<Timeframe>("--timeframe", "The interval: " + CliOptions.TimeframeNames, CliOptions.TryTimeframe, "one of " + CliOptions.TimeframeNames, required: true);
+        var from = CliOptions.Checked<DateTimeOffset?>("--from", "First open time to fill, ISO 8601 with Z or an offset", CliOptions.TryTime, IsoTime.Expected, required: true);
+        var to = CliOptions.Checked<DateTimeOffset?>("--to", "End of the range (exclusive), ISO 8601 with Z or an offset", CliOptions.TryTime, IsoTime.Expected, required: true);
+        var command = new Command("backfill", "Fill one range from Binance, in the foreground, with a progress bar on standard error, outside leader election "
+            + "(do not aim it at a range the leader is filling). Exit 0 completed; 1 failed or cancelled; 2 bad arguments or configuration; 3 a dependency unreachable.")
+        {
+            symbol, timeframe, from, to,
+        };
+        command.SetAction((parsed, cancellationToken) => RunAsync(
+            new SeriesKey(parsed.GetValue(symbol)!, parsed.GetValue(timeframe)!), parsed.GetValue(from)!.Value, parsed.GetValue(to)!.Value, context, cancellationToken));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(SeriesKey series, DateTimeOffset from, DateTimeOffset to, VerbContext context, CancellationToken cancellationToken)
+    {
+        var (configuration, output, errors, _) = context;
         var configurationErrors = DataManagerConfiguration.Validate(configuration);
         if (configurationErrors.Count > 0)
         {
@@ -32,45 +51,20 @@ public static class BackfillCommand
             return AuditCommand.BadArguments;
         }
 
-        string? symbol = null, timeframeName = null;
-        DateTimeOffset? from = null, to = null;
-        for (var i = 0; i < args.Length; i += 2)
-        {
-            var value = i + 1 < args.Length ? args[i + 1] : null;
-            var time = DateTimeOffset.MinValue;
-            var ok = (args[i], value) switch
-            {
-                (_, null) => false,
-                ("--symbol", _) => (symbol = value.ToUpperInvariant()) is not null,
-                ("--timeframe", _) => (timeframeName = value) is not null,
-                ("--from" or "--to", _) => DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out time),
-                _ => false,
-            };
-            if (!ok)
-            {
-                await errors.WriteLineAsync($"backfill: bad option {args[i]} {value}");
-                await errors.WriteLineAsync(Usage);
-                return AuditCommand.BadArguments;
-            }
-
-            if (args[i] == "--from")
-            {
-                from = time.ToUniversalTime();
-            }
-            else if (args[i] == "--to")
-            {
-                to = time.ToUniversalTime();
-            }
-        }
-
         var backfillOptions = BindableOptionsServiceCollectionExtensions.BindNow<BackfillOptions>(configuration);
-        if (!SymbolName.IsValid(symbol) || !Timeframe.TryParse(timeframeName, out var timeframe) || from is null || to is null || from >= to || to - from > backfillOptions.MaxJobRange)
+        if (from >= to)
         {
-            await errors.WriteLineAsync("backfill: needs a symbol (^[A-Z0-9]{2,20}$), a timeframe from the list, and --from before --to within " + backfillOptions.MaxJobRange.TotalDays + " days");
-            await errors.WriteLineAsync(Usage);
+            await errors.WriteLineAsync($"backfill: --to ({CliOptions.Iso(to)}) must be after --from ({CliOptions.Iso(from)})");
             return AuditCommand.BadArguments;
         }
 
+        if (to - from > backfillOptions.MaxJobRange)
+        {
+            await errors.WriteLineAsync($"backfill: --from .. --to spans {(to - from).TotalDays:0.##} days, more than BACKFILL_MAX_RANGE_DAYS ({backfillOptions.MaxJobRange.TotalDays:0})");
+            return AuditCommand.BadArguments;
+        }
+
+        var transport = new TransportOutcome();
         var services = new ServiceCollection()
             .AddSingleton(configuration)
             .AddLogging()
@@ -80,6 +74,7 @@ public static class BackfillCommand
             .AddCandleDatabase(BindableOptionsServiceCollectionExtensions.BindNow<CandleDatabaseOptions>(configuration))
             .AddBinanceClient(backfillOptions)
             .AddSingleton<SeriesAuditor>();
+        services.AddHttpClient<BinanceClient>().AddHttpMessageHandler(() => new RecordingHandler(transport));
         await using var provider = services.BuildServiceProvider();
         BackfillJob job;
         try
@@ -91,24 +86,80 @@ public static class BackfillCommand
             }
 
             await provider.GetRequiredService<ICandleSource>().PingAsync(cancellationToken);
-            job = BackfillJobs.New(new SeriesKey(symbol!, timeframe), from.Value, to.Value, "manual", DateTimeOffset.UtcNow);
+            job = BackfillJobs.New(series, from, to, "manual", DateTimeOffset.UtcNow);
             await provider.GetRequiredService<IBackfillJobStore>().CreateAsync(job, cancellationToken);
         }
-        catch (Exception e) when (e is DbException or TimeoutException or MongoDB.Driver.MongoException)
+        catch (Exception e) when (DependencyFailure.IsUnreachable(e))
         {
-            await errors.WriteLineAsync($"backfill: a dependency is unreachable: {e.Message}");
+            await errors.WriteLineAsync($"backfill: a dependency is unreachable ({e.GetType().Name}): {e.Message}");
             return AuditCommand.Unreachable;
         }
 
-        await output.WriteLineAsync($"backfill job {job.Id}: {symbol} {timeframe.Name} {from:O} .. {to:O}, {job.ExpectedCandles} candles expected");
+        await output.WriteLineAsync($"backfill job {job.Id}: {series.Symbol} {series.Timeframe.Name} {CliOptions.Iso(from)} .. {CliOptions.Iso(to)}, {job.ExpectedCandles} candles expected");
         var bar = new Progress(errors, job.ExpectedCandles);
         var result = await provider.GetRequiredService<BackfillRunner>().RunJobAsync(job, 0, cancellationToken, bar);
         bar.Finish();
+        var unreachable = result.State == BackfillJobState.Failed && transport.LastFailure is { } failure && DependencyFailure.IsUnreachable(failure);
+        var outcome = result.Verification ?? (unreachable ? "Binance unreachable: " : "") + result.LastError;
         await output.WriteLineAsync($"{result.State.ToString().ToLowerInvariant()}: {result.WrittenCandles} written of {result.FetchedCandles} fetched; "
-            + (result.Verification ?? result.LastError ?? ""));
-        return result.State == BackfillJobState.Completed ? 0
-            : result.LastError is { } error && (error.Contains("No connection", StringComparison.Ordinal) || error.Contains("refused", StringComparison.OrdinalIgnoreCase)) ? AuditCommand.Unreachable
-            : 1;
+            + $"{outcome}; {ConfirmedEmpty(result.ConfirmedEmpty, series.Timeframe)}");
+        return result.State == BackfillJobState.Completed ? 0 : unreachable ? AuditCommand.Unreachable : 1;
+    }
+
+    /// <summary>The ranges Binance answered empty, merged where adjacent: what later audits will report as <c>sourceEmpty</c>.</summary>
+    internal static string ConfirmedEmpty(IReadOnlyList<EmptyRange> ranges, Timeframe timeframe)
+    {
+        var merged = new List<EmptyRange>();
+        foreach (var range in ranges.OrderBy(r => r.From))
+        {
+            if (merged.Count > 0 && merged[^1].To >= range.From)
+            {
+                merged[^1] = merged[^1] with { To = range.To > merged[^1].To ? range.To : merged[^1].To };
+            }
+            else
+            {
+                merged.Add(range);
+            }
+        }
+
+        return merged.Count == 0
+            ? "confirmed empty: none"
+            : "confirmed empty by Binance: " + string.Join(", ", merged.Select(r =>
+                $"{CliOptions.Iso(r.From)} .. {CliOptions.Iso(r.To)} ({(long)((r.To - r.From) / timeframe.Interval)} candles)"));
+    }
+
+    /// <summary>How the last request to Binance ended: null when it was answered.</summary>
+    private sealed class TransportOutcome
+    {
+        public Exception? LastFailure { get; set; }
+    }
+
+    /// <summary>
+    /// Innermost on the Binance client: records how each attempt ended, so a failed job can be told apart as
+    /// "Binance unreachable" by the exception's type.
+    /// </summary>
+    private sealed class RecordingHandler(TransportOutcome outcome) : DelegatingHandler
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            try
+            {
+                var response = await base.SendAsync(request, cancellationToken);
+                outcome.LastFailure = null;
+                return response;
+            }
+            catch (HttpRequestException e)
+            {
+                outcome.LastFailure = e;
+                throw;
+            }
+            catch (OperationCanceledException e)
+            {
+                // The attempt's own timeout (or the caller's cancel, which never ends a job as failed).
+                outcome.LastFailure = new TimeoutException("Binance did not answer", e);
+                throw;
+            }
+        }
     }
 
     /// <summary>One line on standard error, redrawn in place.</summary>

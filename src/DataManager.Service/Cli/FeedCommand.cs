@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -15,44 +16,40 @@ public static class FeedCommand
 {
     private static readonly string[] Kinds = ["aggTrade", "trade", "depthUpdate", "depth20", "markPriceUpdate", "kline", "bookTicker", "24hrTicker", "forceOrder"];
 
-    public static async Task<int> RunAsync(string[] args, IConfiguration configuration, TextWriter output, TextWriter errors, CancellationToken cancellationToken)
+    public static Task<int> RunAsync(string[] args, IConfiguration configuration, TextWriter output, TextWriter errors, CancellationToken cancellationToken) =>
+        Verbs.RunVerbAsync("feed", args, new VerbContext(configuration, output, errors, TimeProvider.System), cancellationToken);
+
+    public static Command Create(VerbContext context)
     {
-        string? url = configuration["NATS_URL"];
-        var subject = configuration["NATS_CONSUMER_SUBJECT"] is { Length: > 0 } s ? s : "binance.futures.websocket.data";
-        var rate = 1000.0;
-        var duration = 10.0;
-        var malformed = 0.0;
-        string[] symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT"];
-        for (var i = 0; i < args.Length; i++)
+        var nats = new Option<string?>("--nats") { Description = "NATS server URL (default: NATS_URL)" };
+        var subject = CliOptions.Checked("--subject", "Subject to publish on (default: NATS_CONSUMER_SUBJECT, else binance.futures.websocket.data)",
+            (string text, out string value) => (value = text).Length > 0, "a subject");
+        var rate = CliOptions.Checked("--rate", "Messages per second (default 1000)", CliOptions.Number(0, double.MaxValue, minExclusive: true), "a number above 0");
+        rate.DefaultValueFactory = _ => 1000;
+        var duration = CliOptions.Checked("--duration", "Seconds to publish for (default 10)", CliOptions.Number(0, double.MaxValue, minExclusive: true), "a number of seconds above 0");
+        duration.DefaultValueFactory = _ => 10;
+        var symbols = CliOptions.CheckedList<string>("--symbols", "Symbols, comma-separated (default BTCUSDT,ETHUSDT,SOLUSDT,BNBUSDT)", CliOptions.TrySymbol, CliOptions.SymbolExpected);
+        var malformed = CliOptions.Checked("--malformed", "Share of malformed messages, 0 to 1 (default 0)", CliOptions.Number(0, 1, minExclusive: false), "a fraction from 0 to 1");
+        var command = new Command("feed", "Publish realistic envelopes of every event type to NATS, for tests, demos and load. Exit 0 sent; 2 bad arguments; 3 NATS unreachable.")
         {
-            var name = args[i];
-            if (i + 1 >= args.Length)
-            {
-                await errors.WriteLineAsync($"feed: {name} needs a value");
-                return AuditCommand.BadArguments;
-            }
+            nats, subject, rate, duration, symbols, malformed,
+        };
+        command.SetAction((parsed, cancellationToken) => RunAsync(
+            parsed.GetValue(nats) ?? context.Configuration["NATS_URL"],
+            parsed.GetValue(subject) ?? (context.Configuration["NATS_CONSUMER_SUBJECT"] is { Length: > 0 } configured ? configured : "binance.futures.websocket.data"),
+            parsed.GetValue(rate),
+            parsed.GetValue(duration),
+            parsed.GetValue(malformed),
+            parsed.ListOrNull(symbols) ?? ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT"],
+            context,
+            cancellationToken));
+        return command;
+    }
 
-            var value = args[++i];
-            var ok = name switch
-            {
-                "--nats" => (url = value) is not null,
-                "--subject" => (subject = value).Length > 0,
-                "--rate" => double.TryParse(value, CultureInfo.InvariantCulture, out rate) && rate > 0,
-                "--duration" => double.TryParse(value, CultureInfo.InvariantCulture, out duration) && duration > 0,
-                "--malformed" => double.TryParse(value, CultureInfo.InvariantCulture, out malformed) && malformed is >= 0 and <= 1,
-                "--symbols" => (symbols = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(x => x.ToUpperInvariant()).ToArray()).Length > 0
-                    && symbols.All(Candles.SymbolName.IsValid),
-                _ => false,
-            };
-            if (!ok)
-            {
-                await errors.WriteLineAsync($"feed: bad {name} \"{value}\"");
-                await errors.WriteLineAsync("usage: feed --nats URL --rate N --duration S [--symbols A,B] [--subject S] [--malformed FRACTION]");
-                return AuditCommand.BadArguments;
-            }
-        }
-
-        if (url is null)
+    private static async Task<int> RunAsync(string? url, string subject, double rate, double duration, double malformed, string[] symbols, VerbContext context, CancellationToken cancellationToken)
+    {
+        var (_, output, errors, _) = context;
+        if (string.IsNullOrEmpty(url))
         {
             await errors.WriteLineAsync("feed: --nats URL (or NATS_URL) is required");
             return AuditCommand.BadArguments;
@@ -63,7 +60,7 @@ public static class FeedCommand
         {
             await connection.ConnectAsync();
         }
-        catch (NatsException e)
+        catch (Exception e) when (e is NatsException || DependencyFailure.IsUnreachable(e))
         {
             await errors.WriteLineAsync($"feed: cannot reach NATS at {url}: {e.Message}");
             return AuditCommand.Unreachable;

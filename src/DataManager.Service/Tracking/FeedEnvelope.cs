@@ -1,3 +1,8 @@
+using System.Buffers.Text;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using System.Text.Json;
 
 namespace DataManager.Tracking;
@@ -87,9 +92,18 @@ public static class FeedEnvelope
             return new ParsedEnvelope(InvalidReason.TooLarge);
         }
 
+        // The scan accepts only what the feed sends: one well-formed object of plain ASCII strings (no escapes),
+        // nested at most MaxDepth − 1 deep. Anything else, malformed or merely unusual, goes to the reader, whose
+        // verdict (and reason) is the one that counts.
+        return TryScan(payload, out var fields) ? Finish(payload, fields) : ParseWithReader(payload);
+    }
+
+    /// <summary>The reference path: <see cref="Utf8JsonReader"/> tokenises every value. The payload is neither empty nor too large.</summary>
+    internal static ParsedEnvelope ParseWithReader(ReadOnlySpan<byte> payload)
+    {
         try
         {
-            return ParseJson(payload);
+            return ReadJson(payload);
         }
         catch (JsonException e) when (e.Message.Contains("depth", StringComparison.OrdinalIgnoreCase))
         {
@@ -101,7 +115,425 @@ public static class FeedEnvelope
         }
     }
 
-    private static ParsedEnvelope ParseJson(ReadOnlySpan<byte> payload)
+    /// <summary>Where the envelope's fields lie in the payload (start −1: absent).</summary>
+    internal struct EnvelopeFields
+    {
+        public int StreamStart;
+        public int StreamLength;
+        public int SymbolStart;
+        public int SymbolLength;
+        public int TypeStart;
+        public int TypeLength;
+        public long? EventTime;
+        public bool SawData;
+        public bool BadSymbol;
+
+        public static EnvelopeFields None => new() { StreamStart = -1, SymbolStart = -1, TypeStart = -1 };
+    }
+
+    private static ParsedEnvelope Finish(ReadOnlySpan<byte> payload, EnvelopeFields fields)
+    {
+        if (!fields.SawData)
+        {
+            return new ParsedEnvelope(InvalidReason.NoData);
+        }
+
+        if (fields.BadSymbol)
+        {
+            return new ParsedEnvelope(InvalidReason.BadSymbol);
+        }
+
+        var stream = fields.StreamStart >= 0 ? payload.Slice(fields.StreamStart, fields.StreamLength) : default;
+        var symbol = fields.SymbolStart >= 0 ? payload.Slice(fields.SymbolStart, fields.SymbolLength) : StreamPrefix(stream);
+        if (symbol.IsEmpty)
+        {
+            return new ParsedEnvelope(InvalidReason.NoSymbol);
+        }
+
+        if (!IsSymbol(symbol))
+        {
+            return new ParsedEnvelope(InvalidReason.BadSymbol);
+        }
+
+        var type = fields.TypeStart >= 0 ? TypeFromEvent(payload.Slice(fields.TypeStart, fields.TypeLength)) : TypeFromStream(stream);
+        return new ParsedEnvelope(type, symbol, fields.EventTime);
+    }
+
+    /// <summary>
+    /// One pass over the bytes that proves the payload a single well-formed JSON object and notes where
+    /// <c>stream</c>, <c>data.e</c>, <c>data.E</c> and <c>data.s</c> lie. Values nobody reads (the depth
+    /// levels, nested objects) are validated byte by byte without being turned into tokens. False when the
+    /// payload is not plainly well-formed; the caller then asks the reader why. The helpers return the
+    /// position after what they read, −1 when it is not there, so the position stays in a register.
+    /// </summary>
+    internal static bool TryScan(ReadOnlySpan<byte> p, out EnvelopeFields fields)
+    {
+        fields = EnvelopeFields.None;
+        var i = SkipSpace(p, 0);
+        if (i < 0 || p[i] != '{' || (i = SkipSpace(p, i + 1)) < 0)
+        {
+            return false;
+        }
+
+        if (p[i] != '}')
+        {
+            while (true)
+            {
+                var keyStart = i + 1;
+                if ((i = ScanString(p, i)) < 0)
+                {
+                    return false;
+                }
+
+                var key = p[keyStart..(i - 1)];
+                if ((i = SkipColon(p, i)) < 0)
+                {
+                    return false;
+                }
+
+                if (p[i] == '{' && key.SequenceEqual("data"u8))
+                {
+                    fields.SawData = true;
+                    i = ScanData(p, i, ref fields);
+                }
+                else if (p[i] == '"')
+                {
+                    var start = i + 1;
+                    if ((i = ScanString(p, i)) >= 0 && key.SequenceEqual("stream"u8))
+                    {
+                        (fields.StreamStart, fields.StreamLength) = (start, i - 1 - start);
+                    }
+                }
+                else
+                {
+                    i = SkipValue(p, i, depth: 1);
+                }
+
+                if (i < 0 || (i = SkipSpace(p, i)) < 0)
+                {
+                    return false;
+                }
+
+                if (p[i] == ',')
+                {
+                    if ((i = SkipSpace(p, i + 1)) < 0)
+                    {
+                        return false;
+                    }
+
+                    continue;
+                }
+
+                if (p[i] != '}')
+                {
+                    return false;
+                }
+
+                break;
+            }
+        }
+
+        return SkipSpace(p, i + 1) < 0; // nothing after the object but white space
+    }
+
+    /// <summary>The <c>data</c> object (depth 2), from its '{' to just past its '}'.</summary>
+    private static int ScanData(ReadOnlySpan<byte> p, int i, ref EnvelopeFields fields)
+    {
+        if ((i = SkipSpace(p, i + 1)) < 0)
+        {
+            return -1;
+        }
+
+        if (p[i] == '}')
+        {
+            return i + 1;
+        }
+
+        while (true)
+        {
+            var keyStart = i + 1;
+            if ((i = ScanString(p, i)) < 0)
+            {
+                return -1;
+            }
+
+            var key = i - keyStart == 2 ? p[keyStart] : (byte)0; // the one-letter keys e, E, s
+            if ((i = SkipColon(p, i)) < 0)
+            {
+                return -1;
+            }
+
+            var start = i;
+            if (p[i] == '"')
+            {
+                if ((i = ScanString(p, i)) < 0)
+                {
+                    return -1;
+                }
+
+                if (key == 'e')
+                {
+                    (fields.TypeStart, fields.TypeLength) = (start + 1, i - start - 2);
+                }
+                else if (key == 's')
+                {
+                    (fields.SymbolStart, fields.SymbolLength, fields.BadSymbol) = (start + 1, i - start - 2, false);
+                }
+            }
+            else
+            {
+                if ((i = SkipValue(p, i, depth: 2)) < 0)
+                {
+                    return -1;
+                }
+
+                if (key == 's')
+                {
+                    // Present but not a plain string: invalid, whatever the stream says.
+                    (fields.SymbolStart, fields.SymbolLength, fields.BadSymbol) = (-1, 0, true);
+                }
+                else if (key == 'E' && p[start] is (byte)'-' or (>= (byte)'0' and <= (byte)'9')
+                    && Utf8Parser.TryParse(p[start..i], out long ms, out var consumed) && consumed == i - start)
+                {
+                    fields.EventTime = ms;
+                }
+            }
+
+            if ((i = SkipSpace(p, i)) < 0)
+            {
+                return -1;
+            }
+
+            if (p[i] == ',')
+            {
+                if ((i = SkipSpace(p, i + 1)) < 0)
+                {
+                    return -1;
+                }
+
+                continue;
+            }
+
+            return p[i] == '}' ? i + 1 : -1;
+        }
+    }
+
+    /// <summary>The first byte at or after <paramref name="i"/> that is not white space; −1 when the payload ends first.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int SkipSpace(ReadOnlySpan<byte> p, int i) =>
+        (uint)i < (uint)p.Length && p[i] > ' ' ? i : SkipSpaceSlow(p, i); // the feed's JSON is compact
+
+    private static int SkipSpaceSlow(ReadOnlySpan<byte> p, int i)
+    {
+        while ((uint)i < (uint)p.Length)
+        {
+            var c = p[i];
+            if (c != ' ' && c != '\n' && c != '\r' && c != '\t')
+            {
+                return i;
+            }
+
+            i++;
+        }
+
+        return -1;
+    }
+
+    /// <summary>From after a property name, past white space, ':' and white space to the value's first byte.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int SkipColon(ReadOnlySpan<byte> p, int i)
+    {
+        i = SkipSpace(p, i);
+        return i >= 0 && p[i] == ':' ? SkipSpace(p, i + 1) : -1;
+    }
+
+    /// <summary>
+    /// A string at <paramref name="i"/> to just past its closing quote, if it holds only printable ASCII
+    /// without backslashes (the reader decides on escapes, control characters and other text), sixteen bytes
+    /// at a time: as signed bytes, both controls and non-ASCII are below ' '.
+    /// </summary>
+    private static int ScanString(ReadOnlySpan<byte> p, int i)
+    {
+        if ((uint)i >= (uint)p.Length || p[i] != '"')
+        {
+            return -1;
+        }
+
+        var j = i + 1;
+        if (Vector128.IsHardwareAccelerated)
+        {
+            ref var first = ref MemoryMarshal.GetReference(p);
+            while (j <= p.Length - Vector128<byte>.Count)
+            {
+                var block = Vector128.LoadUnsafe(ref first, (nuint)j);
+                var special = Vector128.Equals(block, Vector128.Create((byte)'"'))
+                    | Vector128.Equals(block, Vector128.Create((byte)'\\'))
+                    | Vector128.LessThan(block.AsSByte(), Vector128.Create((sbyte)' ')).AsByte();
+                var mask = special.ExtractMostSignificantBits();
+                if (mask != 0)
+                {
+                    j += BitOperations.TrailingZeroCount(mask);
+                    return p[j] == '"' ? j + 1 : -1;
+                }
+
+                j += Vector128<byte>.Count;
+            }
+        }
+
+        for (; j < p.Length; j++)
+        {
+            var c = p[j];
+            if (c == '"')
+            {
+                return j + 1;
+            }
+
+            if (c == '\\' || (sbyte)c < ' ')
+            {
+                return -1;
+            }
+        }
+
+        return -1;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int SkipValue(ReadOnlySpan<byte> p, int i, int depth) =>
+        p[i] is (byte)'{' or (byte)'[' ? SkipContainer(p, i, depth) : SkipScalar(p, i);
+
+    private static int SkipScalar(ReadOnlySpan<byte> p, int i) => p[i] switch
+    {
+        (byte)'"' => ScanString(p, i),
+        (byte)'t' => SkipLiteral(p, i, "true"u8),
+        (byte)'f' => SkipLiteral(p, i, "false"u8),
+        (byte)'n' => SkipLiteral(p, i, "null"u8),
+        _ => SkipNumber(p, i),
+    };
+
+    private static int SkipLiteral(ReadOnlySpan<byte> p, int i, ReadOnlySpan<byte> literal) =>
+        p[i..].StartsWith(literal) ? i + literal.Length : -1;
+
+    /// <summary>-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?; the caller checks what follows it.</summary>
+    private static int SkipNumber(ReadOnlySpan<byte> p, int i)
+    {
+        if (p[i] == '-')
+        {
+            i++;
+        }
+
+        if ((uint)i >= (uint)p.Length)
+        {
+            return -1;
+        }
+
+        i = p[i] == '0' ? i + 1 : SkipDigits(p, i);
+        if (i >= 0 && i < p.Length && p[i] == '.')
+        {
+            i = SkipDigits(p, i + 1);
+        }
+
+        if (i >= 0 && i < p.Length && (p[i] | 0x20) == 'e')
+        {
+            i++;
+            if (i < p.Length && p[i] is (byte)'+' or (byte)'-')
+            {
+                i++;
+            }
+
+            i = SkipDigits(p, i);
+        }
+
+        return i;
+    }
+
+    /// <summary>One or more digits.</summary>
+    private static int SkipDigits(ReadOnlySpan<byte> p, int i)
+    {
+        var first = i;
+        while ((uint)i < (uint)p.Length && p[i] - (uint)'0' <= 9)
+        {
+            i++;
+        }
+
+        return i > first ? i : -1;
+    }
+
+    /// <summary>
+    /// An array or object at <paramref name="i"/> inside containers <paramref name="depth"/> deep, to just past
+    /// its end, validated without recursion: one bit per level says whether that level is an object.
+    /// </summary>
+    private static int SkipContainer(ReadOnlySpan<byte> p, int i, int depth)
+    {
+        var outer = depth;
+        var objects = 0UL;
+        bool isObject;
+    Open:
+        isObject = p[i] == '{';
+        if (++depth >= MaxDepth)
+        {
+            return -1; // the reader says whether it is too deep
+        }
+
+        objects = isObject ? objects | (1UL << depth) : objects & ~(1UL << depth);
+        if ((i = SkipSpace(p, i + 1)) < 0)
+        {
+            return -1;
+        }
+
+        if (p[i] == (isObject ? '}' : ']'))
+        {
+            goto Closed;
+        }
+
+    Element:
+        if (isObject && ((i = ScanString(p, i)) < 0 || (i = SkipColon(p, i)) < 0))
+        {
+            return -1;
+        }
+
+        if (p[i] is (byte)'{' or (byte)'[')
+        {
+            goto Open;
+        }
+
+        if ((i = SkipScalar(p, i)) < 0)
+        {
+            return -1;
+        }
+
+    AfterValue:
+        if ((i = SkipSpace(p, i)) < 0)
+        {
+            return -1;
+        }
+
+        if (p[i] == ',')
+        {
+            if ((i = SkipSpace(p, i + 1)) < 0)
+            {
+                return -1;
+            }
+
+            goto Element;
+        }
+
+        if (p[i] != (isObject ? '}' : ']'))
+        {
+            return -1;
+        }
+
+    Closed:
+        i++;
+        if (--depth == outer)
+        {
+            return i;
+        }
+
+        isObject = (objects & (1UL << depth)) != 0;
+        goto AfterValue;
+    }
+
+    private static ParsedEnvelope ReadJson(ReadOnlySpan<byte> payload)
     {
         // isFinalBlock: false makes an incomplete payload end Read() with false instead of an exception.
         var reader = new Utf8JsonReader(payload, isFinalBlock: false, new JsonReaderState(new JsonReaderOptions { MaxDepth = MaxDepth }));
@@ -115,10 +547,7 @@ public static class FeedEnvelope
             return new ParsedEnvelope(InvalidReason.NotObject);
         }
 
-        int streamStart = -1, streamLength = 0, symbolStart = -1, symbolLength = 0, typeStart = -1, typeLength = 0;
-        long? eventTime = null;
-        var sawData = false;
-        var badSymbol = false;
+        var fields = EnvelopeFields.None;
         while (true)
         {
             if (!reader.Read())
@@ -148,7 +577,7 @@ public static class FeedEnvelope
                     continue;
                 }
 
-                sawData = true;
+                fields.SawData = true;
                 while (true)
                 {
                     if (!reader.Read())
@@ -170,14 +599,14 @@ public static class FeedEnvelope
                     switch (key)
                     {
                         case 'e' when start >= 0:
-                            (typeStart, typeLength) = (start, length);
+                            (fields.TypeStart, fields.TypeLength) = (start, length);
                             break;
                         case 'E' when reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var ms):
-                            eventTime = ms;
+                            fields.EventTime = ms;
                             break;
                         case 's':
                             // Present but not a plain string: invalid, whatever the stream says.
-                            (symbolStart, symbolLength, badSymbol) = (start, length, start < 0);
+                            (fields.SymbolStart, fields.SymbolLength, fields.BadSymbol) = (start, length, start < 0);
                             break;
                     }
                 }
@@ -192,7 +621,7 @@ public static class FeedEnvelope
 
                 if (isStream && start >= 0)
                 {
-                    (streamStart, streamLength) = (start, length);
+                    (fields.StreamStart, fields.StreamLength) = (start, length);
                 }
             }
         }
@@ -204,30 +633,7 @@ public static class FeedEnvelope
             return new ParsedEnvelope(InvalidReason.NotJson);
         }
 
-        if (!sawData)
-        {
-            return new ParsedEnvelope(InvalidReason.NoData);
-        }
-
-        if (badSymbol)
-        {
-            return new ParsedEnvelope(InvalidReason.BadSymbol);
-        }
-
-        var stream = streamStart >= 0 ? payload.Slice(streamStart, streamLength) : default;
-        var symbol = symbolStart >= 0 ? payload.Slice(symbolStart, symbolLength) : StreamPrefix(stream);
-        if (symbol.IsEmpty)
-        {
-            return new ParsedEnvelope(InvalidReason.NoSymbol);
-        }
-
-        if (!IsSymbol(symbol))
-        {
-            return new ParsedEnvelope(InvalidReason.BadSymbol);
-        }
-
-        var type = typeStart >= 0 ? TypeFromEvent(payload.Slice(typeStart, typeLength)) : TypeFromStream(stream);
-        return new ParsedEnvelope(type, symbol, eventTime);
+        return Finish(payload, fields);
     }
 
     /// <summary>

@@ -54,6 +54,44 @@ public sealed class AnalyticsCalculatorTests
         var correlation = AnalyticsCalculator.Correlation([b, a]);
         Assert.True(correlation.Values["BTCUSDT~ETHUSDT"] > 0.9); // both climb on their shared hours
     }
+
+    [Fact]
+    public void Correlation_on_the_same_open_times_is_pearson_of_the_returns_and_mixed_times_still_align()
+    {
+        var random = new Random(5);
+        var h1 = Timeframe.Parse("1h");
+        var start = new DateTime(2026, 11, 1, 0, 0, 0, DateTimeKind.Utc);
+        CorrelationInput Make(string symbol, int count, int skip = -1)
+        {
+            var times = Enumerable.Range(0, count).Where(i => i != skip).Select(i => start.AddHours(i)).ToArray();
+            return new CorrelationInput(symbol, times, [.. times.Select(_ => 100 + (random.NextDouble() * 10))]);
+        }
+
+        CorrelationInput[] inputs = [Make("AAAUSDT", 60), Make("BBBUSDT", 60), Make("CCCUSDT", 60, skip: 7), Make("DDDUSDT", 3),
+            new CorrelationInput("EEEUSDT", [.. Enumerable.Range(0, 60).Select(i => start.AddHours(i))], [.. Enumerable.Repeat(5.0, 60)])];
+        var matrix = AnalyticsCalculator.Correlation(inputs);
+        Assert.Equal(10, matrix.Values.Count);
+        foreach (var (x, y) in inputs.SelectMany((x, i) => inputs.Skip(i + 1).Select(y => (x, y))))
+        {
+            var shared = x.OpenTimes.Intersect(y.OpenTimes).ToHashSet();
+            var expected = AnalyticsFormulas.Pearson(
+                AnalyticsFormulas.LogReturns([.. x.OpenTimes.Select((t, i) => (t, i)).Where(p => shared.Contains(p.t)).Select(p => x.Closes[p.i])]),
+                AnalyticsFormulas.LogReturns([.. y.OpenTimes.Select((t, i) => (t, i)).Where(p => shared.Contains(p.t)).Select(p => y.Closes[p.i])]));
+            var name = $"{x.Symbol}~{y.Symbol}";
+            Assert.Equal(expected.Value is null, matrix.Values[name] is null);
+            if (expected.Value is { } value)
+            {
+                Assert.Equal(value, matrix.Values[name]!.Value, 12);
+            }
+            else
+            {
+                Assert.Equal(expected.Reason, matrix.Reasons[name]);
+            }
+        }
+
+        Assert.Equal("no variance", matrix.Reasons["AAAUSDT~EEEUSDT"]);
+        Assert.Equal("needs 3 aligned returns, have 2", matrix.Reasons["AAAUSDT~DDDUSDT"]);
+    }
 }
 
 public sealed class AnalyticsServiceTests

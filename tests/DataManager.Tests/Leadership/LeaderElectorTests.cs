@@ -8,6 +8,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 
 namespace DataManager.Tests.Leadership;
 
@@ -33,14 +34,14 @@ public sealed class LeaderElectorTests : IDisposable
         return store;
     }
 
-    private (LeaderElector Elector, Lifetime Lifetime) Elector(ILeaseStore store, string pod, LeaderElectionOptions? options = null, ILogger<LeaderElector>? logger = null)
+    private (LeaderElector Elector, Lifetime Lifetime) Elector(ILeaseStore store, string pod, LeaderElectionOptions? options = null, ILogger<LeaderElector>? logger = null, TimeProvider? time = null)
     {
         var readiness = new StoreReadiness();
         readiness.MarkReady();
         var lifetime = new Lifetime();
         _lifetimes.Add(lifetime);
         var elector = new LeaderElector(store, Options.Create(options ?? Fast), Options.Create(new ServiceOptions { PodId = pod }), readiness,
-            TimeProvider.System, lifetime, logger ?? NullLogger<LeaderElector>.Instance);
+            time ?? TimeProvider.System, lifetime, logger ?? NullLogger<LeaderElector>.Instance);
         return (elector, lifetime);
     }
 
@@ -180,15 +181,17 @@ public sealed class LeaderElectorTests : IDisposable
     public async Task A_leader_that_was_paused_past_its_deadline_is_not_fresh_even_before_its_timer_fires()
     {
         var store = await StoreAsync();
+        // The monotonic clock is a fake one, so a slow machine cannot age the renewal before the first check.
+        var time = new FakeTimeProvider();
         var (elector, _) = Elector(store, "pod-a", new LeaderElectionOptions
         {
             HeartbeatInterval = TimeSpan.FromMilliseconds(50),
             RenewDeadline = TimeSpan.FromMilliseconds(150),
             LeaseTimeout = TimeSpan.FromMilliseconds(600),
-        });
+        }, time: time);
         await elector.RunOnceAsync(Ct);
         Assert.True(elector.IsFreshLeader(1));
-        Thread.Sleep(200); // this thread stands still like a paused process
+        time.Advance(TimeSpan.FromMilliseconds(200)); // the process stands still past its deadline, no timer has run
         Assert.False(elector.IsFreshLeader(1));
         Assert.False(elector.Snapshot().IsLeader);
     }

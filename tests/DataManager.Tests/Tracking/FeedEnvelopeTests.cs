@@ -89,6 +89,145 @@ public sealed class FeedEnvelopeTests
         }
     }
 
+    private static readonly string[] FeedKinds = ["aggTrade", "trade", "depthUpdate", "depth20", "markPriceUpdate", "kline", "bookTicker", "24hrTicker", "forceOrder"];
+
+    private static byte[] Envelope(string kind)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        FeedCommand.WriteEnvelope(buffer, kind, "BTCUSDT", 42, 1732300000000);
+        return buffer.WrittenMemory.ToArray();
+    }
+
+    private static IEnumerable<byte[]> RealShapes() =>
+        FeedKinds.Select(Envelope).Concat(Corpus.Select(row => Encoding.UTF8.GetBytes(row.Data.Item1)));
+
+    [Fact]
+    public void Every_real_shape_takes_the_fast_scan()
+    {
+        foreach (var payload in RealShapes())
+        {
+            Assert.True(FeedEnvelope.TryScan(payload, out _), Encoding.UTF8.GetString(payload));
+        }
+    }
+
+    /// <summary>Malformed content inside the values the scan skips unread (depth levels, kline's k, nested objects).</summary>
+    public static TheoryData<string, InvalidReason> MalformedNested => new()
+    {
+        { "\"b\":[[\"97000.0\",\"1.5\"],]", InvalidReason.NotJson },
+        { "\"b\":[[\"97000.0\" \"1.5\"]]", InvalidReason.NotJson },
+        { "\"b\":[[\"97000.0\",\"1.5\"]", InvalidReason.NotJson },
+        { "\"b\":[[\"97000.0\",\"1.5\"]]]", InvalidReason.NotJson },
+        { "\"b\":[[,\"1.5\"]]", InvalidReason.NotJson },
+        { "\"b\":[[\"97000.0\",]]", InvalidReason.NotJson },
+        { "\"b\":[[\"97000.0\":\"1.5\"]]", InvalidReason.NotJson },
+        { "\"b\":[[\"97000.0\",\"1.5\"}]", InvalidReason.NotJson },
+        { "\"b\":[[01,2]]", InvalidReason.NotJson },
+        { "\"b\":[[1.,2]]", InvalidReason.NotJson },
+        { "\"b\":[[.5,2]]", InvalidReason.NotJson },
+        { "\"b\":[[-,2]]", InvalidReason.NotJson },
+        { "\"b\":[[1e,2]]", InvalidReason.NotJson },
+        { "\"b\":[[1e+,2]]", InvalidReason.NotJson },
+        { "\"b\":[[+1,2]]", InvalidReason.NotJson },
+        { "\"b\":[[0x10,2]]", InvalidReason.NotJson },
+        { "\"b\":[[1 2]]", InvalidReason.NotJson },
+        { "\"b\":[[NaN,Infinity]]", InvalidReason.NotJson },
+        { "\"b\":[[tru,1]]", InvalidReason.NotJson },
+        { "\"b\":[[truex,1]]", InvalidReason.NotJson },
+        { "\"b\":[[nul]]", InvalidReason.NotJson },
+        { "\"b\":[['97000.0']]", InvalidReason.NotJson },
+        { "\"b\":[[\"97\\q\"]]", InvalidReason.NotJson },
+        { "\"b\":[[\"97\\u12G4\"]]", InvalidReason.NotJson },
+        { "\"b\":[[\"97\u0001\"]]", InvalidReason.NotJson },
+        { "\"b\":[[\"97\n\"]]", InvalidReason.NotJson },
+        { "\"b\":[[/*c*/1]]", InvalidReason.NotJson },
+        { "\"k\":{\"t\":1,}", InvalidReason.NotJson },
+        { "\"k\":{\"t\" 1}", InvalidReason.NotJson },
+        { "\"k\":{t:1}", InvalidReason.NotJson },
+        { "\"k\":{\"t\":}", InvalidReason.NotJson },
+        { "\"k\":{\"t\":1]", InvalidReason.NotJson },
+        { "\"k\":{,}", InvalidReason.NotJson },
+        { "\"k\":{\"t\":1 \"i\":2}", InvalidReason.NotJson },
+        { "\"k\":{\"o\":{\"p\":[1,{\"q\":[true,false,null,]}]}}", InvalidReason.NotJson },
+        { "\"k\":[" + new string('[', 40) + new string(']', 40) + "]", InvalidReason.TooDeep },
+        { "\"k\":{\"a\":" + string.Concat(Enumerable.Repeat("{\"a\":", 40)) + "1" + new string('}', 41), InvalidReason.TooDeep },
+    };
+
+    [Theory]
+    [MemberData(nameof(MalformedNested))]
+    public void Malformed_nested_content_is_rejected_with_its_reason(string value, InvalidReason reason)
+    {
+        var payload = Encoding.UTF8.GetBytes("""{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT",""" + value + ""","a":[["1","2"]]},"version":"1"}""");
+        Assert.False(FeedEnvelope.TryScan(payload, out _));
+        Assert.Equal(reason, FeedEnvelope.Parse(payload, MaxBytes).Invalid);
+        Assert.Equal(reason, FeedEnvelope.ParseWithReader(payload).Invalid);
+    }
+
+    [Fact]
+    public void Well_formed_nested_content_is_accepted_by_both_paths()
+    {
+        foreach (var value in new[]
+        {
+            "\"b\":[]", "\"b\":[[]]", "\"k\":{}", "\"b\":[ [ \"1\" , \"2\" ] , [ ] ]",
+            "\"k\":{\"a\":[1,-0,0.5,1e3,1E-3,-1.5e+10],\"b\":{\"c\":null},\"d\":true,\"e\":false}",
+            "\"k\":\t{\r\n\"a\" :\n[ 1 ]\n}", "\"b\":[" + new string('[', 25) + new string(']', 25) + "]",
+        })
+        {
+            var payload = Encoding.UTF8.GetBytes("""{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT",""" + value + "}}");
+            Assert.True(FeedEnvelope.TryScan(payload, out _), value);
+            Assert.Equal(Describe(FeedEnvelope.ParseWithReader(payload)), Describe(FeedEnvelope.Parse(payload, MaxBytes)));
+        }
+    }
+
+    /// <summary>
+    /// The scan must never accept what the reader rejects, nor read a field differently: every real shape,
+    /// cut at every length, with every byte dropped, and with every byte replaced by (or preceded by) each byte
+    /// that matters to JSON, parses to the same result both ways.
+    /// </summary>
+    [Fact]
+    public void The_scan_and_the_reader_agree_on_every_mutation_of_every_real_shape()
+    {
+        byte[] bytes = [.. "{}[],:\"\\ \t\n0123456789-+.eEtrufalsn/\u0001\u007f"u8, 0x80, 0xC3, 0xFF];
+        var compared = 0;
+        foreach (var payload in RealShapes())
+        {
+            for (var at = 0; at <= payload.Length; at++)
+            {
+                Compare(payload.AsSpan(0, at));
+                if (at == payload.Length)
+                {
+                    break;
+                }
+
+                Compare([.. payload.AsSpan(0, at), .. payload.AsSpan(at + 1)]);
+                foreach (var b in bytes)
+                {
+                    var changed = payload.ToArray();
+                    changed[at] = b;
+                    Compare(changed);
+                    Compare([.. payload.AsSpan(0, at), b, .. payload.AsSpan(at)]);
+                }
+            }
+        }
+
+        Assert.True(compared > 100_000, $"{compared} payloads compared");
+
+        void Compare(ReadOnlySpan<byte> payload)
+        {
+            if (payload.IsEmpty)
+            {
+                return;
+            }
+
+            compared++;
+            var expected = Describe(FeedEnvelope.ParseWithReader(payload));
+            var actual = Describe(FeedEnvelope.Parse(payload, MaxBytes));
+            Assert.True(expected == actual, $"{Encoding.Latin1.GetString(payload)}: reader {expected}, scan {actual}");
+        }
+    }
+
+    private static string Describe(ParsedEnvelope parsed) =>
+        $"{parsed.Invalid} {parsed.EventType} {Encoding.Latin1.GetString(parsed.Symbol)} {parsed.EventTimeMs}";
+
     [Fact]
     public void Parsing_a_valid_message_allocates_nothing()
     {

@@ -1,0 +1,190 @@
+using System.Diagnostics;
+using System.Globalization;
+using DataManager.Analytics;
+using DataManager.Candles;
+using DataManager.Configuration;
+using DataManager.Storage;
+using DataManager.Testing;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using MySqlConnector;
+
+namespace DataManager.Benchmarks;
+
+/// <summary>
+/// <c>dotnet run -c Release --project tests/DataManager.Benchmarks -- analytics-load [--series 40,400,4000] [--candles 500]</c>:
+/// MariaDB (MYSQL_BENCH_URI, else an ephemeral local mariadbd) laid out as the extractor lays it out, one table
+/// per timeframe with every symbol in it (N / 5 symbols × the five extractor timeframes), then analytics cycles
+/// through the real scheduler and SQL candle reader: wall time, CPU, allocations and the peak of the managed heap
+/// during the cycle. The results go to a store that only counts them (writing them is the store's cost, not this one).
+/// </summary>
+public static class AnalyticsLoadRun
+{
+    private static readonly DateTime End = new(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var counts = (args.SkipWhile(a => a != "--series").Skip(1).FirstOrDefault() ?? "40,400,4000").Split(',').Select(int.Parse).ToArray();
+        var candles = args.SkipWhile(a => a != "--candles").Skip(1).Select(int.Parse).FirstOrDefault(500);
+        var timeframes = Timeframe.ExtractorDefaults;
+        var symbolsNeeded = counts.Max() / timeframes.Count;
+        LocalMariaDb? local = null;
+        var admin = Environment.GetEnvironmentVariable("MYSQL_BENCH_URI") is { Length: > 0 } uri && MySqlUri.TryParse(uri, out var cs, out _)
+            ? new MySqlConnectionStringBuilder(cs) { Database = "" }.ConnectionString
+            : (local = await LocalMariaDb.StartAsync("512M")).AdminConnectionString;
+        try
+        {
+            var database = await LocalMariaDb.CreateDatabaseAsync(admin);
+            var load = Stopwatch.StartNew();
+            await LoadAsync(database, timeframes, symbolsNeeded, candles);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"loaded {symbolsNeeded} symbols x {timeframes.Count} timeframes x {candles} candles ({symbolsNeeded * timeframes.Count * candles:N0} rows) in {load.Elapsed.TotalSeconds:F1} s"));
+
+            var source = new SqlCandleStore(new MySqlCandleDialect(database), NullLogger<SqlCandleStore>.Instance);
+            Console.WriteLine();
+            Console.WriteLine("| series | cycle | wall | CPU | allocated | managed heap peak | heap after a collection, peak | results |");
+            Console.WriteLine("|---|---|---|---|---|---|---|---|");
+            foreach (var n in counts)
+            {
+                var store = new CountingAnalyticsStore();
+                var readiness = new CandleReadiness();
+                readiness.MarkReady();
+                var scheduler = new AnalyticsScheduler(source, store,
+                    Options.Create(new AnalyticsOptions { LookbackCandles = candles }),
+                    Options.Create(new SeriesOptions { SupportedPairs = [.. Enumerable.Range(1, n / timeframes.Count).Select(Symbol)], PairsConfigured = true }),
+                    Options.Create(new CandleDatabaseOptions { MySqlConnectionString = database }),
+                    readiness, new FixedTime(End.AddSeconds(1)), NullLogger<AnalyticsScheduler>.Instance);
+                for (var cycle = 1; cycle <= 3; cycle++)
+                {
+                    var run = await MeasureAsync(() => scheduler.RunCycleAsync(1, CancellationToken.None));
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"| {n:N0} | {(cycle == 1 ? "first" : cycle.ToString(CultureInfo.InvariantCulture))} | {run.Wall:F2} s | {run.Cpu:F2} s | {run.Allocated / 1048576.0:F0} MB | {run.PeakHeap / 1048576.0:F0} MB | {run.PeakLive / 1048576.0:F0} MB | {run.Results:N0} |"));
+                }
+            }
+
+            await BreakDownAsync(source, timeframes, symbolsNeeded, candles);
+            using var self = Process.GetCurrentProcess();
+            self.Refresh();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"process peak RSS: {self.PeakWorkingSet64 / 1048576.0:F0} MB"));
+            return 0;
+        }
+        finally
+        {
+            if (local is not null)
+            {
+                await local.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>The largest cycle's parts alone: the reads, the metric groups, one timeframe's correlation matrix.</summary>
+    private static async Task BreakDownAsync(SqlCandleStore source, IReadOnlyList<Timeframe> timeframes, int symbols, int candles)
+    {
+        var keys = timeframes.SelectMany(t => Enumerable.Range(1, symbols).Select(i => new SeriesKey(Symbol(i), t))).ToArray();
+        var before = End;
+        var reads = await MeasureAsync(async () =>
+        {
+            var rows = 0;
+            await Parallel.ForEachAsync(keys, new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (key, token) =>
+                Interlocked.Add(ref rows, (await source.ReadLatestAsync(key, candles, before, token)).Value.Count));
+            return rows;
+        });
+        var oneTimeframe = new List<SeriesData>();
+        foreach (var key in keys.Where(k => k.Timeframe == timeframes[0]))
+        {
+            oneTimeframe.Add(new SeriesData(key, (await source.ReadLatestAsync(key, candles, before, CancellationToken.None)).Value));
+        }
+
+        var groups = await MeasureAsync(() => Task.FromResult(oneTimeframe.Sum(s => AnalyticsCalculator.Compute(s).Count)));
+        var correlation = await MeasureAsync(() => Task.FromResult(AnalyticsCalculator.Correlation([.. oneTimeframe.Select(CorrelationInput.From)]).Values.Count));
+        Console.WriteLine();
+        Console.WriteLine("| part | wall | CPU | allocated | count |");
+        Console.WriteLine("|---|---|---|---|---|");
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| reads, all {keys.Length:N0} series | {reads.Wall:F2} s | {reads.Cpu:F2} s | {reads.Allocated / 1048576.0:F0} MB | {reads.Results:N0} rows |"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| metric groups, one timeframe ({symbols} series, x{timeframes.Count} for all) | {groups.Wall:F2} s | {groups.Cpu:F2} s | {groups.Allocated / 1048576.0:F0} MB | {groups.Results:N0} groups |"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| correlation, one timeframe ({symbols} series, x{timeframes.Count} for all) | {correlation.Wall:F2} s | {correlation.Cpu:F2} s | {correlation.Allocated / 1048576.0:F0} MB | {correlation.Results:N0} pairs |"));
+    }
+
+    private static string Symbol(int i) => string.Create(CultureInfo.InvariantCulture, $"S{i:D4}USDT");
+
+    /// <summary>PeakHeap: the managed heap sampled every 5 ms, garbage included; PeakLive: the largest heap a collection during the run left behind.</summary>
+    private static async Task<(double Wall, double Cpu, long Allocated, long PeakHeap, long PeakLive, int Results)> MeasureAsync(Func<Task<int>> cycle)
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        using var self = Process.GetCurrentProcess();
+        var cpu = self.TotalProcessorTime;
+        var allocated = GC.GetTotalAllocatedBytes();
+        long peak = GC.GetTotalMemory(false), live = 0;
+        var gcs = GC.CollectionCount(0);
+        using var stop = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                peak = Math.Max(peak, GC.GetTotalMemory(false));
+                if (GC.CollectionCount(0) != gcs)
+                {
+                    live = Math.Max(live, GC.GetGCMemoryInfo().HeapSizeBytes);
+                }
+
+                await Task.Delay(5);
+            }
+        });
+        var wall = Stopwatch.StartNew();
+        var results = await cycle();
+        wall.Stop();
+        await stop.CancelAsync();
+        await sampler;
+        self.Refresh();
+        return (wall.Elapsed.TotalSeconds, (self.TotalProcessorTime - cpu).TotalSeconds, GC.GetTotalAllocatedBytes() - allocated, peak, live, results);
+    }
+
+    private static async Task LoadAsync(string database, IReadOnlyList<Timeframe> timeframes, int symbols, int candles)
+    {
+        await using var connection = new MySqlConnection(database);
+        await connection.OpenAsync();
+        await AuditLoadRun.ExecuteAsync(connection, "SET time_zone = '+00:00'");
+        foreach (var timeframe in timeframes)
+        {
+            await AuditLoadRun.ExecuteAsync(connection, CandleSchema.MySqlCreateTable(timeframe));
+            var seconds = (long)timeframe.Interval.TotalSeconds;
+            var first = new DateTimeOffset(End).ToUnixTimeSeconds() - (candles * seconds);
+
+            // Every symbol's candles end at End; prices wander differently per symbol (seq: candle, sym.seq: symbol).
+            await AuditLoadRun.ExecuteAsync(connection, $"""
+                INSERT INTO {timeframe.TableName}
+                SELECT CONCAT(s, '_', t * 1000), s, FROM_UNIXTIME(t), FROM_UNIXTIME(t), FROM_UNIXTIME(t + {seconds - 1}), '{timeframe.Name}',
+                       p, p + 1, p - 1, p + (CAST((j * 31 + k * 17) % 200 AS SIGNED) - 100) / 100, 10 + j % 13, 1000 + j % 13, 5 + j % 7, 4, 400, NULL, NULL,
+                       FROM_UNIXTIME(t + {seconds + 2}), '1.4.2', 'binance-futures'
+                FROM (SELECT sym.seq AS k, CONCAT('S', LPAD(sym.seq, 4, '0'), 'USDT') AS s, c.seq AS j, {first} + c.seq * {seconds} AS t,
+                             100 + ((c.seq * 7919 + sym.seq * 104729) % 1000) / 100 AS p
+                      FROM seq_1_to_{symbols} sym CROSS JOIN seq_0_to_{candles - 1} c) x
+                """);
+            await AuditLoadRun.ExecuteAsync(connection, $"ANALYZE TABLE {timeframe.TableName}");
+        }
+    }
+
+    private sealed class FixedTime(DateTime now) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => new(now, TimeSpan.Zero);
+    }
+
+    private sealed class CountingAnalyticsStore : IAnalyticsStore
+    {
+        public int Inserted { get; private set; }
+
+        public Task InsertAsync(IReadOnlyList<AnalyticsResult> results, CancellationToken cancellationToken)
+        {
+            Inserted += results.Count;
+            return Task.CompletedTask;
+        }
+
+        public Task<IReadOnlyList<AnalyticsResult>> LatestAsync(string symbol, string timeframe, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<IReadOnlyList<AnalyticsResult>> HistoryAsync(string symbol, string timeframe, string metric, DateTimeOffset? from, DateTimeOffset? to, int limit, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<long> PruneAsync(DateTimeOffset olderThan, CancellationToken cancellationToken) => Task.FromResult(0L);
+    }
+}
