@@ -4,6 +4,7 @@ using DataManager.Candles;
 using DataManager.Configuration;
 using DataManager.Storage;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace DataManager.Testing;
@@ -11,11 +12,12 @@ namespace DataManager.Testing;
 /// <summary>The backfill runner composed as the service composes it, over a given job store and candle database.</summary>
 public static class BackfillServices
 {
-    public static ServiceProvider Build(BackfillOptions options, IBackfillJobStore jobs, SqlCandleStore candles, TimeProvider? time = null) =>
+    public static ServiceProvider Build(BackfillOptions options, IBackfillJobStore jobs, SqlCandleStore candles, ServiceOptions? service = null, Action<ILoggingBuilder>? logging = null, TimeProvider? time = null) =>
         new ServiceCollection()
-            .AddLogging()
+            .AddLogging(builder => logging?.Invoke(builder))
             .AddSingleton(time ?? TimeProvider.System)
             .AddSingleton(Options.Create(options))
+            .AddSingleton(Options.Create(service ?? new ServiceOptions { PodId = "test-pod" }))
             .AddSingleton(Options.Create(new AuditOptions()))
             .AddSingleton(jobs)
             .AddSingleton<ICandleSource>(candles)

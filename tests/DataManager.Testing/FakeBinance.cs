@@ -78,7 +78,14 @@ public sealed class FakeBinance : IAsyncDisposable
         return fake;
     }
 
-    /// <summary>Queues faults for the next requests: <c>500</c>, <c>slow</c>, <c>truncated</c>, <c>empty</c>, <c>bad_price</c>, <c>418</c>.</summary>
+    /// <summary>How long a <c>stall</c> fault goes silent mid-body.</summary>
+    public int StallMs { get; set; } = 1500;
+
+    /// <summary>
+    /// Queues faults for the next requests: <c>500</c>, <c>slow</c>, <c>truncated</c> (complete, malformed JSON),
+    /// <c>empty</c>, <c>bad_price</c>, <c>418</c>, and body faults: <c>cut</c> (closed before its Content-Length),
+    /// <c>reset</c> (a TCP reset mid-body), <c>stall</c> (silent mid-body for <see cref="StallMs"/>).
+    /// </summary>
     public void Inject(params string[] faults)
     {
         foreach (var fault in faults)
@@ -155,7 +162,9 @@ public sealed class FakeBinance : IAsyncDisposable
         var end = long.Parse(query["endTime"]!, CultureInfo.InvariantCulture);
         var rows = new List<string>();
         var step = (long)interval.TotalMilliseconds;
-        for (var open = (start + step - 1) / step * step; open <= end && rows.Count < limit && fault != "empty"; open += step)
+        // Like Binance: nothing opens in the future; the candle still open is answered (not final yet).
+        var last = Math.Min(end, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        for (var open = (start + step - 1) / step * step; open <= last && rows.Count < limit && fault != "empty"; open += step)
         {
             var time = DateTime.UnixEpoch.AddMilliseconds(open);
             if (Outages.Any(o => time >= o.From && time < o.To))
@@ -173,7 +182,36 @@ public sealed class FakeBinance : IAsyncDisposable
         }
 
         context.Response.ContentType = "application/json";
-        await context.Response.Body.WriteAsync(Encoding.UTF8.GetBytes(json), context.RequestAborted);
+        var body = Encoding.UTF8.GetBytes(json);
+        switch (fault)
+        {
+            case "cut": // the Content-Length promised, half of it sent, the connection closed
+                context.Response.ContentLength = body.Length;
+                await context.Response.Body.WriteAsync(body.AsMemory(0, body.Length / 2), context.RequestAborted);
+                await context.Response.Body.FlushAsync(context.RequestAborted);
+                context.Abort();
+                return;
+            case "reset": // half of a chunked body, then a TCP reset (RST, not FIN)
+                await context.Response.Body.WriteAsync(body.AsMemory(0, body.Length / 2), context.RequestAborted);
+                await context.Response.Body.FlushAsync(context.RequestAborted);
+                if (context.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionSocketFeature>()?.Socket is { } socket)
+                {
+                    socket.LingerState = new System.Net.Sockets.LingerOption(true, 0);
+                    socket.Close();
+                }
+
+                context.Abort();
+                return;
+            case "stall": // half the body, then silence for StallMs, then the rest
+                context.Response.ContentLength = body.Length;
+                await context.Response.Body.WriteAsync(body.AsMemory(0, body.Length / 2), context.RequestAborted);
+                await context.Response.Body.FlushAsync(context.RequestAborted);
+                await Task.Delay(StallMs, context.RequestAborted);
+                await context.Response.Body.WriteAsync(body.AsMemory(body.Length / 2), context.RequestAborted);
+                return;
+        }
+
+        await context.Response.Body.WriteAsync(body, context.RequestAborted);
     }
 
     /// <summary>The deterministic kline for an open time: prices from the time, as Binance sends them (strings).</summary>

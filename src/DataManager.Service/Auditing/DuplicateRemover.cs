@@ -36,9 +36,10 @@ public sealed partial class DuplicateRemover(
 
         var strategy = AuditOptions.Strategies.Single(s => s.Value == options.Value.Strategy).Key;
         var removedAt = time.GetUtcNow();
+        // Archived under an id of the row's content: an attempt rolled back and tried again archives nothing twice.
         await archive.ArchiveAsync([.. plan.SelectMany(p => p.Remove).Select(row => new ArchivedCandle
         {
-            Id = Guid.NewGuid().ToString("N"),
+            Id = ArchiveId(series.Timeframe, row),
             Timeframe = series.Timeframe.Name,
             RemovedAt = removedAt,
             Term = term,
@@ -48,10 +49,21 @@ public sealed partial class DuplicateRemover(
 
         var deleted = await writer.RemoveDuplicatesAsync(series, [.. plan.Select(p => (p.OpenTime, p.Keep.Id, (IReadOnlyList<string>)[.. p.Remove.Select(r => r.Id)]))], cancellationToken);
         AuditMetrics.DuplicatesRemoved.WithLabels(series.Symbol, series.Timeframe.Name).Inc(deleted);
-        LogRemoved(logger, deleted, plan.Count, series.ToString(), strategy);
+        LogRemoved(logger, deleted, plan.Count, series.ToString(), strategy, FirstIds(plan.SelectMany(p => p.Remove).Select(r => r.Id)));
         return deleted;
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Removed {Rows} duplicate rows at {OpenTimes} open times of {Series} ({Strategy}); the rows are archived in the store")]
-    private static partial void LogRemoved(ILogger logger, int rows, int openTimes, string series, string strategy);
+    /// <summary>The same removed row (id and every column) always gets the same archive id.</summary>
+    public static string ArchiveId(Timeframe timeframe, Candle row) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(timeframe.Name + "\n" + StoreJson.Serialize(row))))[..32];
+
+    /// <summary>A log line names a few ids, never thousands.</summary>
+    public static string FirstIds(IEnumerable<string> ids, int count = 5)
+    {
+        var all = ids.ToList();
+        return all.Count <= count ? string.Join(", ", all) : $"{string.Join(", ", all.Take(count))} and {all.Count - count} more";
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Removed {Rows} duplicate rows at {OpenTimes} open times of {Series} ({Strategy}; first: {Ids}); the rows are archived in the store")]
+    private static partial void LogRemoved(ILogger logger, int rows, int openTimes, string series, string strategy, string ids);
 }

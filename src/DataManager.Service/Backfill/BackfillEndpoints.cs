@@ -1,4 +1,3 @@
-using DataManager.Auditing;
 using DataManager.Candles;
 using DataManager.Configuration;
 using DataManager.Http;
@@ -21,27 +20,28 @@ public static class BackfillEndpoints
         return endpoints;
     }
 
+    /// <summary>Binance USDⓈ-M futures began trading here: nothing opens before it.</summary>
+    public static readonly DateTimeOffset Earliest = new(2019, 9, 1, 0, 0, 0, TimeSpan.Zero);
+
+    public const int DefaultPageSize = 100;
+
+    public const int MaxPageSize = 1_000;
+
+    public const string Disabled = "backfill is disabled on this deployment: ENABLE_BACKFILLER=false";
+
     internal static async Task<Results<Accepted<BackfillJob>, ValidationProblem, ProblemHttpResult>> CreateAsync(
         BackfillRequest request, IBackfillJobStore jobs, IOptions<BackfillOptions> options, IOptions<ApiAccessOptions> access,
         System.Security.Claims.ClaimsPrincipal caller, TimeProvider time, CancellationToken cancellationToken)
     {
-        var errors = new Dictionary<string, string[]>();
-        var symbol = RequestValidation.OptionalSymbol(request.Symbol ?? "", errors);
-        var timeframe = RequestValidation.OptionalTimeframe(request.Timeframe ?? "", errors);
-        var from = RequestValidation.OptionalTime("from", request.From ?? "", errors);
-        var to = RequestValidation.OptionalTime("to", request.To ?? "", errors);
-        if (from is null || to is null || from >= to)
-        {
-            errors.TryAdd("to", ["expected from and to, with from before to"]);
-        }
-        else if (to - from > options.Value.MaxJobRange)
-        {
-            errors["to"] = [$"a job covers at most {options.Value.MaxJobRange.TotalDays} days"];
-        }
-
-        if (errors.Count > 0)
+        if (Validate(request, options.Value.MaxJobRange, time.GetUtcNow(), out var series, out var from, out var to) is { } errors)
         {
             return TypedResults.ValidationProblem(errors);
+        }
+
+        if (!options.Value.Enabled)
+        {
+            // Nothing would ever run it: say so instead of accepting a job that waits forever.
+            return TypedResults.Problem(Disabled, statusCode: StatusCodes.Status409Conflict, title: "Backfill disabled");
         }
 
         var cap = access.Value.MaxActiveManualJobs;
@@ -51,25 +51,122 @@ public static class BackfillEndpoints
                 statusCode: StatusCodes.Status409Conflict, title: "Too many jobs");
         }
 
-        var job = BackfillJobs.New(new SeriesKey(symbol!, timeframe!), from!.Value, to!.Value, "manual", time.GetUtcNow()) with { CreatedBy = caller.Identity?.Name };
+        var job = BackfillJobs.New(series, from, to, "manual", time.GetUtcNow()) with { CreatedBy = caller.Identity?.Name };
         await jobs.CreateAsync(job, cancellationToken);
         return TypedResults.Accepted($"/backfill/jobs/{job.Id}", job);
     }
 
-    internal static async Task<Results<Ok<IReadOnlyList<BackfillJob>>, ValidationProblem>> ListAsync(IBackfillJobStore jobs, string? state, CancellationToken cancellationToken)
+    /// <summary>
+    /// The request's series and range, or the errors by field. The range must lie after <see cref="Earliest"/>,
+    /// begin before the newest closed candle's end and span at most <paramref name="maxRange"/>; a <c>to</c>
+    /// past the newest closed candle is clamped to its end (nothing later can be fetched, nor confirmed empty).
+    /// </summary>
+    public static Dictionary<string, string[]>? Validate(BackfillRequest request, TimeSpan maxRange, DateTimeOffset now, out SeriesKey series, out DateTimeOffset from, out DateTimeOffset to)
     {
+        var errors = new Dictionary<string, string[]>();
+        series = default;
+        from = to = default;
+        if (!SymbolName.TryNormalize(request.Symbol, out var symbol))
+        {
+            errors["symbol"] = ["expected 2 to 20 letters or digits, e.g. BTCUSDT"];
+        }
+
+        if (!Timeframe.TryParseExact(request.Timeframe, out var timeframe))
+        {
+            errors["timeframe"] = ["expected one of " + string.Join(", ", Timeframe.All.Select(t => t.Name))];
+        }
+
+        var hasFrom = IsoTime.TryParse(request.From, out from);
+        var hasTo = IsoTime.TryParse(request.To, out to);
+        if (!hasFrom)
+        {
+            errors["from"] = ["expected " + IsoTime.Expected];
+        }
+
+        if (!hasTo)
+        {
+            errors["to"] = ["expected " + IsoTime.Expected];
+        }
+
+        if (hasFrom && hasTo)
+        {
+            var closedUntil = BackfillRunner.ClosedUntil(now, timeframe ?? Timeframe.Parse("1m"));
+            if (from < Earliest)
+            {
+                errors["from"] = [$"Binance USDⓈ-M futures begin at {Earliest:yyyy-MM-dd'T'HH:mm:ss'Z'}: expected from at or after it"];
+            }
+            else if (from >= closedUntil)
+            {
+                errors["from"] = [$"from is in the future: the newest closed candle ends at {closedUntil:yyyy-MM-dd'T'HH:mm:ss'Z'}"];
+            }
+            else if (from >= to)
+            {
+                errors["to"] = ["expected to after from"];
+            }
+            else if (to - from > maxRange)
+            {
+                errors["to"] = [$"a job covers at most {maxRange.TotalDays} days"];
+            }
+
+            to = to > closedUntil ? closedUntil : to;
+        }
+
+        if (errors.Count > 0)
+        {
+            return errors;
+        }
+
+        series = new SeriesKey(symbol!, timeframe!);
+        return null;
+    }
+
+    /// <summary>Jobs newest first, <paramref name="limit"/> at a time; the <c>X-Next-Cursor</c> header (and <c>Link: rel="next"</c>) names the next page.</summary>
+    internal static async Task<Results<Ok<IReadOnlyList<BackfillJob>>, ValidationProblem>> ListAsync(
+        HttpContext context, IBackfillJobStore jobs, string? state, int? limit, string? cursor, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
         BackfillJobState? filter = null;
         if (state is not null)
         {
             if (!Enum.TryParse<BackfillJobState>(state, ignoreCase: true, out var parsed) || int.TryParse(state, out _))
             {
-                return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["state"] = ["expected pending, running, completed, failed or cancelled"] });
+                errors["state"] = ["expected pending, running, completed, failed or cancelled"];
             }
 
             filter = parsed;
         }
 
-        return TypedResults.Ok(await jobs.ListAsync(filter, 1_000, cancellationToken));
+        if (limit is < 1 or > MaxPageSize)
+        {
+            errors["limit"] = [$"expected 1 to {MaxPageSize}"];
+        }
+
+        BackfillJobPosition? after = null;
+        if (cursor is not null && !BackfillJobPosition.TryParse(cursor, out after))
+        {
+            errors["cursor"] = ["expected the X-Next-Cursor of a previous page"];
+        }
+
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        var size = limit ?? DefaultPageSize;
+        var page = await jobs.ListNewestAsync(filter, after, size + 1, cancellationToken);
+        if (page.Count > size)
+        {
+            page = [.. page.Take(size)];
+            var next = BackfillJobPosition.Of(page[^1]).ToString();
+            context.Response.Headers["X-Next-Cursor"] = next;
+            var query = QueryString.Create([
+                .. state is null ? [] : new[] { KeyValuePair.Create("state", (string?)state) },
+                KeyValuePair.Create("limit", (string?)size.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                KeyValuePair.Create("cursor", (string?)next)]);
+            context.Response.Headers.Link = $"</backfill/jobs{query}>; rel=\"next\"";
+        }
+
+        return TypedResults.Ok(page);
     }
 
     internal static async Task<Results<Ok<BackfillJob>, ProblemHttpResult>> GetAsync(IBackfillJobStore jobs, string id, CancellationToken cancellationToken) =>

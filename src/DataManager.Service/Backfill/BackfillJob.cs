@@ -59,8 +59,20 @@ public sealed record BackfillJob
 
     public DateTimeOffset? FinishedAt { get; init; }
 
-    /// <summary>The leader term of the replica that last ran it; a stale term means the job can be taken over.</summary>
+    /// <summary>The leader term of the replica that last ran it.</summary>
     public long Term { get; init; }
+
+    /// <summary>The pod (POD_NAME) of the process that last ran it.</summary>
+    public string? Owner { get; init; }
+
+    /// <summary>
+    /// The process incarnation that last ran it: a running job owned by another incarnation (a killed or
+    /// deposed process, even one restarted under the same POD_NAME and term) is taken over by the leader.
+    /// </summary>
+    public string? OwnerIncarnation { get; init; }
+
+    /// <summary>Binance request weight this job has spent, retries included.</summary>
+    public long WeightUsed { get; init; }
 
     /// <summary>Optimistic concurrency: every update must name the version it read.</summary>
     public long Version { get; init; }
@@ -74,3 +86,29 @@ public sealed record BackfillJob
 
 /// <summary>Open times <c>[From, To)</c> the exchange has no candles for.</summary>
 public sealed record EmptyRange(DateTimeOffset From, DateTimeOffset To);
+
+/// <summary>
+/// Where a page of jobs (newest first) ended: the next page starts after it. Travels as the opaque cursor
+/// <c>{created Unix ms}.{id}</c>; job times are kept to the millisecond in both stores.
+/// </summary>
+public sealed record BackfillJobPosition(DateTimeOffset CreatedAt, string Id)
+{
+    public static BackfillJobPosition Of(BackfillJob job) => new(job.CreatedAt, job.Id);
+
+    public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{CreatedAt.ToUnixTimeMilliseconds()}.{Id}");
+
+    public static bool TryParse(string? text, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out BackfillJobPosition? position)
+    {
+        position = null;
+        var dot = text?.IndexOf('.', StringComparison.Ordinal) ?? -1;
+        if (dot <= 0 || dot == text!.Length - 1
+            || !long.TryParse(text.AsSpan(0, dot), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ms)
+            || ms > DateTimeOffset.MaxValue.ToUnixTimeMilliseconds())
+        {
+            return false;
+        }
+
+        position = new BackfillJobPosition(DateTimeOffset.FromUnixTimeMilliseconds(ms), text[(dot + 1)..]);
+        return true;
+    }
+}

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using DataManager.Auditing;
 using DataManager.Candles;
 using DataManager.Configuration;
@@ -9,11 +10,13 @@ using Prometheus;
 namespace DataManager.Backfill;
 
 /// <summary>
-/// Runs backfill jobs on the leader (one rate budget): each iteration claims pending jobs, and running jobs left
-/// by an older term (a dead or deposed leader), up to a few at once. A job walks its range from its cursor in
-/// 499-candle pages; each page is written with INSERT IGNORE and only then does the cursor advance, so a job
-/// resumes where it stopped and running it twice writes nothing new. A cancelled job stops at the next page.
-/// At the end the audit's gap check over the range is stored on the job.
+/// Runs backfill jobs on the leader (one rate budget). Each iteration serves every pending job, and every
+/// running job this process incarnation does not own (a killed or deposed process, election on or off),
+/// round-robin: a job runs a slice of pages, then the next job waiting gets its turn, so a long job never
+/// starves a short one. A job walks its range from its cursor in 499-candle pages; the pages fetched so far
+/// are written in one transaction that inserts only open times with no row yet, and only then does the
+/// cursor advance, so a job resumes where it stopped and running it twice writes nothing new. A cancelled
+/// job stops at the next write. At the end the audit's gap check over the range is stored on the job.
 /// </summary>
 public sealed partial class BackfillRunner(
     IBackfillJobStore jobs,
@@ -21,17 +24,24 @@ public sealed partial class BackfillRunner(
     ICandleWriter writer,
     SeriesAuditor auditor,
     IOptions<BackfillOptions> options,
+    IOptions<ServiceOptions> service,
     TimeProvider time,
     ILogger<BackfillRunner> logger) : ILeaderLoop
 {
-    public const int MaxConcurrentJobs = 2;
+    /// <summary>Most candles written in one transaction (pages already fetched are written together).</summary>
+    public const int WriteBatchCandles = 5_000;
 
-    internal static readonly Gauge Jobs = Metrics.CreateGauge("data_manager_backfill_jobs", "Backfill jobs by state.", ["state"]);
-    private static readonly Counter Finished = CreateFinished();
-    internal static readonly Counter Written = Metrics.CreateCounter("data_manager_backfill_candles_written_total", "Candles written by backfill.", ["symbol", "timeframe"]);
+    /// <summary>How many jobs one round looks at (running first, then pending oldest first).</summary>
+    public const int RoundJobs = 100;
+
+    /// <summary>A running job logs its progress at most this often.</summary>
+    public static readonly TimeSpan ProgressLogInterval = TimeSpan.FromMinutes(1);
 
     /// <summary>Ended jobs are pruned at most this often (each poll would be a needless delete every few seconds).</summary>
     public static readonly TimeSpan PruneInterval = TimeSpan.FromHours(1);
+
+    private static readonly Counter Finished = CreateFinished();
+    internal static readonly Counter Written = Metrics.CreateCounter("data_manager_backfill_candles_written_total", "Candles written by backfill.", ["symbol", "timeframe"]);
 
     private DateTimeOffset _nextPrune = DateTimeOffset.MinValue;
 
@@ -43,10 +53,6 @@ public sealed partial class BackfillRunner(
 
     public async Task RunOnceAsync(LeadershipTicket leadership, CancellationToken cancellationToken)
     {
-        var pending = await jobs.ListAsync(BackfillJobState.Pending, MaxConcurrentJobs, cancellationToken);
-        var orphaned = (await jobs.ListAsync(BackfillJobState.Running, 100, cancellationToken)).Where(j => j.Term < leadership.Term);
-        var runnable = orphaned.Concat(pending).Take(MaxConcurrentJobs).ToList();
-        await Task.WhenAll(runnable.Select(job => RunJobAsync(job, leadership.Term, cancellationToken)));
         var now = time.GetUtcNow();
         if (now >= _nextPrune)
         {
@@ -54,63 +60,173 @@ public sealed partial class BackfillRunner(
             await jobs.PruneFinishedAsync(now - TimeSpan.FromDays(options.Value.RetentionDays), cancellationToken);
         }
 
-        await ExportStatesAsync(cancellationToken);
+        // Rounds until no job is left to run; a job created meanwhile joins the next round.
+        while (true)
+        {
+            var round = await RunnableAsync(cancellationToken);
+            if (round.Count == 0)
+            {
+                return;
+            }
+
+            var progressed = false;
+            foreach (var job in round)
+            {
+                var after = await RunSliceAsync(job, leadership.Term, OthersWaitAsync, null, cancellationToken);
+                progressed |= after.Version != job.Version;
+            }
+
+            if (!progressed)
+            {
+                return; // every job was taken by someone else meanwhile: look again at the next poll
+            }
+        }
     }
 
-    /// <summary>Runs one job to its end (or until cancelled, failed, or taken by another term); returns it as stored.</summary>
+    /// <summary>Runs one job to its end (or until cancelled, failed, or taken by another process); returns it as stored.</summary>
     public async Task<BackfillJob> RunJobAsync(BackfillJob job, long term, CancellationToken cancellationToken, IProgress<BackfillJob>? progress = null)
     {
-        var now = time.GetUtcNow();
-        var claimed = job with { State = BackfillJobState.Running, Term = term, StartedAt = job.StartedAt ?? now, UpdatedAt = now, Attempts = job.Attempts + 1, LastError = null };
-        if (!await jobs.TryUpdateAsync(claimed, job.Version, cancellationToken))
+        return await RunSliceAsync(job, term, null, progress, cancellationToken);
+    }
+
+    /// <summary>Running jobs (its own, and those of other incarnations, which it takes over), then pending ones, oldest first.</summary>
+    private async Task<List<BackfillJob>> RunnableAsync(CancellationToken cancellationToken)
+    {
+        var running = await jobs.ListAsync(BackfillJobState.Running, RoundJobs, cancellationToken);
+        var pending = await jobs.ListAsync(BackfillJobState.Pending, RoundJobs, cancellationToken);
+        return [.. running, .. pending];
+    }
+
+    private async Task<bool> OthersWaitAsync(CancellationToken cancellationToken)
+    {
+        var counts = await jobs.CountByStateAsync(cancellationToken);
+        return counts.GetValueOrDefault(BackfillJobState.Pending) + counts.GetValueOrDefault(BackfillJobState.Running) > 1;
+    }
+
+    /// <summary>Makes the job this incarnation's under <paramref name="term"/>; null when another process or a cancel got there first.</summary>
+    private async Task<BackfillJob?> ClaimAsync(BackfillJob job, long term, CancellationToken cancellationToken)
+    {
+        var incarnation = service.Value.Incarnation;
+        if (job.State == BackfillJobState.Running && job.OwnerIncarnation == incarnation && job.Term == term)
         {
-            return await jobs.GetAsync(job.Id, cancellationToken) ?? job; // another replica or a cancel got there first
+            return job;
         }
 
-        job = claimed with { Version = job.Version + 1 };
-        LogStarted(logger, job.Id, job.Symbol, job.Timeframe, job.Cursor ?? job.From, job.To, term);
+        if (job.State is not (BackfillJobState.Pending or BackfillJobState.Running))
+        {
+            return null;
+        }
+
+        var now = time.GetUtcNow();
+        var claimed = job with
+        {
+            State = BackfillJobState.Running,
+            Term = term,
+            Owner = service.Value.PodId,
+            OwnerIncarnation = incarnation,
+            StartedAt = job.StartedAt ?? now,
+            UpdatedAt = now,
+            Attempts = job.Attempts + 1,
+            LastError = null,
+        };
+        if (!await jobs.TryUpdateAsync(claimed, job.Version, cancellationToken))
+        {
+            return null;
+        }
+
+        if (job.State == BackfillJobState.Running)
+        {
+            LogTakenOver(logger, job.Id, job.Owner ?? "?", job.OwnerIncarnation ?? "?", job.Term, job.Cursor ?? job.From, term);
+        }
+        else
+        {
+            LogStarted(logger, job.Id, job.Symbol, job.Timeframe, job.From, job.To, job.ExpectedCandles, term);
+        }
+
+        return claimed with { Version = job.Version + 1 };
+    }
+
+    /// <summary>
+    /// Runs the job from its cursor: to its end when <paramref name="yieldTo"/> is null, else for
+    /// BACKFILL_SLICE_PAGES pages at a time for as long as no other job waits. Returns the job as stored.
+    /// </summary>
+    private async Task<BackfillJob> RunSliceAsync(
+        BackfillJob job, long term, Func<CancellationToken, Task<bool>>? yieldTo, IProgress<BackfillJob>? progress, CancellationToken cancellationToken)
+    {
+        if (await ClaimAsync(job, term, cancellationToken) is not { } claimed)
+        {
+            return await jobs.GetAsync(job.Id, cancellationToken) ?? job;
+        }
+
+        job = claimed;
         var timeframe = Timeframe.Parse(job.Timeframe);
         var series = new SeriesKey(job.Symbol, timeframe);
-        // Pages are fetched a few ahead, in parallel, but written (and the cursor advanced) strictly in order.
         var pages = new Queue<KlineRequest>(BinanceWeights.Plan(job.Cursor ?? job.From, job.To, timeframe.Interval));
+        // Pages are fetched a few ahead, in parallel, but written (and the cursor advanced) strictly in order.
         var inFlight = new Queue<(KlineRequest Page, Task<IReadOnlyList<Candle>> Fetch)>();
+        var budget = yieldTo is null ? int.MaxValue : options.Value.SlicePages;
+        var started = 0;
+        var yielded = false;
+        using var meter = BinanceWeightMeter.Start();
+        var lastProgressLog = time.GetTimestamp();
         using var stopFetching = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        void Prefetch()
+        async Task PrefetchAsync()
         {
-            while (inFlight.Count < options.Value.Prefetch && pages.TryDequeue(out var page))
+            while (inFlight.Count < options.Value.Prefetch && pages.Count > 0)
             {
+                if (started >= budget)
+                {
+                    if (await yieldTo!(cancellationToken))
+                    {
+                        pages.Clear(); // the turn ends once the pages already asked for are written
+                        yielded = true;
+                        return;
+                    }
+
+                    budget += options.Value.SlicePages;
+                }
+
+                var page = pages.Dequeue();
+                started++;
                 inFlight.Enqueue((page, binance.GetKlinesAsync(job.Symbol, timeframe, page, stopFetching.Token)));
             }
         }
 
         try
         {
-            Prefetch();
-            while (inFlight.TryDequeue(out var fetching))
+            await PrefetchAsync();
+            while (inFlight.TryDequeue(out var head))
             {
-                var page = fetching.Page;
+                var batch = new List<(KlineRequest Page, IReadOnlyList<Candle> Candles)> { (head.Page, await head.Fetch) };
+                var candleCount = batch[0].Candles.Count;
+                while (inFlight.TryPeek(out var fetched) && fetched.Fetch.IsCompletedSuccessfully && candleCount + fetched.Fetch.Result.Count <= WriteBatchCandles)
+                {
+                    inFlight.Dequeue();
+                    batch.Add((fetched.Page, fetched.Fetch.Result));
+                    candleCount += fetched.Fetch.Result.Count;
+                }
+
+                await PrefetchAsync();
                 var stored = await jobs.GetAsync(job.Id, cancellationToken);
                 if (stored is null || stored.State == BackfillJobState.Cancelled || stored.Version != job.Version)
                 {
-                    inFlight.Enqueue(fetching);
                     LogStopped(logger, job.Id, stored?.State.ToString() ?? "deleted");
                     return stored ?? job;
                 }
 
-                var candles = await fetching.Fetch;
-                Prefetch();
-                var written = candles.Count == 0 ? 0 : await writer.InsertIgnoreAsync(timeframe, candles, cancellationToken);
+                // Binance also answers the candle still open; it is not final, so it is not written (nor counted).
+                var closedUntil = ClosedUntil(time.GetUtcNow(), timeframe);
+                var candles = batch.SelectMany(b => b.Candles).Where(c => c.OpenTime + timeframe.Interval <= closedUntil.UtcDateTime).ToList();
+                var written = candles.Count == 0 ? 0 : await writer.InsertMissingAsync(series, candles, cancellationToken);
                 Written.WithLabels(job.Symbol, job.Timeframe).Inc(written);
-                var pageEnd = DateTimeOffset.FromUnixTimeMilliseconds(page.EndMs) + timeframe.Interval;
                 var next = job with
                 {
-                    Cursor = pageEnd,
+                    Cursor = PageEnd(batch[^1].Page, timeframe),
                     FetchedCandles = job.FetchedCandles + candles.Count,
                     WrittenCandles = job.WrittenCandles + written,
+                    WeightUsed = job.WeightUsed + meter.TakeWeight(),
                     UpdatedAt = time.GetUtcNow(),
-                    ConfirmedEmpty = candles.Count == 0
-                        ? [.. job.ConfirmedEmpty, new EmptyRange(DateTimeOffset.FromUnixTimeMilliseconds(page.StartMs), pageEnd)]
-                        : job.ConfirmedEmpty,
+                    ConfirmedEmpty = WithEmptyPages(job.ConfirmedEmpty, batch, timeframe, closedUntil),
                 };
                 if (!await jobs.TryUpdateAsync(next, job.Version, cancellationToken))
                 {
@@ -119,36 +235,98 @@ public sealed partial class BackfillRunner(
 
                 job = next with { Version = job.Version + 1 };
                 progress?.Report(job);
+                if (time.GetElapsedTime(lastProgressLog) >= ProgressLogInterval)
+                {
+                    lastProgressLog = time.GetTimestamp();
+                    LogProgress(logger, job.Id, job.FetchedCandles, job.ExpectedCandles, job.WrittenCandles, job.Cursor.Value);
+                }
             }
 
-            var verification = await auditor.AuditAsync(series, job.From.UtcDateTime, job.To.UtcDateTime, job.To.UtcDateTime, cancellationToken);
-            var done = job with
+            if (yielded)
             {
-                State = BackfillJobState.Completed,
-                FinishedAt = time.GetUtcNow(),
-                UpdatedAt = time.GetUtcNow(),
-                Verification = verification.Error ?? $"{verification.Gaps.Count} gaps, {verification.ActualCandles} of {verification.ExpectedCandles} candles"
-                    + (verification.Gaps.Count > 0 ? $" (first missing {verification.Gaps[0].From:yyyy-MM-dd'T'HH:mm:ss'Z'})" : ""),
-            };
-            await jobs.TryUpdateAsync(done, job.Version, cancellationToken);
-            Finished.WithLabels("completed").Inc();
-            LogCompleted(logger, job.Id, job.WrittenCandles, job.FetchedCandles, done.Verification);
-            return done with { Version = job.Version + 1 };
+                return job; // the turn ended; the next round goes on from the cursor
+            }
+
+            return await CompleteAsync(job, series, cancellationToken);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
-            var failed = job with { State = BackfillJobState.Failed, LastError = e.Message, UpdatedAt = time.GetUtcNow(), FinishedAt = time.GetUtcNow() };
+            var now = time.GetUtcNow();
+            var failed = job with { State = BackfillJobState.Failed, LastError = Describe(e), UpdatedAt = now, FinishedAt = now, WeightUsed = job.WeightUsed + meter.TakeWeight() };
             await jobs.TryUpdateAsync(failed, job.Version, CancellationToken.None);
             Finished.WithLabels("failed").Inc();
-            LogFailed(logger, job.Id, e.Message);
+            LogFailed(logger, job.Id, failed.LastError!, job.WrittenCandles, job.FetchedCandles, failed.WeightUsed);
             return failed with { Version = job.Version + 1 };
         }
         finally
         {
-            // However the job ends, no page it started fetching outlives it (a no-op once all were consumed).
+            // However the turn ends, no page it started fetching outlives it (a no-op once all were consumed).
             await StopAsync(stopFetching, inFlight);
         }
     }
+
+    private async Task<BackfillJob> CompleteAsync(BackfillJob job, SeriesKey series, CancellationToken cancellationToken)
+    {
+        var verification = await auditor.AuditAsync(series, job.From.UtcDateTime, job.To.UtcDateTime, job.To.UtcDateTime, cancellationToken);
+        var now = time.GetUtcNow();
+        var done = job with
+        {
+            State = BackfillJobState.Completed,
+            FinishedAt = now,
+            UpdatedAt = now,
+            Verification = verification.Error ?? $"{verification.Gaps.Count} gaps, {verification.ActualCandles} of {verification.ExpectedCandles} candles"
+                + (verification.Gaps.Count > 0 ? $" (first missing {verification.Gaps[0].From:yyyy-MM-dd'T'HH:mm:ss'Z'})" : ""),
+        };
+        if (!await jobs.TryUpdateAsync(done, job.Version, cancellationToken))
+        {
+            return await jobs.GetAsync(job.Id, cancellationToken) ?? job;
+        }
+
+        Finished.WithLabels("completed").Inc();
+        LogCompleted(logger, job.Id, job.WrittenCandles, job.FetchedCandles, job.WeightUsed, (now - (job.StartedAt ?? now)).TotalSeconds, done.Verification);
+        return done with { Version = job.Version + 1 };
+    }
+
+    private static DateTimeOffset PageEnd(KlineRequest page, Timeframe timeframe) =>
+        DateTimeOffset.FromUnixTimeMilliseconds(page.EndMs) + timeframe.Interval;
+
+    /// <summary>The end of the last closed candle's period: open times before it have closed.</summary>
+    public static DateTimeOffset ClosedUntil(DateTimeOffset now, Timeframe timeframe) =>
+        new(timeframe.Floor(now.UtcDateTime), TimeSpan.Zero);
+
+    /// <summary>
+    /// Adds the pages Binance answered empty, merged with an adjacent range; only pages that lie wholly before
+    /// <paramref name="closedUntil"/> count (no answer for the future says nothing about it).
+    /// </summary>
+    public static IReadOnlyList<EmptyRange> WithEmptyPages(
+        IReadOnlyList<EmptyRange> confirmed, IReadOnlyList<(KlineRequest Page, IReadOnlyList<Candle> Candles)> pages, Timeframe timeframe, DateTimeOffset closedUntil)
+    {
+        var result = confirmed;
+        foreach (var (page, candles) in pages)
+        {
+            var from = DateTimeOffset.FromUnixTimeMilliseconds(page.StartMs);
+            var to = PageEnd(page, timeframe);
+            if (candles.Count > 0 || to > closedUntil)
+            {
+                continue;
+            }
+
+            result = result.Count > 0 && result[^1].To == from
+                ? [.. result.Take(result.Count - 1), result[^1] with { To = to }]
+                : [.. result, new EmptyRange(from, to)];
+        }
+
+        return result;
+    }
+
+    /// <summary>What the job's <c>lastError</c> says: the failure without a stack trace, its kind where the message alone is vague.</summary>
+    private static string Describe(Exception e) => e switch
+    {
+        MalformedKlinesException or BinanceBannedException => e.Message,
+        HttpRequestException { StatusCode: { } status } => $"Binance answered HTTP {(int)status} after retries: {e.Message}",
+        HttpRequestException or TimeoutException => $"Binance unreachable after retries: {e.Message}",
+        _ => e.Message,
+    };
 
     /// <summary>Cancels the pages still being fetched and waits for them, so none outlives the job.</summary>
     private static async Task StopAsync(CancellationTokenSource stopFetching, Queue<(KlineRequest Page, Task<IReadOnlyList<Candle>> Fetch)> inFlight)
@@ -176,24 +354,21 @@ public sealed partial class BackfillRunner(
         return finished;
     }
 
-    private async Task ExportStatesAsync(CancellationToken cancellationToken)
-    {
-        var counts = await jobs.CountByStateAsync(cancellationToken);
-        foreach (var state in Enum.GetValues<BackfillJobState>())
-        {
-            Jobs.WithLabels(state.ToString().ToLowerInvariant()).Set(counts.GetValueOrDefault(state));
-        }
-    }
+    [LoggerMessage(Level = LogLevel.Information, Message = "Backfill job {JobId} {Symbol}/{Timeframe} started: {From:O} to {To:O}, {Expected} candles expected (term {Term})")]
+    private static partial void LogStarted(ILogger logger, string jobId, string symbol, string timeframe, DateTimeOffset from, DateTimeOffset to, long expected, long term);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Backfill job {JobId} {Symbol}/{Timeframe} running from {Cursor:O} to {To:O} (term {Term})")]
-    private static partial void LogStarted(ILogger logger, string jobId, string symbol, string timeframe, DateTimeOffset cursor, DateTimeOffset to, long term);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Backfill job {JobId} taken over from {Owner} (incarnation {Incarnation}, term {OldTerm}): resuming at {Cursor:O} (term {Term})")]
+    private static partial void LogTakenOver(ILogger logger, string jobId, string owner, string incarnation, long oldTerm, DateTimeOffset cursor, long term);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Backfill job {JobId}: {Fetched} of {Expected} candles fetched, {Written} written, cursor {Cursor:O}")]
+    private static partial void LogProgress(ILogger logger, string jobId, long fetched, long expected, long written, DateTimeOffset cursor);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Backfill job {JobId} stopped: it is now {State}")]
     private static partial void LogStopped(ILogger logger, string jobId, string state);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Backfill job {JobId} completed: {Written} candles written of {Fetched} fetched; verification: {Verification}")]
-    private static partial void LogCompleted(ILogger logger, string jobId, long written, long fetched, string? verification);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Backfill job {JobId} completed: {Written} candles written of {Fetched} fetched, weight {Weight}, {Seconds:F1} s; verification: {Verification}")]
+    private static partial void LogCompleted(ILogger logger, string jobId, long written, long fetched, long weight, double seconds, string? verification);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Backfill job {JobId} failed: {Error}")]
-    private static partial void LogFailed(ILogger logger, string jobId, string error);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Backfill job {JobId} failed: {Error} ({Written} candles written of {Fetched} fetched, weight {Weight})")]
+    private static partial void LogFailed(ILogger logger, string jobId, string error, long written, long fetched, long weight);
 }

@@ -112,9 +112,10 @@ public sealed partial class BinanceWeightLimiter(IOptions<BackfillOptions> optio
 
 /// <summary>
 /// Takes each attempt's weight (from its <c>limit</c>) from the shared budget, sends it with its own timeout,
-/// and reports the response to the limiter. Sits inside the retry handler, so retries pay their weight too.
+/// reports the response to the limiter and reads the whole body within the same timeout. Sits inside the retry
+/// handler, so retries pay their weight too, and a body cut, reset or stalled mid-way is retried like a 5xx.
 /// </summary>
-public sealed class BinanceWeightHandler(BinanceWeightLimiter limiter, IOptions<BackfillOptions> options) : DelegatingHandler
+public sealed partial class BinanceWeightHandler(BinanceWeightLimiter limiter, IOptions<BackfillOptions> options, TimeProvider time, ILogger<BinanceWeightHandler> logger) : DelegatingHandler
 {
     private TimeSpan AttemptTimeout => options.Value.BinanceRequestTimeout;
 
@@ -122,44 +123,115 @@ public sealed class BinanceWeightHandler(BinanceWeightLimiter limiter, IOptions<
     {
         var query = System.Web.HttpUtility.ParseQueryString(request.RequestUri?.Query ?? "");
         var limit = int.TryParse(query["limit"], NumberStyles.Integer, CultureInfo.InvariantCulture, out var l) ? l : 500;
-        await limiter.AcquireAsync(BinanceWeights.ForLimit(limit), cancellationToken);
+        var weight = BinanceWeights.ForLimit(limit);
+        await limiter.AcquireAsync(weight, cancellationToken);
+        BinanceWeightMeter.Add(weight);
+        var started = time.GetTimestamp();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(AttemptTimeout);
-        HttpResponseMessage response;
+        HttpResponseMessage? response = null;
         try
         {
             response = await base.SendAsync(request, timeout.Token);
+            limiter.Observe(response);
+            // Read here, not after the pipeline: a transport fault in the body is then one more retried attempt.
+            await response.Content.LoadIntoBufferAsync(timeout.Token);
+            LogAnswered(logger, request.RequestUri?.PathAndQuery, (int)response.StatusCode, time.GetElapsedTime(started).TotalMilliseconds);
+            return response;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new TimeoutException($"Binance did not answer within {AttemptTimeout.TotalSeconds} s");
+            response?.Dispose();
+            throw new TimeoutException(response is null
+                ? $"Binance did not answer within {AttemptTimeout.TotalSeconds} s"
+                : $"Binance's answer stalled: its body was not complete within {AttemptTimeout.TotalSeconds} s");
         }
-
-        limiter.Observe(response);
-        return response;
+        catch (Exception e) when (response is not null && e is HttpRequestException or IOException)
+        {
+            response.Dispose();
+            throw new HttpRequestException($"Binance's answer was cut while its body was read: {(e.InnerException ?? e).Message}", e);
+        }
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Binance GET {Path}: HTTP {Status} in {Milliseconds:F0} ms")]
+    private static partial void LogAnswered(ILogger logger, string? path, int status, double milliseconds);
+}
+
+/// <summary>
+/// Counts the weight of the requests made under it (retries included): a job starts one around its pages, and
+/// the requests' handlers, running in the flow that started them, add to it.
+/// </summary>
+public sealed class BinanceWeightMeter : IDisposable
+{
+    private static readonly AsyncLocal<BinanceWeightMeter?> Current = new();
+    private readonly BinanceWeightMeter? _outer;
+    private long _weight;
+
+    private BinanceWeightMeter(BinanceWeightMeter? outer) => _outer = outer;
+
+    public static BinanceWeightMeter Start()
+    {
+        var meter = new BinanceWeightMeter(Current.Value);
+        Current.Value = meter;
+        return meter;
+    }
+
+    internal static void Add(int weight)
+    {
+        if (Current.Value is { } meter)
+        {
+            Interlocked.Add(ref meter._weight, weight);
+        }
+    }
+
+    /// <summary>The weight counted since the last call.</summary>
+    public long TakeWeight() => Interlocked.Exchange(ref _weight, 0);
+
+    public void Dispose() => Current.Value = _outer;
 }
 
 /// <summary>Binance banned this IP (HTTP 418); requests resume when the ban ends.</summary>
 public sealed class BinanceBannedException(string message) : Exception(message);
 
-/// <summary>Binance USDⓈ-M futures klines, through the shared weight budget and the retry policy.</summary>
-public sealed class BinanceClient(HttpClient http, TimeProvider time)
+/// <summary>
+/// Binance USDⓈ-M futures klines, through the shared weight budget and the retry policy. A complete answer that
+/// is not a valid klines page is asked for again (each attempt pays its weight) up to <see cref="MalformedAttempts"/> times.
+/// </summary>
+public sealed partial class BinanceClient(HttpClient http, TimeProvider time, ILogger<BinanceClient> logger)
 {
+    public const int MalformedAttempts = 3;
+
     public static readonly string ExtractorVersion = "data-manager " + (typeof(BinanceClient).Assembly.GetName().Version?.ToString(3) ?? "0");
 
     public async Task<IReadOnlyList<Candles.Candle>> GetKlinesAsync(string symbol, Candles.Timeframe timeframe, KlineRequest request, CancellationToken cancellationToken)
     {
         var url = string.Create(CultureInfo.InvariantCulture,
             $"/fapi/v1/klines?symbol={Uri.EscapeDataString(symbol)}&interval={timeframe.Name}&startTime={request.StartMs}&endTime={request.EndMs}&limit={request.Limit}");
-        using var response = await http.GetAsync(url, cancellationToken);
-        if (response.StatusCode == (HttpStatusCode)418)
+        for (var attempt = 1; ; attempt++)
         {
-            throw new BinanceBannedException($"Binance banned this IP until {response.Headers.RetryAfter?.Delta?.TotalSeconds ?? 120} s from now");
-        }
+            using var response = await http.GetAsync(url, cancellationToken);
+            if (response.StatusCode == (HttpStatusCode)418)
+            {
+                throw new BinanceBannedException($"Binance banned this IP until {response.Headers.RetryAfter?.Delta?.TotalSeconds ?? 120} s from now");
+            }
 
-        response.EnsureSuccessStatusCode();
-        var body = await response.Content.ReadAsByteArrayAsync(cancellationToken);
-        return BinanceKlines.Parse(body, symbol, timeframe, time.GetUtcNow().UtcDateTime, ExtractorVersion);
+            response.EnsureSuccessStatusCode();
+            var body = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+            try
+            {
+                return BinanceKlines.Parse(body, symbol, timeframe, time.GetUtcNow().UtcDateTime, ExtractorVersion);
+            }
+            catch (MalformedKlinesException e) when (attempt < MalformedAttempts)
+            {
+                LogMalformed(logger, url, attempt, MalformedAttempts, e.Message);
+            }
+            catch (MalformedKlinesException e)
+            {
+                throw new MalformedKlinesException($"Binance answered malformed klines {attempt} times in a row for {symbol} {timeframe.Name} at {request.StartMs}: {e.Message}");
+            }
+        }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Binance answered malformed klines for {Path} (attempt {Attempt} of {Attempts}), asking again: {Error}")]
+    private static partial void LogMalformed(ILogger logger, string path, int attempt, int attempts, string error);
 }

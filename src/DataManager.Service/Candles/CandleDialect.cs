@@ -29,6 +29,12 @@ public abstract class CandleDialect
 
     public abstract decimal ReadDecimal(DbDataReader reader, int ordinal);
 
+    /// <summary>Appended to a SELECT inside a transaction so the rows and gaps it read cannot change before the commit.</summary>
+    public virtual string ShareLock => "";
+
+    /// <summary>The transaction lost a lock conflict (deadlock, lock wait timeout) and was rolled back: safe to run again.</summary>
+    public virtual bool IsLockConflict(DbException exception) => false;
+
     /// <summary>Largest rows per multi-row INSERT, within the engine's parameter limit.</summary>
     public virtual int InsertBatchSize => 500;
 
@@ -81,6 +87,11 @@ public sealed class MySqlCandleDialect(string connectionString) : CandleDialect
     public override decimal ReadDecimal(DbDataReader reader, int ordinal) => reader.GetDecimal(ordinal);
 
     public override bool ClusteredById => true;
+
+    public override string ShareLock => "LOCK IN SHARE MODE";
+
+    public override bool IsLockConflict(DbException exception) =>
+        exception is MySqlException { ErrorCode: MySqlErrorCode.LockDeadlock or MySqlErrorCode.LockWaitTimeout };
 }
 
 /// <summary>The embedded mode: DATETIME kept as <c>yyyy-MM-dd HH:mm:ss</c> text (ordered like the time), decimals as exact text.</summary>
@@ -138,6 +149,8 @@ public sealed class SqliteCandleDialect(string path) : CandleDialect
         DateTime.ParseExact(reader.GetString(ordinal), TimeFormat, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal);
 
     public override string Number(string column) => $"CAST({column} AS REAL)";
+
+    public override bool IsLockConflict(DbException exception) => exception is SqliteException { SqliteErrorCode: 5 or 6 }; // BUSY, LOCKED
 
     public override string Greatest(string a, string b) => $"MAX({a}, {b})";
 

@@ -63,11 +63,17 @@ public interface ICandleSource
     Task<CandleResult<IReadOnlyList<Candle>>> RowsAtAsync(SeriesKey series, IReadOnlyList<DateTime> openTimes, CancellationToken cancellationToken);
 }
 
-/// <summary>Write access (backfill, demo seeding): rows are only ever added with INSERT IGNORE.</summary>
+/// <summary>Write access (backfill, demo seeding): rows are only ever added, never changed.</summary>
 public interface ICandleWriter
 {
-    /// <summary>Inserts rows whose id is new; returns how many were inserted.</summary>
+    /// <summary>Inserts rows whose id is new; returns how many were inserted (seeding: it may add a second row at an open time).</summary>
     Task<int> InsertIgnoreAsync(Timeframe timeframe, IReadOnlyList<Candle> candles, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Inserts, in one transaction, the candles of <paramref name="series"/> whose <c>(symbol, timestamp)</c> has no
+    /// row yet, whatever that row's id; returns how many were inserted. Existing rows are never touched.
+    /// </summary>
+    Task<int> InsertMissingAsync(SeriesKey series, IReadOnlyList<Candle> candles, CancellationToken cancellationToken);
 
     /// <summary>
     /// Deletes rows by id in one transaction, then re-checks that exactly one row remains at each open time

@@ -78,6 +78,54 @@ public sealed partial class SqlCandleStore(CandleDialect dialect, ILogger<SqlCan
         return inserted;
     }
 
+    public async Task<int> InsertMissingAsync(SeriesKey series, IReadOnlyList<Candle> candles, CancellationToken cancellationToken)
+    {
+        var rows = candles.Where(c => c.Symbol == series.Symbol).DistinctBy(c => c.Timestamp).ToList();
+        if (rows.Count == 0)
+        {
+            return 0;
+        }
+
+        var first = rows.Min(c => c.Timestamp);
+        var last = rows.Max(c => c.Timestamp);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await using var connection = await OpenAsync(cancellationToken);
+                await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+                // Presence is by (symbol, timestamp), whatever the id: older rows may carry another id format.
+                // The read locks the index range (MySQL), so no row of it can appear before the commit.
+                await using var present = connection.CreateCommand();
+                present.Transaction = transaction;
+                present.CommandText = $"""
+                    SELECT {dialect.Quote("timestamp")} FROM {series.Timeframe.TableName}
+                    WHERE symbol = @symbol AND {dialect.Quote("timestamp")} >= @first AND {dialect.Quote("timestamp")} <= @last {dialect.ShareLock}
+                    """;
+                AddParameter(present, "@symbol", series.Symbol);
+                AddParameter(present, "@first", dialect.Time(first));
+                AddParameter(present, "@last", dialect.Time(last));
+                var taken = new HashSet<DateTime>();
+                await using (var reader = await present.ExecuteReaderAsync(cancellationToken))
+                {
+                    while (await reader.ReadAsync(cancellationToken))
+                    {
+                        taken.Add(dialect.ReadTime(reader, 0));
+                    }
+                }
+
+                var missing = taken.Count == 0 ? rows : rows.Where(c => !taken.Contains(c.Timestamp)).ToList();
+                var inserted = missing.Count == 0 ? 0 : await InsertIgnoreAsync(connection, transaction, series.Timeframe, missing, cancellationToken);
+                await transaction.CommitAsync(cancellationToken);
+                return inserted;
+            }
+            catch (DbException e) when (attempt < 3 && dialect.IsLockConflict(e))
+            {
+                // A deadlock or lock timeout rolled the transaction back whole: nothing of it was written.
+            }
+        }
+    }
+
     public async Task<int> RemoveDuplicatesAsync(SeriesKey series, IReadOnlyList<(DateTime OpenTime, string KeepId, IReadOnlyList<string> RemoveIds)> removals, CancellationToken cancellationToken)
     {
         var table = series.Timeframe.TableName;
@@ -122,7 +170,7 @@ public sealed partial class SqlCandleStore(CandleDialect dialect, ILogger<SqlCan
             {
                 await transaction.RollbackAsync(cancellationToken);
                 throw new DuplicateRemovalAbortedException(
-                    $"{series} at {openTime:yyyy-MM-dd'T'HH:mm:ss'Z'}: expected only {keepId} to remain, found [{string.Join(", ", remaining)}]; nothing was deleted");
+                    $"{series} at {openTime:yyyy-MM-dd'T'HH:mm:ss'Z'}: expected only {keepId} to remain, found {remaining.Count} rows ({Auditing.DuplicateRemover.FirstIds(remaining)}); nothing was deleted");
             }
         }
 

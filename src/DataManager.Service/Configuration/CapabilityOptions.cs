@@ -170,6 +170,9 @@ public sealed class BackfillOptions : BindableOptions
     /// <summary>Pages a job fetches ahead, in parallel (written in order).</summary>
     public int Prefetch { get; set; } = 4;
 
+    /// <summary>Pages a job fetches in its turn while other jobs wait (round-robin between jobs).</summary>
+    public int SlicePages { get; set; } = 20;
+
     /// <summary>How often the leader looks for backfill jobs to run.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
 
@@ -187,6 +190,7 @@ public sealed class BackfillOptions : BindableOptions
         BinanceRequestTimeout = reader.Seconds("BINANCE_REQUEST_TIMEOUT_SECONDS", 10, 0.05, 300);
         PollInterval = reader.Seconds("BACKFILL_POLL_INTERVAL", 5, 0.05, 3_600);
         Prefetch = reader.WholeNumber("BACKFILL_PREFETCH", 4, 1, 32);
+        SlicePages = reader.WholeNumber("BACKFILL_SLICE_PAGES", 20, 1, 10_000);
         MaxJobRange = TimeSpan.FromDays(reader.WholeNumber("BACKFILL_MAX_RANGE_DAYS", 366, 1, 3_650));
         RetentionDays = reader.WholeNumber("BACKFILL_RETENTION_DAYS", 30, 1, 3_650);
         Enabled = reader.Bool("ENABLE_BACKFILLER", false);

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using DataManager.Auditing;
 using DataManager.Backfill;
 using DataManager.Candles;
+using DataManager.Incidents;
 using Prometheus;
 
 namespace DataManager.Hosting;
@@ -9,8 +10,8 @@ namespace DataManager.Hosting;
 /// <summary>
 /// Every series the dashboard or an alert reads exists from the start, at 0, on every replica and with any
 /// capability off: Grafana then shows 0 instead of "no data", and rate() and increase() have a starting point.
-/// Only values that are measured per series (health score, open gaps, volatility, last message time) appear
-/// once measured: a 0 there would be a false reading.
+/// Only values that are measured per series (health score, open gaps, volatility, last message time) and the
+/// one series per open incident appear once measured: a 0 there would be a false reading.
 /// </summary>
 internal static class MetricsBaseline
 {
@@ -36,10 +37,29 @@ internal static class MetricsBaseline
 
         foreach (var state in Enum.GetValues<BackfillJobState>())
         {
-            BackfillRunner.Jobs.WithLabels(state.ToString().ToLowerInvariant());
+            BackfillQueueMonitor.Jobs.WithLabels(state.ToString().ToLowerInvariant());
         }
 
         BinanceWeightLimiter.Requests.WithLabels("200");
+        foreach (var severity in Enum.GetValues<IncidentSeverity>())
+        {
+            foreach (var kind in Enum.GetValues<IncidentKind>())
+            {
+                IncidentMetrics.Open.WithLabels(IncidentMetrics.Name(severity), IncidentMetrics.Name(kind));
+                IncidentMetrics.Opened.WithLabels(IncidentMetrics.Name(severity), IncidentMetrics.Name(kind));
+            }
+        }
+
+        foreach (var cause in Enum.GetValues<ResolutionCause>())
+        {
+            IncidentMetrics.RepairSeconds.WithLabels(IncidentMetrics.Name(cause));
+        }
+
+        foreach (var timeframe in series.Select(key => key.Timeframe.Name).Distinct())
+        {
+            IncidentMetrics.DetectSeconds.WithLabels(timeframe);
+        }
+
         foreach (var key in series)
         {
             string[] labels = [key.Symbol, key.Timeframe.Name];
@@ -49,6 +69,10 @@ internal static class MetricsBaseline
             AuditMetrics.SeriesErrors.WithLabels(labels);
             BackfillPlanner.Triggered.WithLabels(labels);
             BackfillRunner.Written.WithLabels(labels);
+            IncidentMetrics.CandlesTotal.WithLabels(labels);
+            IncidentMetrics.CandlesGood.WithLabels(labels);
+            IncidentMetrics.FreshnessMinutesTotal.WithLabels(labels);
+            IncidentMetrics.FreshnessMinutesGood.WithLabels(labels);
         }
     }
 }

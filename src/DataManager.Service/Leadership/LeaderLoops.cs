@@ -22,11 +22,25 @@ public interface ILeaderLoop
     Task RunOnceAsync(LeadershipTicket leadership, CancellationToken cancellationToken);
 }
 
-/// <summary>Runs every <see cref="ILeaderLoop"/> while this replica leads, and stops each the moment leadership ends.</summary>
-public sealed partial class LeaderLoopHost(IEnumerable<ILeaderLoop> loops, LeaderElector elector, TimeProvider time, ILogger<LeaderLoopHost> logger) : BackgroundService
+/// <summary>
+/// Runs every <see cref="ILeaderLoop"/> while this replica leads, and stops each the moment leadership ends.
+/// No loop starts before the store is initialised (with election off this replica leads from its first instant).
+/// </summary>
+public sealed partial class LeaderLoopHost(IEnumerable<ILeaderLoop> loops, LeaderElector elector, Storage.StoreReadiness storeReadiness, TimeProvider time, ILogger<LeaderLoopHost> logger) : BackgroundService
 {
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(loops.Select(loop => RunLoopAsync(loop, stoppingToken)));
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await storeReadiness.WaitAsync(stoppingToken);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
+        await Task.WhenAll(loops.Select(loop => RunLoopAsync(loop, stoppingToken)));
+    }
 
     private async Task RunLoopAsync(ILeaderLoop loop, CancellationToken stoppingToken)
     {

@@ -53,6 +53,9 @@ public interface IBackfillJobStore
     /// <summary>Oldest first, optionally of one state.</summary>
     Task<IReadOnlyList<BackfillJob>> ListAsync(BackfillJobState? state, int limit, CancellationToken cancellationToken);
 
+    /// <summary>Newest first (created, then id, descending), optionally of one state, strictly after <paramref name="after"/> in that order.</summary>
+    Task<IReadOnlyList<BackfillJob>> ListNewestAsync(BackfillJobState? state, BackfillJobPosition? after, int limit, CancellationToken cancellationToken);
+
     /// <summary>Deletes completed, failed and cancelled jobs created before <paramref name="createdBefore"/>; pending and running jobs stay.</summary>
     Task<long> PruneFinishedAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken);
 

@@ -130,6 +130,45 @@ public abstract class DuplicateRemovalContractTests : IDisposable
         await Assert.ThrowsAsync<ArgumentException>(() => candles.RemoveDuplicatesAsync(series, [(Day.AddHours(20), "legacy-20", ["legacy-20"])], Ct));
     }
 
+    [Fact]
+    public async Task Removals_rolled_back_by_concurrent_inserts_archive_each_row_once()
+    {
+        var (candles, store, _) = await SeededAsync(DuplicateResolutionStrategy.KeepNewest);
+        var series = new SeriesKey("BTCUSDT", H1);
+        var remover = new DuplicateRemover(candles, new RacingWriter(candles, series, Day.AddHours(11)), store,
+            Microsoft.Extensions.Options.Options.Create(new AuditOptions { DuplicateRemoval = true, Strategy = DuplicateResolutionStrategy.KeepNewest }),
+            _time, Microsoft.Extensions.Logging.Abstractions.NullLogger<DuplicateRemover>.Instance);
+        DuplicateFinding[] duplicates = [new(Day.AddHours(11), 3), new(Day.AddHours(20), 2)];
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            var aborted = await Assert.ThrowsAsync<DuplicateRemovalAbortedException>(() => remover.RemoveAsync(series, duplicates, 1, Ct));
+            Assert.True(aborted.Message.Length < 300, aborted.Message);
+        }
+
+        var archived = await store.ListAsync("BTCUSDT", "1h", Ct);
+        Assert.Equal(archived.Count, archived.Select(a => a.Row.Id).Distinct().Count());
+        Assert.Single(archived, a => a.Row.Id == "legacy-11-b");
+    }
+
+    /// <summary>The extractor writes one more row at an open time just before each removal (a real insert on the real database).</summary>
+    private sealed class RacingWriter(SqlCandleStore candles, SeriesKey series, DateTime openTime) : ICandleWriter
+    {
+        private int _inserted;
+
+        public Task<int> InsertIgnoreAsync(Timeframe timeframe, IReadOnlyList<Candle> rows, CancellationToken cancellationToken) =>
+            candles.InsertIgnoreAsync(timeframe, rows, cancellationToken);
+
+        public Task<int> InsertMissingAsync(SeriesKey key, IReadOnlyList<Candle> rows, CancellationToken cancellationToken) =>
+            candles.InsertMissingAsync(key, rows, cancellationToken);
+
+        public async Task<int> RemoveDuplicatesAsync(SeriesKey key, IReadOnlyList<(DateTime OpenTime, string KeepId, IReadOnlyList<string> RemoveIds)> removals, CancellationToken cancellationToken)
+        {
+            var row = DemoCandles.Make(series.Symbol, series.Timeframe, openTime, 1m, 2m, 0.5m, 1.5m, 1m, 1) with { Id = $"racing-{++_inserted}", ExtractedAt = openTime };
+            await candles.InsertIgnoreAsync(series.Timeframe, [row], cancellationToken);
+            return await candles.RemoveDuplicatesAsync(key, removals, cancellationToken);
+        }
+    }
+
     public void Dispose() => CandleDatabases.RemoveDirectory(_directory);
 }
 

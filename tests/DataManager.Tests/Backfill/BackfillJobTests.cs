@@ -12,6 +12,7 @@ using DataManager.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
 namespace DataManager.Tests.Backfill;
@@ -96,16 +97,19 @@ public sealed class BackfillJobTests(MariaDbServer mariaDb) : IDisposable
         await using var fake = await FakeBinance.StartAsync();
         var rig = await RigAsync(fake);
         var job = await NewJobAsync(rig.Store, Start, Start.AddMinutes(2000));
+        long? writtenAtCancel = null;
         var progress = new SyncProgress(async j =>
         {
-            if (j.FetchedCandles == 499)
+            if (writtenAtCancel is null)
             {
+                writtenAtCancel = j.WrittenCandles; // the first write: one page, or the few fetched by then
                 Assert.True(await rig.Store.TryUpdateAsync(j with { State = BackfillJobState.Cancelled }, j.Version, Ct));
             }
         });
         var result = await rig.Runner.RunJobAsync(job, 1, Ct, progress);
         Assert.Equal(BackfillJobState.Cancelled, result.State);
-        Assert.Equal(499, await RowsAsync(rig.Candles, Start, Start.AddMinutes(2000)));
+        Assert.InRange(writtenAtCancel!.Value, 499, 1996);
+        Assert.Equal(writtenAtCancel, await RowsAsync(rig.Candles, Start, Start.AddMinutes(2000)));
     }
 
     [Fact]
@@ -237,7 +241,7 @@ public sealed class BackfillJobTests(MariaDbServer mariaDb) : IDisposable
         Assert.Equal((BackfillJobState.Pending, 60L, "manual"), (job!.State, job.ExpectedCandles, job.Trigger));
         Assert.Equal($"/backfill/jobs/{job.Id}", created.Headers.Location?.ToString());
 
-        Assert.Single((await host.Client.GetFromJsonAsync<List<BackfillJob>>("/backfill/jobs?state=pending", StoreJson.Options, Ct))!);
+        Assert.Equal(job.Id, Assert.Single((await host.Client.GetFromJsonAsync<List<BackfillJob>>("/backfill/jobs", StoreJson.Options, Ct))!).Id);
         Assert.Equal(HttpStatusCode.BadRequest, (await host.Client.GetAsync("/backfill/jobs?state=sleeping", Ct)).StatusCode);
         using (var cancel = await host.Client.DeleteAsync($"/backfill/jobs/{job.Id}", Ct))
         {
@@ -246,6 +250,253 @@ public sealed class BackfillJobTests(MariaDbServer mariaDb) : IDisposable
 
         Assert.Equal(HttpStatusCode.Conflict, (await host.Client.DeleteAsync($"/backfill/jobs/{job.Id}", Ct)).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await host.Client.GetAsync("/backfill/jobs/nope", Ct)).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_job_logs_its_start_and_end_a_retry_as_one_warning_and_no_line_per_request()
+    {
+        await using var fake = await FakeBinance.StartAsync();
+        fake.Inject("500");
+        var candles = await CandleDatabases.MariaDbAsync(mariaDb, M1);
+        var store = await StoreAsync("logs");
+        var lines = new RecordingLoggerProvider();
+        var options = new BackfillOptions { BinanceBaseUrl = fake.Url };
+        await using var services = BackfillServices.Build(options, store, candles,
+            logging: builder => builder.AddProvider(lines).SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Information));
+
+        var done = await services.GetRequiredService<BackfillRunner>().RunJobAsync(await NewJobAsync(store, Start, Start.AddMinutes(1200)), 1, Ct);
+        Assert.Equal((BackfillJobState.Completed, 4 * 2L), (done.State, done.WeightUsed)); // three pages and one retry, weight 2 each
+        var entries = lines.Entries;
+        Assert.DoesNotContain(entries, e => e.Category.StartsWith("System.Net.Http", StringComparison.Ordinal) || e.Category.StartsWith("Polly", StringComparison.Ordinal));
+        var retry = Assert.Single(entries, e => e.Level == Microsoft.Extensions.Logging.LogLevel.Warning);
+        Assert.Contains("retry 1", retry.Message, StringComparison.Ordinal);
+        Assert.False(retry.HasException);
+        var runner = entries.Where(e => e.Category == typeof(BackfillRunner).FullName).Select(e => e.Message).ToList();
+        Assert.Equal(2, runner.Count);
+        Assert.Contains("started", runner[0], StringComparison.Ordinal);
+        Assert.Contains("completed: 1200 candles written of 1200 fetched, weight 8", runner[1], StringComparison.Ordinal);
+    }
+
+    private sealed class RecordingLoggerProvider : Microsoft.Extensions.Logging.ILoggerProvider
+    {
+        private readonly List<(string Category, Microsoft.Extensions.Logging.LogLevel Level, string Message, bool HasException)> _entries = [];
+
+        public IReadOnlyList<(string Category, Microsoft.Extensions.Logging.LogLevel Level, string Message, bool HasException)> Entries
+        {
+            get
+            {
+                lock (_entries)
+                {
+                    return [.. _entries];
+                }
+            }
+        }
+
+        public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(RecordingLoggerProvider provider, string category) : Microsoft.Extensions.Logging.ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull => null;
+
+            public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+            public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                lock (provider._entries)
+                {
+                    provider._entries.Add((category, logLevel, formatter(state, exception), exception is not null));
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_job_never_adds_a_row_at_an_open_time_held_under_another_id_and_never_touches_one()
+    {
+        await using var fake = await FakeBinance.StartAsync();
+        var rig = await RigAsync(fake);
+        var series = new SeriesKey("BTCUSDT", M1);
+        var end = Start.AddMinutes(1200);
+        // The extractor's rows under three id formats (older rows may differ), with prices of their own.
+        Candle Seeded(int minute, string id) =>
+            DemoCandles.Make("BTCUSDT", M1, Start.UtcDateTime.AddMinutes(minute), 1m, 2m, 0.5m, 1.5m, 1m, 1) with { Id = id };
+        var seeded = Enumerable.Range(0, 100).Select(i => Seeded(i, Candle.ConventionalId("BTCUSDT", Start.UtcDateTime.AddMinutes(i))))
+            .Concat(Enumerable.Range(500, 100).Select(i => Seeded(i, $"BTCUSDT-1m-{Start.AddMinutes(i):yyyyMMddHHmm}")))
+            .Concat(Enumerable.Range(1000, 50).Select(i => Seeded(i, $"legacy:{i}")))
+            .ToList();
+        Assert.Equal(250, await rig.Candles.InsertIgnoreAsync(M1, seeded, Ct));
+
+        var done = await rig.Runner.RunJobAsync(await NewJobAsync(rig.Store, Start, end), 1, Ct);
+        Assert.Equal(BackfillJobState.Completed, done.State);
+        Assert.Equal((1200L, 950L), (done.FetchedCandles, done.WrittenCandles));
+        var summary = (await rig.Candles.SummarizeAsync(series, Start.UtcDateTime, end.UtcDateTime, Ct)).Value;
+        Assert.Equal((1200L, 1200L), (summary.Rows, summary.DistinctOpenTimes)); // COUNT(*) = COUNT(DISTINCT timestamp)
+        var after = (await rig.Candles.RowsAtAsync(series, [.. seeded.Select(c => c.Timestamp)], Ct)).Value;
+        Assert.Equal(seeded.OrderBy(c => c.Timestamp), after.OrderBy(c => c.Timestamp)); // every column as it was
+    }
+
+    [Fact]
+    public async Task A_job_left_running_by_another_incarnation_under_the_same_term_is_taken_over_within_one_poll()
+    {
+        await using var fake = await FakeBinance.StartAsync();
+        var rig = await RigAsync(fake);
+        var end = Start.AddMinutes(1500);
+        // Election off (term 0 forever), and the process running the job was killed after its first page.
+        var first = await rig.Candles.InsertMissingAsync(new SeriesKey("BTCUSDT", M1), await rig.Services.GetRequiredService<BinanceClient>().GetKlinesAsync("BTCUSDT", M1, BinanceWeights.Plan(Start, end, M1.Interval).First(), Ct), Ct);
+        var job = await NewJobAsync(rig.Store, Start, end);
+        Assert.True(await rig.Store.TryUpdateAsync(job with
+        {
+            State = BackfillJobState.Running, Term = 0, Owner = "test-pod", OwnerIncarnation = "killed", Attempts = 1,
+            Cursor = Start.AddMinutes(499), FetchedCandles = 499, WrittenCandles = first,
+        }, 0, Ct));
+
+        await rig.Runner.RunOnceAsync(new DataManager.Leadership.LeadershipTicket(0, Ct), Ct);
+        var resumed = await rig.Store.GetAsync(job.Id, Ct);
+        Assert.Equal(BackfillJobState.Completed, resumed!.State);
+        Assert.Equal((0L, 2, 1500L, 1500L), (resumed.Term, resumed.Attempts, resumed.FetchedCandles, resumed.WrittenCandles));
+        Assert.NotEqual("killed", resumed.OwnerIncarnation);
+        Assert.Equal(("test-pod", 1500L), (resumed.Owner, await RowsAsync(rig.Candles, Start, end)));
+        Assert.Equal(1 + 3, fake.Requests); // resumed from the cursor: the first page is not asked for again
+    }
+
+    [Fact]
+    public async Task A_range_reaching_past_the_last_closed_candle_is_never_confirmed_empty_nor_written_open()
+    {
+        await using var fake = await FakeBinance.StartAsync();
+        var rig = await RigAsync(fake);
+        var closedUntil = BackfillRunner.ClosedUntil(DateTimeOffset.UtcNow, M1);
+        var from = closedUntil.AddMinutes(-10);
+        // Not through the API (which clamps it): an auto job or an older client's job, 10 minutes past and 10 hours ahead.
+        var done = await rig.Runner.RunJobAsync(await NewJobAsync(rig.Store, from, closedUntil.AddHours(10)), 1, Ct);
+        Assert.Equal(BackfillJobState.Completed, done.State);
+        Assert.Empty(done.ConfirmedEmpty); // the second page, all future, came back empty: that says nothing
+        Assert.InRange(done.WrittenCandles, 10, 11); // the closed ones (one more if a minute turned meanwhile), never the open one
+        var rows = await RowsAsync(rig.Candles, from, closedUntil.AddHours(10));
+        Assert.Equal(done.WrittenCandles, rows);
+        var newest = (await rig.Candles.ReadLatestAsync(new SeriesKey("BTCUSDT", M1), 1, closedUntil.UtcDateTime.AddHours(10), Ct)).Value.Single();
+        Assert.True(newest.OpenTime.AddMinutes(1) <= DateTime.UtcNow, $"the candle opened at {newest.OpenTime:O} had not closed");
+    }
+
+    [Fact]
+    public async Task A_short_job_is_not_stuck_behind_long_ones()
+    {
+        await using var fake = await FakeBinance.StartAsync();
+        var rig = await RigAsync(fake, new BackfillOptions { SlicePages = 2, Prefetch = 2 });
+        var series = new SeriesKey("BTCUSDT", M1);
+        var created = DateTimeOffset.UtcNow;
+        var longJobs = new List<BackfillJob>();
+        for (var i = 0; i < 3; i++)
+        {
+            // Three 8-page jobs created first, then a 1-page one: oldest first, it would wait for all of them.
+            var job = BackfillJobs.New(series, Start.AddDays(-i - 1), Start.AddDays(-i - 1).AddMinutes(8 * 499), "manual", created.AddMilliseconds(i));
+            await rig.Store.CreateAsync(job, Ct);
+            longJobs.Add(job);
+        }
+
+        var shortJob = BackfillJobs.New(series, Start, Start.AddHours(2), "auto", created.AddMilliseconds(10));
+        await rig.Store.CreateAsync(shortJob, Ct);
+
+        await rig.Runner.RunOnceAsync(new DataManager.Leadership.LeadershipTicket(1, Ct), Ct);
+        var jobs = await rig.Store.ListAsync(null, 10, Ct);
+        Assert.All(jobs, j => Assert.Equal(BackfillJobState.Completed, j.State));
+        var shortDone = jobs.Single(j => j.Id == shortJob.Id).FinishedAt!.Value;
+        Assert.All(jobs.Where(j => j.Id != shortJob.Id), j => Assert.True(shortDone < j.FinishedAt, $"the short job ended at {shortDone:O}, a long one at {j.FinishedAt:O}"));
+        Assert.Equal(3 * 8 + 1, fake.Requests); // turns cost no extra request: each page is asked for once
+    }
+
+    [Fact]
+    public async Task A_leader_without_backfill_says_so_in_the_waiting_jobs_once()
+    {
+        var store = await StoreAsync("queue");
+        var job = BackfillJobs.New(new SeriesKey("BTCUSDT", M1), Start, Start.AddHours(1), "manual", DateTimeOffset.UtcNow.AddMinutes(-20));
+        await store.CreateAsync(job, Ct);
+        var monitor = new BackfillQueueMonitor(store, Options.Create(new BackfillOptions { Enabled = false }), Options.Create(new ServiceOptions { PodId = "data-manager-1" }), TimeProvider.System);
+
+        await monitor.RunOnceAsync(new DataManager.Leadership.LeadershipTicket(3, Ct), Ct);
+        var waiting = await store.GetAsync(job.Id, Ct);
+        Assert.Equal((BackfillJobState.Pending, BackfillQueueMonitor.WaitingMessage("data-manager-1")), (waiting!.State, waiting.LastError));
+
+        await monitor.RunOnceAsync(new DataManager.Leadership.LeadershipTicket(3, Ct), Ct);
+        Assert.Equal(waiting.Version, (await store.GetAsync(job.Id, Ct))!.Version); // said once, not rewritten every poll
+    }
+
+    [Fact]
+    public async Task Posting_a_job_where_backfill_is_disabled_is_a_409_that_says_so()
+    {
+        var store = await StoreAsync("disabled");
+        await using var host = await ApiHostAsync(store, backfill: false);
+        using var response = await host.Client.PostAsJsonAsync("/backfill/jobs", new { symbol = "BTCUSDT", timeframe = "1m", from = Start, to = Start.AddHours(1) }, Ct);
+        Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
+        Assert.Contains(BackfillEndpoints.Disabled, await response.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        Assert.Empty(await store.ListAsync(null, 10, Ct));
+        var metrics = await host.Client.GetStringAsync("/metrics", Ct);
+        Assert.Matches(@"(?m)^data_manager_backfill_oldest_pending_seconds \d", metrics); // exported from the start (tests share the registry)
+    }
+
+    [Fact]
+    public async Task The_api_clamps_a_range_to_the_last_closed_candle_and_refuses_future_and_impossible_years()
+    {
+        var store = await StoreAsync("ranges");
+        await using var host = await ApiHostAsync(store);
+        var closedUntil = BackfillRunner.ClosedUntil(DateTimeOffset.UtcNow, M1);
+        using (var clamped = await host.Client.PostAsJsonAsync("/backfill/jobs", new { symbol = "btcusdt", timeframe = "1m", from = closedUntil.AddHours(-2).ToString("O"), to = closedUntil.AddHours(5).ToString("O") }, Ct))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, clamped.StatusCode);
+            var job = await clamped.Content.ReadFromJsonAsync<BackfillJob>(StoreJson.Options, Ct);
+            Assert.Equal("BTCUSDT", job!.Symbol);
+            Assert.InRange(job.To, closedUntil, closedUntil.AddMinutes(1)); // a minute may have turned meanwhile
+            Assert.InRange(job.ExpectedCandles, 120, 121);
+        }
+
+        async Task RefusedAsync(string field, object body)
+        {
+            using var response = await host.Client.PostAsJsonAsync("/backfill/jobs", body, Ct);
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Contains($"\"{field}\"", await response.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        }
+
+        await RefusedAsync("from", new { symbol = "BTCUSDT", timeframe = "1m", from = closedUntil.AddHours(1).ToString("O"), to = closedUntil.AddHours(2).ToString("O") });
+        await RefusedAsync("from", new { symbol = "BTCUSDT", timeframe = "1m", from = "0001-01-01T00:00:00Z", to = "0001-01-02T00:00:00Z" });
+        await RefusedAsync("from", new { symbol = "BTCUSDT", timeframe = "1m", from = "2019-08-31T00:00:00Z", to = "2019-09-02T00:00:00Z" });
+        await RefusedAsync("to", new { symbol = "BTCUSDT", timeframe = "1m", from = "2024-01-01T00:00:00Z", to = "9999-12-31T00:00:00Z" });
+        await RefusedAsync("from", new { symbol = "BTCUSDT", timeframe = "1m", from = "2024-01-01T00:00:00", to = "2024-01-02T00:00:00Z" }); // no offset
+        Assert.Single(await store.ListAsync(null, 10, Ct));
+    }
+
+    [Fact]
+    public async Task Jobs_are_listed_newest_first_a_page_at_a_time()
+    {
+        var store = await StoreAsync("paging");
+        var series = new SeriesKey("BTCUSDT", M1);
+        var created = DateTimeOffset.UtcNow.AddHours(-1);
+        var ids = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            var job = BackfillJobs.New(series, Start, Start.AddHours(1), "auto", created.AddSeconds(i)) with { State = i == 2 ? BackfillJobState.Failed : BackfillJobState.Completed };
+            await store.CreateAsync(job, Ct);
+            ids.Add(job.Id);
+        }
+
+        await using var host = await ApiHostAsync(store);
+        var seen = new List<string>();
+        var url = "/backfill/jobs?limit=2";
+        for (var pages = 0; url is not null; pages++)
+        {
+            Assert.True(pages < 3);
+            using var response = await host.Client.GetAsync(url, Ct);
+            seen.AddRange((await response.Content.ReadFromJsonAsync<List<BackfillJob>>(StoreJson.Options, Ct))!.Select(j => j.Id));
+            url = response.Headers.TryGetValues("X-Next-Cursor", out var next) ? $"/backfill/jobs?limit=2&cursor={Uri.EscapeDataString(next.Single())}" : null;
+        }
+
+        Assert.Equal(Enumerable.Reverse(ids), seen);
+        Assert.Equal([ids[2]], (await host.Client.GetFromJsonAsync<List<BackfillJob>>("/backfill/jobs?state=failed", StoreJson.Options, Ct))!.Select(j => j.Id));
+        Assert.Equal(HttpStatusCode.BadRequest, (await host.Client.GetAsync("/backfill/jobs?cursor=nonsense", Ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await host.Client.GetAsync("/backfill/jobs?limit=0", Ct)).StatusCode);
     }
 
     /// <summary>The audit window is the span the test seeded (a longer one would rightly find a head gap before it).</summary>
@@ -266,11 +517,14 @@ public sealed class BackfillJobTests(MariaDbServer mariaDb) : IDisposable
     }
 
     /// <summary>The real service on the same DATA_DIR: any replica accepts jobs and serves them from the shared store.</summary>
-    private static Task<ServiceHost> ApiHostAsync(SqliteStore store) => ServiceHost.StartAsync(new Dictionary<string, string?>
+    private static Task<ServiceHost> ApiHostAsync(SqliteStore store, bool backfill = true) => ServiceHost.StartAsync(new Dictionary<string, string?>
     {
         ["DATA_DIR"] = Path.GetDirectoryName(store.Path),
         ["ENABLE_AUDITOR"] = "false",
         ["ENABLE_ANALYTICS"] = "false",
+        ["ENABLE_BACKFILLER"] = backfill ? "true" : "false",
+        ["BACKFILL_POLL_INTERVAL"] = "3600", // the API is under test here, not the runner
+        ["BINANCE_FAPI_BASE_URL"] = "http://127.0.0.1:9",
     });
 
     private sealed class SyncProgress(Func<BackfillJob, Task> report) : IProgress<BackfillJob>

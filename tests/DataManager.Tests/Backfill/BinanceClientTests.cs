@@ -154,13 +154,34 @@ public sealed class BinanceClientTests
     }
 
     [Theory]
+    [InlineData("cut")]
+    [InlineData("reset")]
+    [InlineData("stall")]
+    public async Task A_body_cut_reset_or_stalled_mid_way_is_retried_and_pays_its_weight_again(string fault)
+    {
+        await using var fake = await FakeBinance.StartAsync();
+        fake.Inject(fault, fault);
+        var candles = await Client(fake, timeoutSeconds: 0.5).GetKlinesAsync("BTCUSDT", M1, Page(1), Ct);
+        Assert.Equal(499, candles.Count);
+        Assert.Equal(FakeBinance.PriceAt(Day.AddMinutes(499).ToUnixTimeMilliseconds()), candles[0].Open);
+        Assert.Equal(3, fake.Requests);
+        Assert.Equal(3 * 2, fake.WeightServed);
+    }
+
+    [Theory]
     [InlineData("truncated")]
     [InlineData("bad_price")]
-    public async Task A_malformed_page_is_an_error_never_rows(string fault)
+    public async Task A_malformed_page_is_asked_for_again_a_bounded_number_of_times_never_written(string fault)
     {
         await using var fake = await FakeBinance.StartAsync();
         fake.Inject(fault);
-        await Assert.ThrowsAsync<MalformedKlinesException>(() => Client(fake).GetKlinesAsync("BTCUSDT", M1, Page(0), Ct));
+        Assert.Equal(499, (await Client(fake).GetKlinesAsync("BTCUSDT", M1, Page(0), Ct)).Count);
+        Assert.Equal(2, fake.Requests);
+
+        fake.Inject(fault, fault, fault);
+        var error = await Assert.ThrowsAsync<MalformedKlinesException>(() => Client(fake).GetKlinesAsync("BTCUSDT", M1, Page(0), Ct));
+        Assert.Contains($"malformed klines {BinanceClient.MalformedAttempts} times in a row", error.Message, StringComparison.Ordinal);
+        Assert.Equal(2 + BinanceClient.MalformedAttempts, fake.Requests);
     }
 
     [Fact]

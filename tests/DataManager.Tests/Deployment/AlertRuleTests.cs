@@ -14,6 +14,7 @@ public sealed class AlertRuleTests
         "DataManagerNoMessages", "DataManagerMessagesDropped", "DataManagerBackfillFailures", "DataManagerBinanceBanned",
         "DataManagerCompletenessBudgetBurnFast", "DataManagerCompletenessBudgetBurnSlow", "DataManagerFreshnessBudgetBurnFast", "DataManagerFreshnessBudgetBurnSlow",
         "DataManagerSymbolSilent",
+        "DataManagerBackfillPendingTooLong",
     ];
 
     /// <summary>The rendered PrometheusRule's spec: a plain Prometheus rule file.</summary>

@@ -88,6 +88,7 @@ public sealed partial class StartupFactsTests : IDisposable
             "data_manager_audit_integrity_violations_total", "data_manager_volatility_annualized", "data_manager_regime",
             "data_manager_messages_received_total", "data_manager_messages_invalid_total", "data_manager_messages_dropped_total", "data_manager_message_clock_skew_total",
             "data_manager_last_message_timestamp_seconds", "data_manager_message_latency_seconds_bucket", "data_manager_nats_connected", "data_manager_nats_reconnects_total",
+            "data_manager_incident_open_info",
         ];
         var missing = read.Where(name => !measured.Contains(name) && !exported.Contains(name)).Order().ToList();
         Assert.True(missing.Count == 0, "read by the dashboard or an alert but absent at start: " + string.Join(", ", missing));

@@ -59,6 +59,9 @@ public sealed partial class ApiFuzzTests
                 [DataManager.Http.ApiAccessOptions.TokensSetting] = ApiAccessTests.Tokens,
                 ["API_WRITE_RATE_LIMIT"] = "200",
                 ["BACKFILL_MAX_MANUAL_JOBS"] = "50",
+                ["ENABLE_BACKFILLER"] = "true", // else every valid job is a 409; the jobs are never run:
+                ["BACKFILL_POLL_INTERVAL"] = "3600",
+                ["BINANCE_FAPI_BASE_URL"] = "http://127.0.0.1:9",
             });
             using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 8 })
             {

@@ -43,7 +43,7 @@ public sealed class IncidentProofTests(MariaDbServer mariaDb) : IDisposable
         await store.InitializeAsync(Ct);
         var incidents = new SqliteIncidentStore(store.Path);
         var backfill = new BackfillOptions { AutoBackfill = true, MinAutoBackfillGap = TimeSpan.FromHours(1), MaxAutoBackfillJobs = 5, BinanceBaseUrl = fake.Url };
-        await using var services = BackfillServices.Build(backfill, store, candles, time);
+        await using var services = BackfillServices.Build(backfill, store, candles, time: time);
         var runner = services.GetRequiredService<BackfillRunner>();
         var scheduler = AuditSchedulerTests.Scheduler(candles, store, time,
             new SeriesOptions { SupportedPairs = [ok, late], PairsConfigured = true, SupportedTimeframes = [M1] },

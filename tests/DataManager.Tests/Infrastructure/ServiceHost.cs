@@ -40,6 +40,11 @@ public sealed class ServiceHost : IAsyncDisposable
             ["DATA_DIR"] = dataDir,
             ["LOG_LEVEL"] = "warning",
             ["POD_NAME"] = "test-" + port.ToString(CultureInfo.InvariantCulture),
+            // Jobs are accepted (a disabled deployment answers 409) but never run: no poll after the first,
+            // and no request could reach Binance from a test.
+            ["ENABLE_BACKFILLER"] = "true",
+            ["BACKFILL_POLL_INTERVAL"] = "3600",
+            ["BINANCE_FAPI_BASE_URL"] = "http://127.0.0.1:9",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {

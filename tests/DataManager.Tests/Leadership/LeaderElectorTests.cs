@@ -250,7 +250,7 @@ public sealed class LeaderElectorTests : IDisposable
         var store = await StoreAsync();
         var (elector, _) = Elector(store, "pod-a");
         var loop = new CountingLoop();
-        var host = new LeaderLoopHost([loop], elector, TimeProvider.System, NullLogger<LeaderLoopHost>.Instance);
+        var host = new LeaderLoopHost([loop], elector, Ready(), TimeProvider.System, NullLogger<LeaderLoopHost>.Instance);
         await host.StartAsync(Ct);
 
         await Task.Delay(150, Ct);
@@ -266,6 +266,35 @@ public sealed class LeaderElectorTests : IDisposable
         Assert.InRange(loop.Runs, runs, runs + 1);
         Assert.True(loop.LastToken.IsCancellationRequested);
         await host.StopAsync(Ct);
+    }
+
+    [Fact]
+    public async Task Leader_only_loops_start_only_once_the_store_is_ready_even_with_election_off()
+    {
+        var store = new SqliteStore(Path.Combine(_directory, "late.db"));
+        var (elector, _) = Elector(store, "solo", new LeaderElectionOptions { Enabled = false });
+        var readiness = new StoreReadiness();
+        var loop = new CountingLoop();
+        var host = new LeaderLoopHost([loop], elector, readiness, TimeProvider.System, NullLogger<LeaderLoopHost>.Instance);
+        await elector.StartAsync(Ct);
+        await host.StartAsync(Ct);
+        await elector.WaitForLeadershipAsync(Ct).WaitAsync(TimeSpan.FromSeconds(10), Ct); // leader at once: term 0
+
+        await Task.Delay(200, Ct);
+        Assert.Equal(0, loop.Runs); // the store's tables do not exist yet
+
+        await store.InitializeAsync(Ct);
+        readiness.MarkReady();
+        await WaitUntilAsync(() => loop.Runs > 0);
+        await host.StopAsync(Ct);
+        await elector.StopAsync(Ct);
+    }
+
+    private static StoreReadiness Ready()
+    {
+        var readiness = new StoreReadiness();
+        readiness.MarkReady();
+        return readiness;
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition)

@@ -214,6 +214,8 @@ public sealed class MongoQueryShapeTests
         yield return new("jobs: at version", "backfill_jobs", Render(MongoQueries.JobAtVersion("j1", 3)), [], IdIndex);
         yield return new("jobs: in a state", "backfill_jobs", Render(MongoQueries.JobsInState(BackfillJobState.Pending)), Render(MongoQueries.JobsOldestFirst), Keys(("state", 1), ("createdAt", 1), ("_id", 1)));
         yield return new("jobs: all", "backfill_jobs", Render(MongoQueries.JobsInState(null)), Render(MongoQueries.JobsOldestFirst), Keys(("createdAt", 1), ("_id", 1)));
+        yield return new("jobs: newest first in a state", "backfill_jobs", Render(MongoQueries.JobsInStateAfter(BackfillJobState.Failed, null)), Render(MongoQueries.JobsNewestFirst), Keys(("state", 1), ("createdAt", 1), ("_id", 1)));
+        yield return new("jobs: newest first", "backfill_jobs", Render(MongoQueries.JobsInStateAfter(null, null)), Render(MongoQueries.JobsNewestFirst), Keys(("createdAt", 1), ("_id", 1)));
         yield return new("jobs: prune ended", "backfill_jobs", Render(MongoQueries.FinishedJobsCreatedBefore(Cut)), [], Keys(("state", 1), ("createdAt", 1), ("_id", 1)));
         yield return new("lease: acquire, renew, read", "leader_election", Render(MongoQueries.LeaseById("e")), [], IdIndex);
         yield return new("lease: release", "leader_election", Render(MongoQueries.LeaseHeldBy("e", PodA)), [], IdIndex);
@@ -223,6 +225,8 @@ public sealed class MongoQueryShapeTests
         yield return new("audits: one timeframe, any symbol", "audits", Render(MongoQueries.Audits(new AuditQuery(Timeframe: "1h"))), auditsNewest, null);
         Assert.Equal("$group", Render(MongoQueries.JobCountsByState()).Single().GetElement(0).Name);
         yield return new("jobs: count by state", "backfill_jobs", [], [], null);
+        yield return new("jobs: newest first after a position", "backfill_jobs",
+            Render(MongoQueries.JobsInStateAfter(BackfillJobState.Failed, new BackfillJobPosition(Cut, "j9"))), Render(MongoQueries.JobsNewestFirst), null);
     }
 
     /// <summary>
@@ -234,6 +238,7 @@ public sealed class MongoQueryShapeTests
         ["audits: one symbol, any timeframe"] = "the series index narrows to the symbol; its audits within the retention are sorted in memory",
         ["audits: one timeframe, any symbol"] = "the time index is read newest first and filtered on the timeframe; the API's page size bounds it",
         ["jobs: count by state"] = "a $group over every job; ended jobs are pruned after the retention, so the collection stays small",
+        ["jobs: newest first after a position"] = "an $or of createdAt before the position, or equal to it with a smaller _id: each branch is a bounded backwards scan of the same index as the first page",
     };
 
     [Fact]
@@ -262,7 +267,7 @@ public sealed class MongoQueryShapeTests
         var sorts = new[]
         {
             Render(MongoQueries.AuditsNewestFirst), Render(MongoQueries.CyclesNewestFirst), Render(MongoQueries.HealthNewestFirst),
-            Render(MongoQueries.AnalyticsNewestFirst), Render(MongoQueries.ArchiveOldestFirst), Render(MongoQueries.JobsOldestFirst),
+            Render(MongoQueries.AnalyticsNewestFirst), Render(MongoQueries.ArchiveOldestFirst), Render(MongoQueries.JobsOldestFirst), Render(MongoQueries.JobsNewestFirst),
             Render(MongoQueries.AuditsLatestPerSeries())[0]["$sort"].AsBsonDocument, Render(MongoQueries.AnalyticsLatest("B", "1h"))[1]["$sort"].AsBsonDocument,
         };
         Assert.All(sorts, sort => Assert.Equal("_id", sort.Names.Last()));
@@ -423,6 +428,11 @@ public sealed class MongoQueryShapeTests
         var prune = Render(MongoQueries.FinishedJobsCreatedBefore(new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero)));
         Assert.Equal(new BsonArray { "Completed", "Failed", "Cancelled" }, prune["state"]["$in"]);
         Assert.Equal(BsonType.DateTime, prune["createdAt"]["$lt"].BsonType);
+        var at = new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
+        Assert.Equal(
+            """{ "state" : "Failed", "$or" : [{ "createdAt" : { "$lt" : { "$date" : "2026-11-01T00:00:00Z" } } }, { "createdAt" : { "$date" : "2026-11-01T00:00:00Z" }, "_id" : { "$lt" : "j9" } }] }""",
+            Json(Render(MongoQueries.JobsInStateAfter(BackfillJobState.Failed, new BackfillJobPosition(at, "j9")))));
+        Assert.Equal("{ }", Json(Render(MongoQueries.JobsInStateAfter(null, null))));
     }
 
     [Fact]
@@ -481,10 +491,14 @@ public sealed class MongoQueryShapeTests
             CreatedAt = DateTimeOffset.UnixEpoch,
             UpdatedAt = DateTimeOffset.UnixEpoch,
             Version = 4,
+            Owner = "pod-0",
+            OwnerIncarnation = "4f1c",
+            WeightUsed = 42,
             ConfirmedEmpty = [new EmptyRange(DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch.AddMinutes(5))],
         };
         var jobDocument = job.ToBsonDocument();
         Assert.Equal("Running", jobDocument["state"].AsString);
+        Assert.Equal("4f1c", jobDocument["ownerIncarnation"].AsString);
         Assert.Equal(BsonType.DateTime, jobDocument["confirmedEmpty"][0]["from"].BsonType);
         var jobBack = BsonSerializer.Deserialize<BackfillJob>(jobDocument);
         Assert.Equal(DataManager.Storage.StoreJson.Serialize(job), DataManager.Storage.StoreJson.Serialize(jobBack));

@@ -234,6 +234,39 @@ public abstract partial class StoreContractTests
     }
 
     [Fact]
+    public async Task A_backfill_job_keeps_its_owner_incarnation_and_weight()
+    {
+        var store = await CreateStoreAsync<IBackfillJobStore>();
+        var job = Job("j", T0);
+        await store.CreateAsync(job, Ct);
+        Assert.True(await store.TryUpdateAsync(job with { State = BackfillJobState.Running, Owner = "pod-0", OwnerIncarnation = "4f1c", WeightUsed = 42 }, 0, Ct));
+
+        var read = await store.GetAsync("j", Ct);
+        Assert.Equal(("pod-0", "4f1c", 42L), (read!.Owner, read.OwnerIncarnation, read.WeightUsed));
+        Assert.Equal("4f1c", Assert.Single(await store.ListAsync(BackfillJobState.Running, 10, Ct)).OwnerIncarnation);
+    }
+
+    [Fact]
+    public async Task Backfill_jobs_page_newest_first_after_a_position()
+    {
+        var store = await CreateStoreAsync<IBackfillJobStore>();
+        // Two jobs created in the same millisecond: the id orders them.
+        foreach (var (id, minute, state) in new[] { ("a", 0, BackfillJobState.Completed), ("b", 1, BackfillJobState.Failed), ("c", 1, BackfillJobState.Completed), ("d", 2, BackfillJobState.Completed) })
+        {
+            await store.CreateAsync(Job(id, T0.AddMinutes(minute), state), Ct);
+        }
+
+        var first = await store.ListNewestAsync(null, null, 2, Ct);
+        Assert.Equal(["d", "c"], first.Select(j => j.Id).ToArray());
+        var second = await store.ListNewestAsync(null, BackfillJobPosition.Of(first[^1]), 2, Ct);
+        Assert.Equal(["b", "a"], second.Select(j => j.Id).ToArray());
+        Assert.Empty(await store.ListNewestAsync(null, BackfillJobPosition.Of(second[^1]), 2, Ct));
+        Assert.Equal(["c", "a"], (await store.ListNewestAsync(BackfillJobState.Completed, BackfillJobPosition.Of(first[0]), 10, Ct)).Select(j => j.Id).ToArray());
+        Assert.True(BackfillJobPosition.TryParse(BackfillJobPosition.Of(first[^1]).ToString(), out var position));
+        Assert.Equal(BackfillJobPosition.Of(first[^1]), position);
+    }
+
+    [Fact]
     public async Task Analytics_latest_takes_each_metric_group_and_history_filters()
     {
         var store = await CreateStoreAsync<IAnalyticsStore>();

@@ -260,7 +260,19 @@ public static class MongoQueries
     public static FilterDefinition<BackfillJob> JobsInState(BackfillJobState? state) =>
         state is null ? Builders<BackfillJob>.Filter.Empty : Builders<BackfillJob>.Filter.Eq(j => j.State, state.Value);
 
+    /// <summary>Jobs of a state (or all) that come after <paramref name="after"/> newest first: created earlier, or at the same time with a smaller id.</summary>
+    public static FilterDefinition<BackfillJob> JobsInStateAfter(BackfillJobState? state, BackfillJobPosition? after)
+    {
+        var f = Builders<BackfillJob>.Filter;
+        return after is null
+            ? JobsInState(state)
+            : JobsInState(state) & (f.Lt(j => j.CreatedAt, after.CreatedAt) | (f.Eq(j => j.CreatedAt, after.CreatedAt) & f.Lt(j => j.Id, after.Id)));
+    }
+
     public static SortDefinition<BackfillJob> JobsOldestFirst { get; } = Builders<BackfillJob>.Sort.Ascending(j => j.CreatedAt).Ascending(j => j.Id);
+
+    /// <summary>The API's listing order: served backwards by (state, createdAt, _id) and (createdAt, _id).</summary>
+    public static SortDefinition<BackfillJob> JobsNewestFirst { get; } = Builders<BackfillJob>.Sort.Descending(j => j.CreatedAt).Descending(j => j.Id);
 
     /// <summary>
     /// One document per state present, <c>{ _id: "Running", count: 3 }</c>; the field is the mapped <c>state</c>.

@@ -149,6 +149,9 @@ public sealed class MongoStore : IAuditStore, IHealthScoreStore, IBackfillJobSto
     public async Task<IReadOnlyList<BackfillJob>> ListAsync(BackfillJobState? state, int limit, CancellationToken cancellationToken) =>
         await Jobs.Find(MongoQueries.JobsInState(state)).Sort(MongoQueries.JobsOldestFirst).Limit(limit).ToListAsync(cancellationToken);
 
+    public async Task<IReadOnlyList<BackfillJob>> ListNewestAsync(BackfillJobState? state, BackfillJobPosition? after, int limit, CancellationToken cancellationToken) =>
+        await Jobs.Find(MongoQueries.JobsInStateAfter(state, after)).Sort(MongoQueries.JobsNewestFirst).Limit(limit).ToListAsync(cancellationToken);
+
     public async Task<long> PruneFinishedAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken) =>
         (await Jobs.DeleteManyAsync(MongoQueries.FinishedJobsCreatedBefore(createdBefore), cancellationToken)).DeletedCount;
 

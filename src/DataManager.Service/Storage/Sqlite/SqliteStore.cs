@@ -191,6 +191,16 @@ public sealed class SqliteStore(string path) : IAuditStore, IHealthScoreStore, I
             "SELECT body FROM backfill_jobs WHERE ($state IS NULL OR state = $state) ORDER BY created_at, id LIMIT $limit;",
             cancellationToken, ("$state", state is null ? null : StateName(state.Value)), ("$limit", limit));
 
+    public Task<IReadOnlyList<BackfillJob>> ListNewestAsync(BackfillJobState? state, BackfillJobPosition? after, int limit, CancellationToken cancellationToken) =>
+        QueryBodiesAsync<BackfillJob>(
+            """
+            SELECT body FROM backfill_jobs
+            WHERE ($state IS NULL OR state = $state) AND ($at IS NULL OR created_at < $at OR (created_at = $at AND id < $id))
+            ORDER BY created_at DESC, id DESC LIMIT $limit;
+            """,
+            cancellationToken, ("$state", state is null ? null : StateName(state.Value)), ("$at", after is null ? null : Ms(after.CreatedAt)),
+            ("$id", after?.Id), ("$limit", limit));
+
     public async Task<bool> TryUpdateAsync(BackfillJob job, long expectedVersion, CancellationToken cancellationToken)
     {
         var stored = job with { Version = expectedVersion + 1 };
