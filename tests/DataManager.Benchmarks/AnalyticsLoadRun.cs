@@ -28,53 +28,41 @@ public static class AnalyticsLoadRun
         var candles = args.SkipWhile(a => a != "--candles").Skip(1).Select(int.Parse).FirstOrDefault(500);
         var timeframes = Timeframe.ExtractorDefaults;
         var symbolsNeeded = counts.Max() / timeframes.Count;
-        LocalMariaDb? local = null;
-        var admin = Environment.GetEnvironmentVariable("MYSQL_BENCH_URI") is { Length: > 0 } uri && MySqlUri.TryParse(uri, out var cs, out _)
-            ? new MySqlConnectionStringBuilder(cs) { Database = "" }.ConnectionString
-            : (local = await LocalMariaDb.StartAsync("512M")).AdminConnectionString;
-        try
-        {
-            var database = await LocalMariaDb.CreateDatabaseAsync(admin);
-            var load = Stopwatch.StartNew();
-            await LoadAsync(database, timeframes, symbolsNeeded, candles);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"loaded {symbolsNeeded} symbols x {timeframes.Count} timeframes x {candles} candles ({symbolsNeeded * timeframes.Count * candles:N0} rows) in {load.Elapsed.TotalSeconds:F1} s"));
+        await using var mariaDb = await BenchMariaDb.StartAsync("512M");
+        var admin = mariaDb.AdminConnectionString;
+        var database = await LocalMariaDb.CreateDatabaseAsync(admin);
+        var load = Stopwatch.StartNew();
+        await LoadAsync(database, timeframes, symbolsNeeded, candles);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"loaded {symbolsNeeded} symbols x {timeframes.Count} timeframes x {candles} candles ({symbolsNeeded * timeframes.Count * candles:N0} rows) in {load.Elapsed.TotalSeconds:F1} s"));
 
-            var source = new SqlCandleStore(new MySqlCandleDialect(database), NullLogger<SqlCandleStore>.Instance);
-            Console.WriteLine();
-            Console.WriteLine("| series | cycle | wall | CPU | allocated | managed heap peak | heap after a collection, peak | results |");
-            Console.WriteLine("|---|---|---|---|---|---|---|---|");
-            foreach (var n in counts)
-            {
-                var store = new CountingAnalyticsStore();
-                var readiness = new CandleReadiness();
-                readiness.MarkReady();
-                var scheduler = new AnalyticsScheduler(source, store,
-                    Options.Create(new AnalyticsOptions { LookbackCandles = candles }),
-                    Options.Create(new SeriesOptions { SupportedPairs = [.. Enumerable.Range(1, n / timeframes.Count).Select(Symbol)], PairsConfigured = true }),
-                    Options.Create(new CandleDatabaseOptions { MySqlConnectionString = database }),
-                    readiness, new FixedTime(End.AddSeconds(1)), NullLogger<AnalyticsScheduler>.Instance);
-                for (var cycle = 1; cycle <= 3; cycle++)
-                {
-                    var run = await MeasureAsync(() => scheduler.RunCycleAsync(1, CancellationToken.None));
-                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"| {n:N0} | {(cycle == 1 ? "first" : cycle.ToString(CultureInfo.InvariantCulture))} | {run.Wall:F2} s | {run.Cpu:F2} s | {run.Allocated / 1048576.0:F0} MB | {run.PeakHeap / 1048576.0:F0} MB | {run.PeakLive / 1048576.0:F0} MB | {run.Results:N0} |"));
-                }
-            }
-
-            await BreakDownAsync(source, timeframes, symbolsNeeded, candles);
-            using var self = Process.GetCurrentProcess();
-            self.Refresh();
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"process peak RSS: {self.PeakWorkingSet64 / 1048576.0:F0} MB"));
-            return 0;
-        }
-        finally
+        var source = new SqlCandleStore(new MySqlCandleDialect(database), NullLogger<SqlCandleStore>.Instance);
+        Console.WriteLine();
+        Console.WriteLine("| series | cycle | wall | CPU | allocated | managed heap peak | heap after a collection, peak | results |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|");
+        foreach (var n in counts)
         {
-            if (local is not null)
+            var store = new CountingAnalyticsStore();
+            var readiness = new CandleReadiness();
+            readiness.MarkReady();
+            var scheduler = new AnalyticsScheduler(source, store,
+                Options.Create(new AnalyticsOptions { LookbackCandles = candles }),
+                Options.Create(new SeriesOptions { SupportedPairs = [.. Enumerable.Range(1, n / timeframes.Count).Select(Symbol)], PairsConfigured = true }),
+                Options.Create(new CandleDatabaseOptions { MySqlConnectionString = database }),
+                readiness, new FixedTime(End.AddSeconds(1)), NullLogger<AnalyticsScheduler>.Instance);
+            for (var cycle = 1; cycle <= 3; cycle++)
             {
-                await local.DisposeAsync();
+                var run = await MeasureAsync(() => scheduler.RunCycleAsync(1, CancellationToken.None));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"| {n:N0} | {(cycle == 1 ? "first" : cycle.ToString(CultureInfo.InvariantCulture))} | {run.Wall:F2} s | {run.Cpu:F2} s | {run.Allocated / 1048576.0:F0} MB | {run.PeakHeap / 1048576.0:F0} MB | {run.PeakLive / 1048576.0:F0} MB | {run.Results:N0} |"));
             }
         }
+
+        await BreakDownAsync(source, timeframes, symbolsNeeded, candles);
+        using var self = Process.GetCurrentProcess();
+        self.Refresh();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"process peak RSS: {self.PeakWorkingSet64 / 1048576.0:F0} MB"));
+        return 0;
     }
 
     /// <summary>The largest cycle's parts alone: the reads, the metric groups, one timeframe's correlation matrix.</summary>

@@ -26,72 +26,60 @@ public static class AuditCliRun
         var rows = int.Parse(Arg(args, "--rows", "1000000"), CultureInfo.InvariantCulture);
         var runs = int.Parse(Arg(args, "--runs", "3"), CultureInfo.InvariantCulture);
         var variants = ("|" + Arg(args, "--variants", "")).Split('|').Select(v => v.Trim()).Distinct().ToList();
-        LocalMariaDb? local = null;
-        var admin = Environment.GetEnvironmentVariable("MYSQL_BENCH_URI") is { Length: > 0 } uri && MySqlUri.TryParse(uri, out var cs, out _)
-            ? new MySqlConnectionStringBuilder(cs) { Database = "" }.ConnectionString
-            : (local = await LocalMariaDb.StartAsync("512M")).AdminConnectionString;
-        try
+        await using var mariaDb = await BenchMariaDb.StartAsync("512M");
+        var admin = mariaDb.AdminConnectionString;
+        var database = await LocalMariaDb.CreateDatabaseAsync(admin);
+        var m1 = Timeframe.Parse("1m");
+        Console.WriteLine("loading: " + await AuditLoadRun.LoadSeriesAsync(database, m1, "BTCUSDT", Start, rows, gapEvery: rows / 50));
+        var end = Start.AddMinutes(rows);
+        var builder = new MySqlConnectionStringBuilder(database);
+        var dll = Arg(args, "--dll", ServiceDll()); // e.g. a ReadyToRun publish
+        string[] Audit(DateTime from) => [dll, "audit", "--symbols", "BTCUSDT", "--timeframes", "1m",
+            "--from", from.ToString("O", CultureInfo.InvariantCulture), "--to", end.ToString("O", CultureInfo.InvariantCulture), "--format", "json"];
+
+        var table = new List<string>();
+        foreach (var variant in variants)
         {
-            var database = await LocalMariaDb.CreateDatabaseAsync(admin);
-            var m1 = Timeframe.Parse("1m");
-            Console.WriteLine("loading: " + await AuditLoadRun.LoadSeriesAsync(database, m1, "BTCUSDT", Start, rows, gapEvery: rows / 50));
-            var end = Start.AddMinutes(rows);
-            var builder = new MySqlConnectionStringBuilder(database);
-            var dll = Arg(args, "--dll", ServiceDll()); // e.g. a ReadyToRun publish
-            string[] Audit(DateTime from) => [dll, "audit", "--symbols", "BTCUSDT", "--timeframes", "1m",
-                "--from", from.ToString("O", CultureInfo.InvariantCulture), "--to", end.ToString("O", CultureInfo.InvariantCulture), "--format", "json"];
-
-            var table = new List<string>();
-            foreach (var variant in variants)
+            var environment = new Dictionary<string, string?>
             {
-                var environment = new Dictionary<string, string?>
-                {
-                    ["MYSQL_HOST"] = builder.Server, ["MYSQL_PORT"] = builder.Port.ToString(CultureInfo.InvariantCulture), ["MYSQL_USER"] = builder.UserID,
-                    ["MYSQL_PASSWORD"] = builder.Password, ["MYSQL_DATABASE"] = builder.Database, ["LOG_LEVEL"] = "warning",
-                };
-                foreach (var setting in variant.Split(',', StringSplitOptions.RemoveEmptyEntries))
-                {
-                    environment[setting.Split('=')[0]] = setting.Split('=')[1];
-                }
-
-                var name = variant.Length == 0 ? "as built" : variant;
-                await ProcessSample.RunAsync("dotnet", Audit(Start), environment); // the data cached, the files in the page cache
-                var results = new List<(double Seconds, ProcessSample Sample)>();
-                for (var i = 0; i < runs; i++)
-                {
-                    var run = await ProcessSample.RunAsync("dotnet", Audit(Start), environment);
-                    if (run.ExitCode != 0 || !run.Output.Contains("\"expectedCandles\"", StringComparison.Ordinal))
-                    {
-                        throw new InvalidOperationException($"audit exited {run.ExitCode}: {run.Output[..Math.Min(2000, run.Output.Length)]}");
-                    }
-
-                    results.Add((run.Seconds, run.Sample));
-                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: {run.Seconds:F2} s wall, {run.Sample.CpuSeconds:F2} s CPU, {run.Sample.Memory}"));
-                }
-
-                var nothing = await ProcessSample.RunAsync("dotnet", Audit(end.AddMinutes(-1)), environment);
-                table.Add(string.Create(CultureInfo.InvariantCulture,
-                    $"| {name} | {results.Min(r => r.Seconds):F2} s ({string.Join(", ", results.Select(r => r.Seconds.ToString("F2", CultureInfo.InvariantCulture)))}) | {results.Min(r => r.Sample.CpuSeconds):F2}–{results.Max(r => r.Sample.CpuSeconds):F2} s | {results.Max(r => r.Sample.PeakRssMb):F0} MB | {results.Max(r => r.Sample.PeakAnonymousMb):F0} MB | {results.Max(r => r.Sample.PeakFileMb):F0} MB | {nothing.Seconds:F2} s |"));
+                ["MYSQL_HOST"] = builder.Server, ["MYSQL_PORT"] = builder.Port.ToString(CultureInfo.InvariantCulture), ["MYSQL_USER"] = builder.UserID,
+                ["MYSQL_PASSWORD"] = builder.Password, ["MYSQL_DATABASE"] = builder.Database, ["LOG_LEVEL"] = "warning",
+            };
+            foreach (var setting in variant.Split(',', StringSplitOptions.RemoveEmptyEntries))
+            {
+                environment[setting.Split('=')[0]] = setting.Split('=')[1];
             }
 
-            var candles = new SqlCandleStore(new MySqlCandleDialect(database), NullLogger<SqlCandleStore>.Instance);
-            var auditor = new SeriesAuditor(candles, Options.Create(new AuditOptions()));
-            var warm = await AuditLoadRun.TimeAsync(5, () => auditor.AuditAsync(new SeriesKey("BTCUSDT", m1), Start, end, end, CancellationToken.None));
-
-            Console.WriteLine();
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| fresh process, {rows:N0} 1m candles | best of {runs} (each run) | CPU | peak RSS | private | file-backed | a process auditing 1 candle |"));
-            Console.WriteLine("|---|---|---|---|---|---|---|");
-            table.ForEach(Console.WriteLine);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"warm engine in this process: {warm.Median:F3} s (median of {warm.Runs})"));
-            return 0;
-        }
-        finally
-        {
-            if (local is not null)
+            var name = variant.Length == 0 ? "as built" : variant;
+            await ProcessSample.RunAsync("dotnet", Audit(Start), environment); // the data cached, the files in the page cache
+            var results = new List<(double Seconds, ProcessSample Sample)>();
+            for (var i = 0; i < runs; i++)
             {
-                await local.DisposeAsync();
+                var run = await ProcessSample.RunAsync("dotnet", Audit(Start), environment);
+                if (run.ExitCode != 0 || !run.Output.Contains("\"expectedCandles\"", StringComparison.Ordinal))
+                {
+                    throw new InvalidOperationException($"audit exited {run.ExitCode}: {run.Output[..Math.Min(2000, run.Output.Length)]}");
+                }
+
+                results.Add((run.Seconds, run.Sample));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: {run.Seconds:F2} s wall, {run.Sample.CpuSeconds:F2} s CPU, {run.Sample.Memory}"));
             }
+
+            var nothing = await ProcessSample.RunAsync("dotnet", Audit(end.AddMinutes(-1)), environment);
+            table.Add(string.Create(CultureInfo.InvariantCulture,
+                $"| {name} | {results.Min(r => r.Seconds):F2} s ({string.Join(", ", results.Select(r => r.Seconds.ToString("F2", CultureInfo.InvariantCulture)))}) | {results.Min(r => r.Sample.CpuSeconds):F2}–{results.Max(r => r.Sample.CpuSeconds):F2} s | {results.Max(r => r.Sample.PeakRssMb):F0} MB | {results.Max(r => r.Sample.PeakAnonymousMb):F0} MB | {results.Max(r => r.Sample.PeakFileMb):F0} MB | {nothing.Seconds:F2} s |"));
         }
+
+        var candles = new SqlCandleStore(new MySqlCandleDialect(database), NullLogger<SqlCandleStore>.Instance);
+        var auditor = new SeriesAuditor(candles, Options.Create(new AuditOptions()));
+        var warm = await AuditLoadRun.TimeAsync(5, () => auditor.AuditAsync(new SeriesKey("BTCUSDT", m1), Start, end, end, CancellationToken.None));
+
+        Console.WriteLine();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| fresh process, {rows:N0} 1m candles | best of {runs} (each run) | CPU | peak RSS | private | file-backed | a process auditing 1 candle |"));
+        Console.WriteLine("|---|---|---|---|---|---|---|");
+        table.ForEach(Console.WriteLine);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"warm engine in this process: {warm.Median:F3} s (median of {warm.Runs})"));
+        return 0;
     }
 
     internal static string Arg(string[] args, string name, string fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;

@@ -24,10 +24,8 @@ public static class AuditLoadRun
     public static async Task<int> RunAsync(string[] args)
     {
         var rows = args.SkipWhile(a => a != "--rows").Skip(1).Select(int.Parse).FirstOrDefault(1_000_000);
-        LocalMariaDb? local = null;
-        var admin = Environment.GetEnvironmentVariable("MYSQL_BENCH_URI") is { Length: > 0 } uri && MySqlUri.TryParse(uri, out var cs, out _)
-            ? new MySqlConnectionStringBuilder(cs) { Database = "" }.ConnectionString
-            : (local = await LocalMariaDb.StartAsync("512M")).AdminConnectionString;
+        await using var mariaDb = await BenchMariaDb.StartAsync("512M");
+        var admin = mariaDb.AdminConnectionString;
         var work = LocalServers.TempDirectory("dm-audit-load");
         try
         {
@@ -84,10 +82,6 @@ public static class AuditLoadRun
         finally
         {
             LocalServers.DeleteDirectory(work);
-            if (local is not null)
-            {
-                await local.DisposeAsync();
-            }
         }
     }
 

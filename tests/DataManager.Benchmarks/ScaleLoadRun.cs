@@ -44,24 +44,12 @@ public static class ScaleLoadRun
 
         var counts = AuditCliRun.Arg(args, "--series", "40,400,4000").Split(',').Select(n => int.Parse(n, CultureInfo.InvariantCulture)).ToArray();
         var days = int.Parse(AuditCliRun.Arg(args, "--days", "7"), CultureInfo.InvariantCulture);
-        LocalMariaDb? local = null;
-        var admin = Environment.GetEnvironmentVariable("MYSQL_BENCH_URI") is { Length: > 0 } uri && MySqlUri.TryParse(uri, out var cs, out _)
-            ? new MySqlConnectionStringBuilder(cs) { Database = "" }.ConnectionString
-            : (local = await LocalMariaDb.StartAsync("1G")).AdminConnectionString;
+        await using var mariaDb = await BenchMariaDb.StartAsync("1G");
+        var admin = mariaDb.AdminConnectionString;
         var table = new List<string>();
-        try
+        foreach (var n in counts)
         {
-            foreach (var n in counts)
-            {
-                table.AddRange(await RunAsync(admin, n, days));
-            }
-        }
-        finally
-        {
-            if (local is not null)
-            {
-                await local.DisposeAsync();
-            }
+            table.AddRange(await RunAsync(admin, n, days));
         }
 
         Console.WriteLine();
