@@ -15,19 +15,22 @@ internal abstract class DependencyCheck : IHealthCheck
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         var budget = context.Registration.Timeout > TimeSpan.Zero ? context.Registration.Timeout : ReadinessBudget.PerCheck;
-        var check = Task.Run(() => CheckAsync(context, cancellationToken), cancellationToken);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(budget);
+        var check = Task.Run(() => CheckAsync(context, deadline.Token), deadline.Token);
         try
         {
-            return await check.WaitAsync(budget, cancellationToken);
+            return await check.WaitAsync(deadline.Token);
         }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested || e is OperationCanceledException)
+        catch (Exception e) when (deadline.IsCancellationRequested || e is not OperationCanceledException)
         {
             // The abandoned check may still fail later; observe it so it is not reported as unobserved.
             _ = check.ContinueWith(static t => t.Exception, TaskScheduler.Default);
-            var description = e is OperationCanceledException or TimeoutException
-                ? $"no answer within the check's budget of {budget.TotalSeconds:0.##} s"
-                : e.Message;
-            return new HealthCheckResult(context.Registration.FailureStatus, description, e is TimeoutException ? null : e);
+            // Once the budget is spent, whatever the driver throws (its own cancellation or timeout error, which
+            // differs between drivers and races with ours) means the same thing: the dependency did not answer.
+            return deadline.IsCancellationRequested || e is TimeoutException
+                ? new HealthCheckResult(context.Registration.FailureStatus, $"no answer within the check's budget of {budget.TotalSeconds:0.##} s")
+                : new HealthCheckResult(context.Registration.FailureStatus, e.Message, e);
         }
     }
 
