@@ -1,7 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Threading.RateLimiting;
-using DataManager.Configuration;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.RateLimiting;
 
@@ -22,10 +21,8 @@ public static class ApiHttpExtensions
 
     public const string OtherMethod = "OTHER";
 
-    public static WebApplicationBuilder AddDataManagerHttp(this WebApplicationBuilder builder)
+    public static WebApplicationBuilder AddDataManagerHttp(this WebApplicationBuilder builder, ApiAccessOptions access)
     {
-        var access = BindableOptionsServiceCollectionExtensions.BindNow<ApiAccessOptions>(builder.Configuration);
-        builder.Services.AddBindableOptions<ApiAccessOptions>();
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = access.MaxRequestBodyBytes);
         // Binding failures throw, so BadRequestProblems answers them with a body naming the parameter.
         builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);

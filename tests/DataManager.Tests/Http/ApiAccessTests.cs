@@ -149,7 +149,7 @@ public sealed class ApiAccessTests
     {
         var configuration = new ConfigurationBuilder()
             .AddInMemoryCollection(new Dictionary<string, string?> { [ApiAccessOptions.TokensSetting] = value }).Build();
-        var errors = DataManager.Hosting.DataManagerConfiguration.Validate(configuration);
+        var errors = DataManager.Hosting.DataManagerSettings.Bind(configuration).Errors;
         var error = Assert.Single(errors);
         Assert.Contains(ApiAccessOptions.TokensSetting, error, StringComparison.Ordinal);
         Assert.Contains(expected, error, StringComparison.Ordinal);
