@@ -87,7 +87,7 @@ public static class ApiHttpExtensions
             }
             catch (BadHttpRequestException e) when (!context.Response.HasStarted)
             {
-                var (detail, errors) = BadRequestProblems.Describe(e);
+                var (detail, errors) = BadRequestProblems.Describe(e, context.Request.Query);
                 context.Response.Clear();
                 await ApiProblems.WriteAsync(context, e.StatusCode, e.StatusCode == StatusCodes.Status413PayloadTooLarge ? "Request body too large" : "Bad request", detail, errors);
             }
@@ -112,7 +112,7 @@ public static class ApiHttpExtensions
 /// <summary>What a binding failure says: the parameter or JSON property at fault, never a type name or a stack trace.</summary>
 internal static partial class BadRequestProblems
 {
-    public static (string Detail, Dictionary<string, string[]>? Errors) Describe(BadHttpRequestException exception)
+    public static (string Detail, Dictionary<string, string[]>? Errors) Describe(BadHttpRequestException exception, IQueryCollection query)
     {
         if (exception.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
@@ -143,6 +143,13 @@ internal static partial class BadRequestProblems
         if (parameter.Success)
         {
             var name = parameter.Groups["name"].Value;
+            if (query[name].Count > 1)
+            {
+                // Repeated values arrive joined ("1,2"): say it was given more than once, not that "1,2" is invalid.
+                var repeated = RequestValidation.Repeated(query[name].Count);
+                return ($"parameter '{name}' {repeated}", new() { [name] = [repeated] });
+            }
+
             var value = parameter.Groups["value"].Success ? $" (got \"{Shorten(parameter.Groups["value"].Value)}\")" : "";
             return ($"invalid value for parameter '{name}'{value}", new() { [name] = [$"invalid value{value}"] });
         }

@@ -88,7 +88,8 @@ public sealed class ApiAccessTests
         }
 
         using var limited = await PostJobAsync(host.Client, OpsToken);
-        await AssertProblemAsync(limited, HttpStatusCode.TooManyRequests, "API_WRITE_RATE_LIMIT");
+        var problem = await AssertProblemAsync(limited, HttpStatusCode.TooManyRequests, "API_WRITE_RATE_LIMIT");
+        Assert.Equal("https://tools.ietf.org/html/rfc6585#section-4", problem.GetProperty("type").GetString());
         Assert.True(limited.Headers.RetryAfter?.Delta is { TotalSeconds: >= 1 and <= 60 }, $"Retry-After: {limited.Headers.RetryAfter}");
 
         // Another token has its own budget.
