@@ -49,18 +49,19 @@ public static class ScaleLoadRun
         var table = new List<string>();
         foreach (var n in counts)
         {
-            table.AddRange(await RunAsync(admin, n, days));
+            table.AddRange(await RunAsync(mariaDb, n, days));
         }
 
         Console.WriteLine();
-        Console.WriteLine("| series | cycle | wall | queries | rows read (Handler_read_*) | store calls | CPU | peak RSS (private, file-backed) | managed heap / committed after the cycle | /metrics size | /metrics render |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
+        Console.WriteLine("| series | cycle | wall | queries | rows read (Handler_read_*) | store calls (time in them) | CPU | MariaDB CPU | peak RSS (private, file-backed) | managed heap / committed after the cycle | /metrics size | /metrics render |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
         table.ForEach(Console.WriteLine);
         return 0;
     }
 
-    private static async Task<List<string>> RunAsync(string admin, int n, int days)
+    private static async Task<List<string>> RunAsync(BenchMariaDb mariaDb, int n, int days)
     {
+        var admin = mariaDb.AdminConnectionString;
         var database = await LocalMariaDb.CreateDatabaseAsync(admin);
         var timeframes = Timeframe.ExtractorDefaults;
         var symbols = Enumerable.Range(0, Math.Max(1, n / timeframes.Count)).Select(SymbolFor).ToList();
@@ -105,6 +106,8 @@ public static class ScaleLoadRun
         {
             var before = await StatusAsync(admin);
             var calls = store.Calls;
+            var storeTime = store.Elapsed;
+            var serverCpu = mariaDb.ServerCpu();
             using var self = Process.GetCurrentProcess();
             var cpu = self.TotalProcessorTime;
             await File.WriteAllTextAsync("/proc/self/clear_refs", "5"); // resets the peak (VmHWM) to the current RSS
@@ -117,6 +120,7 @@ public static class ScaleLoadRun
             sample.Take(Environment.ProcessId);
             self.Refresh();
             var cpuSeconds = (self.TotalProcessorTime - cpu).TotalSeconds;
+            var serverCpuSeconds = mariaDb.ServerCpu() - serverCpu;
             var after = await StatusAsync(admin);
             var heap = GC.GetGCMemoryInfo();
             var scrape = Stopwatch.StartNew();
@@ -129,7 +133,7 @@ public static class ScaleLoadRun
             }
 
             lines.Add(string.Create(CultureInfo.InvariantCulture,
-                $"| {n:N0} | {name} | {wall:F2} s | {after.Queries - before.Queries - 1:N0} | {after.RowsRead - before.RowsRead:N0} | {store.Calls - calls} | {cpuSeconds:F2} s | {sample.Memory} | {heap.HeapSizeBytes / 1048576.0:F0} / {heap.TotalCommittedBytes / 1048576.0:F0} MB | {metrics.Length / 1024.0:F0} KB | {render:F0} ms |"));
+                $"| {n:N0} | {name} | {wall:F2} s | {after.Queries - before.Queries - 1:N0} | {after.RowsRead - before.RowsRead:N0} | {store.Calls - calls} ({(store.Elapsed - storeTime).TotalSeconds:F2} s) | {cpuSeconds:F2} s | {(serverCpuSeconds is { } db ? $"{db:F2} s" : "n/a")} | {sample.Memory} | {heap.HeapSizeBytes / 1048576.0:F0} / {heap.TotalCommittedBytes / 1048576.0:F0} MB | {metrics.Length / 1024.0:F0} KB | {render:F0} ms |"));
             Console.WriteLine(lines[^1]);
         }
 
@@ -217,32 +221,50 @@ public static class ScaleLoadRun
     private sealed class CountingStore(SqliteStore inner) : IAuditStore, IHealthScoreStore
     {
         private int _calls;
+        private long _ticks;
 
         public int Calls => Volatile.Read(ref _calls);
 
-        private T Count<T>(T result)
+        /// <summary>Time spent inside store calls (they run one at a time in a cycle).</summary>
+        public TimeSpan Elapsed => TimeSpan.FromTicks(Interlocked.Read(ref _ticks));
+
+        private async Task<T> Count<T>(Func<Task<T>> call)
         {
             Interlocked.Increment(ref _calls);
-            return result;
+            var start = Stopwatch.GetTimestamp();
+            try
+            {
+                return await call();
+            }
+            finally
+            {
+                Interlocked.Add(ref _ticks, Stopwatch.GetElapsedTime(start).Ticks);
+            }
         }
 
-        public Task InsertAsync(IReadOnlyList<AuditRecord> records, CancellationToken cancellationToken) => Count(inner.InsertAsync(records, cancellationToken));
+        private Task<int> Count(Func<Task> call) => Count(async () =>
+        {
+            await call();
+            return 0;
+        });
 
-        public Task<IReadOnlyList<AuditRecord>> QueryAsync(AuditQuery query, CancellationToken cancellationToken) => Count(inner.QueryAsync(query, cancellationToken));
+        public Task InsertAsync(IReadOnlyList<AuditRecord> records, CancellationToken cancellationToken) => Count(() => inner.InsertAsync(records, cancellationToken));
 
-        public Task<IReadOnlyList<AuditRecord>> LatestPerSeriesAsync(CancellationToken cancellationToken) => Count(inner.LatestPerSeriesAsync(cancellationToken));
+        public Task<IReadOnlyList<AuditRecord>> QueryAsync(AuditQuery query, CancellationToken cancellationToken) => Count(() => inner.QueryAsync(query, cancellationToken));
 
-        public Task SaveCycleAsync(AuditCycleRecord cycle, CancellationToken cancellationToken) => Count(inner.SaveCycleAsync(cycle, cancellationToken));
+        public Task<IReadOnlyList<AuditRecord>> LatestPerSeriesAsync(CancellationToken cancellationToken) => Count(() => inner.LatestPerSeriesAsync(cancellationToken));
 
-        public Task<IReadOnlyList<AuditCycleRecord>> RecentCyclesAsync(int limit, CancellationToken cancellationToken) => Count(inner.RecentCyclesAsync(limit, cancellationToken));
+        public Task SaveCycleAsync(AuditCycleRecord cycle, CancellationToken cancellationToken) => Count(() => inner.SaveCycleAsync(cycle, cancellationToken));
 
-        public Task<long> PruneAsync(DateTimeOffset olderThan, CancellationToken cancellationToken) => Count(((IAuditStore)inner).PruneAsync(olderThan, cancellationToken));
+        public Task<IReadOnlyList<AuditCycleRecord>> RecentCyclesAsync(int limit, CancellationToken cancellationToken) => Count(() => inner.RecentCyclesAsync(limit, cancellationToken));
 
-        public Task AppendAsync(IReadOnlyList<HealthScoreRecord> scores, CancellationToken cancellationToken) => Count(inner.AppendAsync(scores, cancellationToken));
+        public Task<long> PruneAsync(DateTimeOffset olderThan, CancellationToken cancellationToken) => Count(() => ((IAuditStore)inner).PruneAsync(olderThan, cancellationToken));
+
+        public Task AppendAsync(IReadOnlyList<HealthScoreRecord> scores, CancellationToken cancellationToken) => Count(() => inner.AppendAsync(scores, cancellationToken));
 
         public Task<IReadOnlyList<HealthScoreRecord>> HistoryAsync(string symbol, string timeframe, DateTimeOffset? from, DateTimeOffset? to, int limit, CancellationToken cancellationToken) =>
-            Count(inner.HistoryAsync(symbol, timeframe, from, to, limit, cancellationToken));
+            Count(() => inner.HistoryAsync(symbol, timeframe, from, to, limit, cancellationToken));
 
-        Task<long> IHealthScoreStore.PruneAsync(DateTimeOffset olderThan, CancellationToken cancellationToken) => Count(((IHealthScoreStore)inner).PruneAsync(olderThan, cancellationToken));
+        Task<long> IHealthScoreStore.PruneAsync(DateTimeOffset olderThan, CancellationToken cancellationToken) => Count(() => ((IHealthScoreStore)inner).PruneAsync(olderThan, cancellationToken));
     }
 }
