@@ -19,8 +19,9 @@ namespace DataManager.Benchmarks;
 /// N series laid out as the extractor lays them out (one table per timeframe of 5m, 15m, 30m, 1h, 1d, all N/5
 /// symbols in each, --days of history) in MariaDB (MYSQL_BENCH_URI, else an ephemeral local mariadbd), audited by
 /// the service's own scheduler as the leader runs it (embedded SQLite store, the process-wide metrics registry,
-/// the 24 h default window): a cold cycle, a steady cycle with no new data, and a cycle after one new candle per
-/// series. Per cycle: wall time, queries MariaDB answered and rows it read (Handler_read_*), store calls, CPU and
+/// the 24 h default window): a cold cycle, a steady cycle with no new data, a cycle five minutes later with one new
+/// candle per series (closed for the 5m series only), and one after a judged column of every series changed (all
+/// re-audited). Per cycle: wall time, queries MariaDB answered and rows it read (Handler_read_*), store calls, CPU and
 /// peak RSS of this process, and the size and render time of the /metrics text after it.
 /// </summary>
 public static class ScaleLoadRun
@@ -53,8 +54,8 @@ public static class ScaleLoadRun
         }
 
         Console.WriteLine();
-        Console.WriteLine("| series | cycle | wall | queries | rows read (Handler_read_*) | store calls (time in them) | CPU | MariaDB CPU | peak RSS (private, file-backed) | managed heap / committed after the cycle | /metrics size | /metrics render |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
+        Console.WriteLine("| series | cycle | wall | queries | rows read (Handler_read_*) | store calls (time in them) | CPU | MariaDB CPU | peak RSS (private, file-backed) | managed heap / committed after the cycle | /metrics size | /metrics render | gaps / integrity findings |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         table.ForEach(Console.WriteLine);
         return 0;
     }
@@ -66,7 +67,9 @@ public static class ScaleLoadRun
         var timeframes = Timeframe.ExtractorDefaults;
         var symbols = Enumerable.Range(0, Math.Max(1, n / timeframes.Count)).Select(SymbolFor).ToList();
         // "Now" stands still between cycles unless moved; the newest candle of every series closed just before it.
-        var now = new DateTime(2026, 11, 20, 0, 0, 30, DateTimeKind.Utc);
+        // Open times on the grid, as the extractor writes them (off the grid, every row is an integrity finding).
+        var grid = new DateTime(2026, 11, 20, 0, 0, 0, DateTimeKind.Utc);
+        var now = grid.AddSeconds(30);
         var load = Stopwatch.StartNew();
         long rows = 0;
         await using (var connection = new MySqlConnection(database))
@@ -78,7 +81,7 @@ public static class ScaleLoadRun
             {
                 await ExecuteAsync(connection, CandleSchema.MySqlCreateTable(timeframe));
                 var count = (long)(TimeSpan.FromDays(days) / timeframe.Interval);
-                rows += await InsertCandlesAsync(connection, timeframe, now - (count * timeframe.Interval), count);
+                rows += await InsertCandlesAsync(connection, timeframe, grid - (count * timeframe.Interval), count);
                 await ExecuteAsync(connection, $"ANALYZE TABLE {timeframe.TableName}");
             }
         }
@@ -133,7 +136,7 @@ public static class ScaleLoadRun
             }
 
             lines.Add(string.Create(CultureInfo.InvariantCulture,
-                $"| {n:N0} | {name} | {wall:F2} s | {after.Queries - before.Queries - 1:N0} | {after.RowsRead - before.RowsRead:N0} | {store.Calls - calls} ({(store.Elapsed - storeTime).TotalSeconds:F2} s) | {cpuSeconds:F2} s | {(serverCpuSeconds is { } db ? $"{db:F2} s" : "n/a")} | {sample.Memory} | {heap.HeapSizeBytes / 1048576.0:F0} / {heap.TotalCommittedBytes / 1048576.0:F0} MB | {metrics.Length / 1024.0:F0} KB | {render:F0} ms |"));
+                $"| {n:N0} | {name} | {wall:F2} s | {after.Queries - before.Queries - 1:N0} | {after.RowsRead - before.RowsRead:N0} | {store.Calls - calls} ({(store.Elapsed - storeTime).TotalSeconds:F2} s) | {cpuSeconds:F2} s | {(serverCpuSeconds is { } db ? $"{db:F2} s" : "n/a")} | {sample.Memory} | {heap.HeapSizeBytes / 1048576.0:F0} / {heap.TotalCommittedBytes / 1048576.0:F0} MB | {metrics.Length / 1024.0:F0} KB | {render:F0} ms | {record.Gaps} / {record.IntegrityViolations} |"));
             Console.WriteLine(lines[^1]);
         }
 
@@ -147,11 +150,23 @@ public static class ScaleLoadRun
             await ExecuteAsync(connection, $"INSERT INTO symbols VALUES {string.Join(",", symbols.Select(s => $"('{s}')"))}");
             foreach (var timeframe in timeframes)
             {
-                await InsertCandlesAsync(connection, timeframe, now, 1);
+                await InsertCandlesAsync(connection, timeframe, grid, 1);
             }
         }
 
-        await CycleAsync("one new candle per series");
+        // Five minutes on, the new candle of a 5m series has closed; the others' are still forming (not audited yet).
+        await CycleAsync("5 min later, one new candle per series");
+        await CycleAsync("steady (no new data)");
+        await using (var connection = new MySqlConnection(database))
+        {
+            await connection.OpenAsync();
+            foreach (var timeframe in timeframes)
+            {
+                await ExecuteAsync(connection, $"UPDATE {timeframe.TableName} SET volume = volume + 1 WHERE timestamp = '{grid - timeframe.Interval:yyyy-MM-dd HH:mm:ss}'");
+            }
+        }
+
+        await CycleAsync("a candle of every series changed (all re-audited)");
         await CycleAsync("steady (no new data)");
         LocalServers.DeleteDirectory(work);
         return lines;
