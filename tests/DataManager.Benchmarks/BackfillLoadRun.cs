@@ -109,7 +109,7 @@ public static class BackfillLoadRun
         await store.InitializeAsync(CancellationToken.None);
         var options = new BackfillOptions { BinanceBaseUrl = fake.Url, BinanceRateLimit = budget };
         await using var services = BackfillServices.Build(options, store, candles);
-        var job = BackfillJobs.New(new SeriesKey("BTCUSDT", M1), from, to, "manual", DateTimeOffset.UtcNow);
+        var job = BackfillJobs.New(new SeriesKey("BTCUSDT", M1), from, to, BackfillTriggers.Manual, DateTimeOffset.UtcNow);
         await store.CreateAsync(job, CancellationToken.None);
 
         var weightBefore = fake.WeightServed;

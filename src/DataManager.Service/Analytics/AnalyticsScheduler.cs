@@ -60,7 +60,7 @@ public sealed partial class AnalyticsScheduler(
         {
             var inputs = new ConcurrentBag<CorrelationInput>();
             var results = new ConcurrentBag<AnalyticsResult>();
-            await Parallel.ForEachAsync(timeframe, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellationToken }, async (key, token) =>
+            await Parallel.ForEachAsync(timeframe, CandleReadParallelism.Options(cancellationToken), async (key, token) =>
             {
                 try
                 {

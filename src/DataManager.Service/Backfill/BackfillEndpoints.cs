@@ -51,7 +51,7 @@ public static class BackfillEndpoints
                 statusCode: StatusCodes.Status409Conflict, title: "Too many jobs");
         }
 
-        var job = BackfillJobs.New(series, from, to, "manual", time.GetUtcNow()) with { CreatedBy = caller.Identity?.Name };
+        var job = BackfillJobs.New(series, from, to, BackfillTriggers.Manual, time.GetUtcNow()) with { CreatedBy = caller.Identity?.Name };
         await jobs.CreateAsync(job, cancellationToken);
         return TypedResults.Accepted($"/backfill/jobs/{job.Id}", job);
     }
@@ -201,7 +201,7 @@ public static class BackfillEndpoints
     {
         var pending = await jobs.ListAsync(BackfillJobState.Pending, enough, cancellationToken);
         var running = await jobs.ListAsync(BackfillJobState.Running, enough, cancellationToken);
-        return pending.Concat(running).Count(j => j.Trigger == "manual");
+        return pending.Concat(running).Count(j => j.Trigger == BackfillTriggers.Manual);
     }
 
     private static ProblemHttpResult NotFound(string id) => TypedResults.Problem($"no backfill job {id}", statusCode: StatusCodes.Status404NotFound, title: "Not found");
