@@ -27,6 +27,9 @@ public static class BackfillEndpoints
 
     public const int MaxPageSize = 1_000;
 
+    /// <summary>Reads and conditional writes a cancel tries while the runner keeps updating the job, before answering 409 Busy.</summary>
+    public const int MaxCancelAttempts = 10;
+
     public const string Disabled = "backfill is disabled on this deployment: ENABLE_BACKFILLER=false";
 
     internal static async Task<Results<Accepted<BackfillJob>, ValidationProblem, ProblemHttpResult>> CreateAsync(
@@ -174,7 +177,7 @@ public static class BackfillEndpoints
 
     internal static async Task<Results<Ok<BackfillJob>, ProblemHttpResult>> CancelAsync(IBackfillJobStore jobs, TimeProvider time, string id, CancellationToken cancellationToken)
     {
-        for (var attempt = 0; attempt < 10; attempt++)
+        for (var attempt = 0; attempt < MaxCancelAttempts; attempt++)
         {
             if (await jobs.GetAsync(id, cancellationToken) is not { } job)
             {
