@@ -51,7 +51,7 @@ public static class DataManagerHostExtensions
         builder.Services.AddDataManagerStore(store);
         builder.Services.AddCandleDatabase(candles);
         builder.Services.AddNatsConnection(nats, BindableOptionsServiceCollectionExtensions.BindNow<SeriesOptions>(builder.Configuration), service.PodId);
-        builder.Services.AddLeadership(builder.Configuration);
+        builder.Services.AddLeadership();
         builder.Services.AddAuditing(audit);
         builder.Services.AddIncidents(audit.Enabled, BindableOptionsServiceCollectionExtensions.BindNow<IncidentOptions>(builder.Configuration));
         builder.Services.AddBinanceClient(BindableOptionsServiceCollectionExtensions.BindNow<BackfillOptions>(builder.Configuration));

@@ -1,23 +1,14 @@
-using DataManager.Configuration;
-
 namespace DataManager.Leadership;
 
 public static class LeadershipServiceCollectionExtensions
 {
     /// <summary>The elector, then the host of leader-only loops (stopped before the elector releases the lease).</summary>
-    public static IServiceCollection AddLeadership(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddLeadership(this IServiceCollection services)
     {
         services.AddSingleton<LeaderElector>();
         services.AddHostedService(sp => sp.GetRequiredService<LeaderElector>());
         services.AddSingleton<LeaderLoopHost>();
         services.AddHostedService(sp => sp.GetRequiredService<LeaderLoopHost>());
-
-        services.AddBindableOptions<LeaderWorkRecorderOptions>();
-        if (BindableOptionsServiceCollectionExtensions.BindNow<LeaderWorkRecorderOptions>(configuration).Path is not null)
-        {
-            services.AddSingleton<ILeaderLoop, LeaderWorkRecorder>();
-        }
-
         return services;
     }
 }
