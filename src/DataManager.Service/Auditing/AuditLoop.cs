@@ -10,6 +10,17 @@ using Prometheus;
 namespace DataManager.Auditing;
 
 /// <summary>
+/// What the audit needs to know of the exchange: the ranges of a series Binance has confirmed it has no candles
+/// for (an outage, a time before the listing). A gap inside them is the source's, not ours, and is reported
+/// <c>sourceEmpty</c>. The store answers from the backfill jobs that found them, in one indexed query.
+/// </summary>
+public interface IConfirmedEmptyRanges
+{
+    /// <summary>The confirmed-empty ranges of <paramref name="series"/> that overlap <c>[from, to)</c>, ordered by start.</summary>
+    Task<IReadOnlyList<EmptyRange>> OverlappingAsync(SeriesKey series, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken);
+}
+
+/// <summary>
 /// The leader-only audit loop. Each cycle audits every scheduled series over the last window with bounded
 /// parallelism; a series whose signature and grid have not changed since its last audit is not re-scanned
 /// (its result is reused and only freshness is judged again). A failing series is recorded and does not stop

@@ -2,6 +2,37 @@ using DataManager.Candles;
 
 namespace DataManager.Auditing;
 
+/// <summary>Gaps the exchange itself has no candles for.</summary>
+public static class SourceEmptyGaps
+{
+    /// <summary>The gaps, each marked <c>SourceEmpty</c> when every open time it misses lies in a confirmed-empty range.</summary>
+    public static IReadOnlyList<GapFinding> Mark(IReadOnlyList<GapFinding> gaps, TimeSpan interval, IReadOnlyList<EmptyRange> empty) =>
+        empty.Count == 0 ? gaps : [.. gaps.Select(g => IsCovered(g, interval, empty) ? g with { SourceEmpty = true } : g)];
+
+    /// <summary>The window whose confirmed-empty ranges can cover the gaps: from the first missing open time to the end of the last.</summary>
+    public static (DateTimeOffset From, DateTimeOffset To) Span(IReadOnlyList<GapFinding> gaps, TimeSpan interval) =>
+        (gaps.Min(g => g.From), gaps.Max(g => g.To) + interval);
+
+    private static bool IsCovered(GapFinding gap, TimeSpan interval, IReadOnlyList<EmptyRange> empty)
+    {
+        // Walk the missing open times range by range: each covering range lets the walk jump to its end.
+        var t = gap.From;
+        while (t <= gap.To)
+        {
+            var covering = empty.FirstOrDefault(r => r.From <= t && t < r.To);
+            if (covering is null)
+            {
+                return false;
+            }
+
+            var steps = ((covering.To - gap.From).Ticks + interval.Ticks - 1) / interval.Ticks;
+            t = gap.From + TimeSpan.FromTicks(steps * interval.Ticks);
+        }
+
+        return true;
+    }
+}
+
 /// <summary>Gap thresholds for one timeframe: <c>tol = min(GAP_TOLERANCE_SECONDS, I/2)</c>, and the smallest span reported.</summary>
 public readonly record struct GapRules(TimeSpan Interval, TimeSpan Tolerance, TimeSpan MinGapSize)
 {
