@@ -142,7 +142,7 @@ public static class BackfillLoadRun
         await using var services = BackfillServices.Build(options, store, candles, replace: s => s
             .AddSingleton<ICandleWriter>(new TimedWriter(candles, phases))
             .AddSingleton<IBackfillJobStore>(new TimedJobs(store, phases)));
-        var job = BackfillJobs.New(new SeriesKey("BTCUSDT", M1), from, to, "manual", DateTimeOffset.UtcNow);
+        var job = BackfillJobs.New(new SeriesKey("BTCUSDT", M1), from, to, BackfillTriggers.Manual, DateTimeOffset.UtcNow);
         await store.CreateAsync(job, CancellationToken.None);
 
         var weightBefore = fake.WeightServed;

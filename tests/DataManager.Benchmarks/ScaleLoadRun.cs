@@ -98,11 +98,10 @@ public static class ScaleLoadRun
         var audit = Options.Create(new AuditOptions());
         var time = new MovableTime(new DateTimeOffset(now));
         var remover = new DuplicateRemover(candles, candles, sqlite, audit, time, NullLogger<DuplicateRemover>.Instance);
-        var planner = new BackfillPlanner(sqlite, Options.Create(new BackfillOptions()), time, NullLogger<BackfillPlanner>.Instance);
         var seriesOptions = new SeriesOptions { PairsConfigured = true, SupportedPairs = symbols, SupportedTimeframes = timeframes };
-        var scheduler = new AuditScheduler(new SeriesAuditor(candles, audit), remover, planner, candles, store, store, audit,
+        var scheduler = new AuditLoop(new SeriesAuditor(candles, audit), remover, new SqliteConfirmedEmptyRanges(sqlite.Path), candles, store, store, audit,
             Options.Create(seriesOptions), Options.Create(new CandleDatabaseOptions { MySqlConnectionString = database }),
-            Options.Create(new ServiceOptions { PodId = "bench" }), readiness, time, NullLogger<AuditScheduler>.Instance);
+            Options.Create(new ServiceOptions { PodId = "bench" }), readiness, time, NullLogger<AuditLoop>.Instance);
 
         var lines = new List<string>();
         async Task CycleAsync(string name)

@@ -67,7 +67,7 @@ public sealed partial class AnalyticsScheduler(
             var before = timeframe.Key.Floor(computedAt.UtcDateTime);
             // One query per chunk of symbols, only the columns the formulas use; a chunk's rows are dropped once
             // its series are computed.
-            await Parallel.ForEachAsync(timeframe.Chunk(SymbolsPerRead), new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellationToken }, async (chunk, token) =>
+            await Parallel.ForEachAsync(timeframe.Chunk(SymbolsPerRead), CandleReadParallelism.Options(cancellationToken), async (chunk, token) =>
             {
                 CandleResult<IReadOnlyDictionary<string, OhlcvRows>> read;
                 try

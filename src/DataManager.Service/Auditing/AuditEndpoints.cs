@@ -21,15 +21,15 @@ public static class AuditEndpoints
 
     /// <summary>The same answer on every replica: followers read the last cycle from the store.</summary>
     internal static async Task<Ok<AuditStatusResponse>> GetStatusAsync(
-        IOptions<AuditOptions> options, LeaderElector elector, AuditScheduler scheduler, IAuditStore audits, CancellationToken cancellationToken)
+        IOptions<AuditOptions> options, LeaderElector elector, AuditLoop auditLoop, IAuditStore audits, CancellationToken cancellationToken)
     {
         var leadership = elector.Snapshot();
-        var recent = await audits.RecentCyclesAsync(5, cancellationToken);
+        var recent = await audits.RecentCyclesAsync(AuditCycles.RecentToScan, cancellationToken);
         var latest = recent.Count > 0 ? recent[0] : null;
         // An unfinished cycle is running only if its term still holds the lease; else its leader went away mid-cycle.
-        var running = leadership.IsLeader ? scheduler.IsRunning
+        var running = leadership.IsLeader ? auditLoop.IsRunning
             : latest is { FinishedAt: null } && leadership.Lease is { } lease && lease.Term == latest.Term && lease.ExpiresAt > DateTimeOffset.UtcNow;
-        var last = recent.FirstOrDefault(c => c.FinishedAt is not null);
+        var last = AuditCycles.NewestFinished(recent);
         var series = (await audits.LatestPerSeriesAsync(cancellationToken))
             .Select(a => new SeriesStatus(a.Symbol, a.Timeframe, a.Health?.Quality, a.Health?.Level, a.Gaps.Count, a.DuplicateSurplus, a.AuditedAt, a.Error))
             .ToList();

@@ -27,7 +27,7 @@ public static class AuditMetrics
 
     public static readonly Gauge DuplicateSurplus = Metrics.CreateGauge("data_manager_audit_duplicate_surplus", "Surplus duplicate rows in the series' latest audit.", Series);
 
-    /// <summary>Set only by a cycle that audited every series (see <see cref="AuditScheduler.Succeeded"/>).</summary>
+    /// <summary>Set only by a cycle that audited every series (see <see cref="AuditLoop.Succeeded"/>).</summary>
     public static readonly Gauge LastSuccess = Metrics.CreateGauge("data_manager_audit_last_success_timestamp_seconds", "Unix time the last audit cycle that audited every series finished.");
 
     /// <summary>The last cycle's failed series on this replica; 0 from the start, so the errors alert sees a value.</summary>

@@ -1,26 +1,36 @@
+using DataManager.Candles;
+
 namespace DataManager.Auditing;
 
-/// <summary>
-/// The audited grid of a window <c>[From, To)</c>: every open time aligned to the interval (epoch-aligned,
-/// so 1d is on 00:00 UTC) of a candle that had closed by <c>To</c>.
-/// </summary>
-public readonly record struct AuditGrid(DateTime First, DateTime Last, TimeSpan Interval, int Size)
+/// <summary>Gaps the exchange itself has no candles for.</summary>
+public static class SourceEmptyGaps
 {
-    public static AuditGrid For(DateTime from, DateTime to, TimeSpan interval)
+    /// <summary>The gaps, each marked <c>SourceEmpty</c> when every open time it misses lies in a confirmed-empty range.</summary>
+    public static IReadOnlyList<GapFinding> Mark(IReadOnlyList<GapFinding> gaps, TimeSpan interval, IReadOnlyList<EmptyRange> empty) =>
+        empty.Count == 0 ? gaps : [.. gaps.Select(g => IsCovered(g, interval, empty) ? g with { SourceEmpty = true } : g)];
+
+    /// <summary>The window whose confirmed-empty ranges can cover the gaps: from the first missing open time to the end of the last.</summary>
+    public static (DateTimeOffset From, DateTimeOffset To) Span(IReadOnlyList<GapFinding> gaps, TimeSpan interval) =>
+        (gaps.Min(g => g.From), gaps.Max(g => g.To) + interval);
+
+    private static bool IsCovered(GapFinding gap, TimeSpan interval, IReadOnlyList<EmptyRange> empty)
     {
-        var ticks = interval.Ticks;
-        var first = new DateTime(((from.Ticks + ticks - 1) / ticks) * ticks, DateTimeKind.Utc);
-        var last = new DateTime(((to.Ticks - ticks) / ticks) * ticks, DateTimeKind.Utc);
-        var size = last < first ? 0 : (int)((last - first).Ticks / ticks) + 1;
-        return new AuditGrid(first, size == 0 ? first - interval : last, interval, size);
+        // Walk the missing open times range by range: each covering range lets the walk jump to its end.
+        var t = gap.From;
+        while (t <= gap.To)
+        {
+            var covering = empty.FirstOrDefault(r => r.From <= t && t < r.To);
+            if (covering is null)
+            {
+                return false;
+            }
+
+            var steps = ((covering.To - gap.From).Ticks + interval.Ticks - 1) / interval.Ticks;
+            t = gap.From + TimeSpan.FromTicks(steps * interval.Ticks);
+        }
+
+        return true;
     }
-
-    /// <summary>The open times the audit reads: the grid's span, so a still-open candle after it is ignored.</summary>
-    public DateTime ReadFrom => First;
-
-    public DateTime ReadTo => Last + Interval;
-
-    public bool IsAligned(DateTime openTime) => openTime.Ticks % Interval.Ticks == 0;
 }
 
 /// <summary>Gap thresholds for one timeframe: <c>tol = min(GAP_TOLERANCE_SECONDS, I/2)</c>, and the smallest span reported.</summary>

@@ -33,7 +33,7 @@ public sealed record SeriesAuditReport
 
     public string? Error { get; init; }
 
-    /// <summary>Duplicate rows deleted after the audit (scheduler with ENABLE_DUPLICATE_REMOVAL).</summary>
+    /// <summary>Duplicate rows deleted after the audit (the audit loop with ENABLE_DUPLICATE_REMOVAL).</summary>
     public int DuplicatesRemoved { get; init; }
 
     /// <summary>Rows read in the window (including duplicates).</summary>

@@ -27,6 +27,9 @@ public static class BackfillEndpoints
 
     public const int MaxPageSize = 1_000;
 
+    /// <summary>Reads and conditional writes a cancel tries while the runner keeps updating the job, before answering 409 Busy.</summary>
+    public const int MaxCancelAttempts = 10;
+
     public const string Disabled = "backfill is disabled on this deployment: ENABLE_BACKFILLER=false";
 
     internal static async Task<Results<Accepted<BackfillJob>, ValidationProblem, ProblemHttpResult>> CreateAsync(
@@ -51,7 +54,7 @@ public static class BackfillEndpoints
                 statusCode: StatusCodes.Status409Conflict, title: "Too many jobs");
         }
 
-        var job = BackfillJobs.New(series, from, to, "manual", time.GetUtcNow()) with { CreatedBy = caller.Identity?.Name };
+        var job = BackfillJobs.New(series, from, to, BackfillTriggers.Manual, time.GetUtcNow()) with { CreatedBy = caller.Identity?.Name };
         await jobs.CreateAsync(job, cancellationToken);
         return TypedResults.Accepted($"/backfill/jobs/{job.Id}", job);
     }
@@ -146,7 +149,7 @@ public static class BackfillEndpoints
 
     internal static async Task<Results<Ok<BackfillJob>, ProblemHttpResult>> CancelAsync(IBackfillJobStore jobs, TimeProvider time, string id, CancellationToken cancellationToken)
     {
-        for (var attempt = 0; attempt < 10; attempt++)
+        for (var attempt = 0; attempt < MaxCancelAttempts; attempt++)
         {
             if (await jobs.GetAsync(id, cancellationToken) is not { } job)
             {
@@ -173,7 +176,7 @@ public static class BackfillEndpoints
     {
         var pending = await jobs.ListAsync(BackfillJobState.Pending, enough, cancellationToken);
         var running = await jobs.ListAsync(BackfillJobState.Running, enough, cancellationToken);
-        return pending.Concat(running).Count(j => j.Trigger == "manual");
+        return pending.Concat(running).Count(j => j.Trigger == BackfillTriggers.Manual);
     }
 
     private static ProblemHttpResult NotFound(string id) => TypedResults.Problem($"no backfill job {id}", statusCode: StatusCodes.Status404NotFound, title: "Not found");

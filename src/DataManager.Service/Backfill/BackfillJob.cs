@@ -1,3 +1,5 @@
+using DataManager.Candles;
+
 namespace DataManager.Backfill;
 
 public enum BackfillJobState
@@ -17,6 +19,14 @@ public static class BackfillJobStates
     public static bool IsEnded(BackfillJobState state) => Ended.Contains(state);
 }
 
+/// <summary>What created a job, as stored and answered (<c>trigger</c>): the API or the CLI, or the auto-backfill loop.</summary>
+public static class BackfillTriggers
+{
+    public const string Manual = "manual";
+
+    public const string Auto = "auto";
+}
+
 /// <summary>A request to refill <c>[From, To)</c> of one series from Binance, with its progress.</summary>
 public sealed record BackfillJob
 {
@@ -30,7 +40,7 @@ public sealed record BackfillJob
 
     public required DateTimeOffset To { get; init; }
 
-    /// <summary><c>manual</c> or <c>auto</c>.</summary>
+    /// <summary>Who asked for the job: one of <see cref="BackfillTriggers"/>.</summary>
     public required string Trigger { get; init; }
 
     public BackfillJobState State { get; init; } = BackfillJobState.Pending;
@@ -84,9 +94,6 @@ public sealed record BackfillJob
     public IReadOnlyList<EmptyRange> ConfirmedEmpty { get; init; } = [];
 }
 
-/// <summary>Open times <c>[From, To)</c> the exchange has no candles for.</summary>
-public sealed record EmptyRange(DateTimeOffset From, DateTimeOffset To);
-
 /// <summary>
 /// Where a page of jobs (newest first) ended: the next page starts after it. Travels as the opaque cursor
 /// <c>{created Unix ms}.{id}</c>; job times are kept to the millisecond in both stores.
@@ -111,4 +118,21 @@ public sealed record BackfillJobPosition(DateTimeOffset CreatedAt, string Id)
         position = new BackfillJobPosition(DateTimeOffset.FromUnixTimeMilliseconds(ms), text[(dot + 1)..]);
         return true;
     }
+}
+
+public static class BackfillJobs
+{
+    public static BackfillJob New(SeriesKey series, DateTimeOffset from, DateTimeOffset to, string trigger, DateTimeOffset now) => new()
+    {
+        Id = Guid.NewGuid().ToString("N"),
+        Symbol = series.Symbol,
+        Timeframe = series.Timeframe.Name,
+        From = from,
+        To = to,
+        Trigger = trigger,
+        State = BackfillJobState.Pending,
+        ExpectedCandles = AuditGrid.For(from.UtcDateTime, to.UtcDateTime, series.Timeframe.Interval).Size,
+        CreatedAt = now,
+        UpdatedAt = now,
+    };
 }

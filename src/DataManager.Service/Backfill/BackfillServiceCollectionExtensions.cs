@@ -55,7 +55,6 @@ public static class BackfillServiceCollectionExtensions
                 : severity?.Invoke(args) ?? args.Event.Severity;
         });
 
-        services.AddSingleton<IBackfillPlanner, BackfillPlanner>();
         services.AddSingleton<BackfillRunner>();
         // On every replica: the leader exports the queue whether or not it runs jobs itself.
         BackfillQueueMonitor.Publish();
@@ -63,6 +62,12 @@ public static class BackfillServiceCollectionExtensions
         if (options.Enabled)
         {
             services.AddSingleton<Leadership.ILeaderLoop>(sp => sp.GetRequiredService<BackfillRunner>());
+        }
+
+        if (options.AutoBackfill)
+        {
+            // Jobs from audit gaps; with ENABLE_BACKFILLER off they wait for a replica that runs jobs.
+            services.AddSingleton<Leadership.ILeaderLoop, AutoBackfillLoop>();
         }
 
         return services;

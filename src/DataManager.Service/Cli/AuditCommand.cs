@@ -82,7 +82,7 @@ public static class AuditCommand
             await candles.PingAsync(cancellationToken);
             var series = symbols.SelectMany(s => timeframes.Select(t => new SeriesKey(s, t))).ToList();
             var results = new SeriesAuditReport[series.Count];
-            await Parallel.ForEachAsync(Enumerable.Range(0, series.Count), new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellationToken }, async (i, token) =>
+            await Parallel.ForEachAsync(Enumerable.Range(0, series.Count), CandleReadParallelism.Options(cancellationToken), async (i, token) =>
             {
                 var key = series[i];
                 var from = request.From ?? to - auditOptions.WindowFor(key.Timeframe);

@@ -79,7 +79,7 @@ public static class BackfillCommand
             }
 
             await provider.GetRequiredService<ICandleSource>().PingAsync(cancellationToken);
-            job = BackfillJobs.New(series, from, to, "manual", DateTimeOffset.UtcNow);
+            job = BackfillJobs.New(series, from, to, BackfillTriggers.Manual, DateTimeOffset.UtcNow);
             await provider.GetRequiredService<IBackfillJobStore>().CreateAsync(job, cancellationToken);
         }
         catch (Exception e) when (DependencyFailure.IsUnreachable(e))

@@ -26,7 +26,6 @@ public sealed class DataManagerSettings
         Analytics = BindableOptions.Read<AnalyticsOptions>(configuration);
         Incidents = BindableOptions.Read<IncidentOptions>(configuration);
         ApiAccess = BindableOptions.Read<ApiAccessOptions>(configuration);
-        LeaderWorkLog = BindableOptions.Read<LeaderWorkRecorderOptions>(configuration);
 
         Store.SqlitePath = Path.Combine(Service.DataDir, StoreOptions.FileName);
         Candles.SqlitePath = Path.Combine(Service.DataDir, CandleDatabaseOptions.FileName);
@@ -57,13 +56,11 @@ public sealed class DataManagerSettings
 
     public ApiAccessOptions ApiAccess { get; }
 
-    public LeaderWorkRecorderOptions LeaderWorkLog { get; }
-
     /// <summary>One line per bad setting, naming it; empty when the service may start.</summary>
     public IReadOnlyList<string> Errors { get; }
 
     private IEnumerable<BindableOptions> All =>
-        [Service, Store, Candles, Series, Nats, Audit, LeaderElection, Backfill, Analytics, Incidents, ApiAccess, LeaderWorkLog];
+        [Service, Store, Candles, Series, Nats, Audit, LeaderElection, Backfill, Analytics, Incidents, ApiAccess];
 
     public static DataManagerSettings Bind(IConfiguration configuration) => new(configuration);
 
@@ -80,8 +77,7 @@ public sealed class DataManagerSettings
             .AddBoundOptions(Backfill)
             .AddBoundOptions(Analytics)
             .AddBoundOptions(Incidents)
-            .AddBoundOptions(ApiAccess)
-            .AddBoundOptions(LeaderWorkLog);
+            .AddBoundOptions(ApiAccess);
 }
 
 public static class DataManagerConfiguration

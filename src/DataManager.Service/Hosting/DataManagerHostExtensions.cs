@@ -46,7 +46,7 @@ public static class DataManagerHostExtensions
         builder.Services.AddDataManagerStore(store);
         builder.Services.AddCandleDatabase(candles);
         builder.Services.AddNatsConnection(settings.Nats, settings.Series, service.PodId);
-        builder.Services.AddLeadership(settings.LeaderWorkLog);
+        builder.Services.AddLeadership();
         builder.Services.AddAuditing(settings.Audit);
         builder.Services.AddIncidents(settings.Audit.Enabled, settings.Incidents);
         builder.Services.AddBinanceClient(settings.Backfill);

@@ -67,7 +67,7 @@ internal static class MetricsBaseline
             AuditMetrics.DuplicatesDetected.WithLabels(labels);
             AuditMetrics.DuplicatesRemoved.WithLabels(labels);
             AuditMetrics.SeriesErrors.WithLabels(labels);
-            BackfillPlanner.Triggered.WithLabels(labels);
+            AutoBackfillLoop.Triggered.WithLabels(labels);
             BackfillRunner.Written.WithLabels(labels);
             IncidentMetrics.CandlesTotal.WithLabels(labels);
             IncidentMetrics.CandlesGood.WithLabels(labels);

@@ -63,8 +63,7 @@ public sealed partial class IncidentTracker(
             var jobsBySeries = completed.ToLookup(j => (j.Symbol, j.Timeframe));
             foreach (var cycle in cycles)
             {
-                var records = (await audits.QueryAsync(new AuditQuery(From: cycle.StartedAt, To: cycle.StartedAt.AddMilliseconds(1), Limit: 100_000), cancellationToken))
-                    .Where(r => r.CycleId == cycle.Id);
+                var records = await audits.RecordsOfAsync(cycle, cancellationToken);
                 written += await ApplyCycleAsync(cycle, records, open, jobsBySeries, term, cancellationToken);
                 cursor = cycle.StartedAt;
             }

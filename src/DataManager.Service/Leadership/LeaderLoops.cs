@@ -1,6 +1,3 @@
-using System.Globalization;
-using Microsoft.Extensions.Options;
-
 namespace DataManager.Leadership;
 
 /// <summary>
@@ -89,43 +86,4 @@ public sealed partial class LeaderLoopHost(IEnumerable<ILeaderLoop> loops, Leade
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Leader-only loop {Loop} stopped (term {Term} ended)")]
     private static partial void LogLoopStopped(ILogger logger, string loop, long term);
-}
-
-/// <summary>
-/// Diagnostics for proving leadership safety (the chaos test): with <c>LEADER_WORK_LOG</c> set, the leader
-/// appends <c>pod term unix-ms</c> per unit of leader-only work. The time is taken before the freshness
-/// check, so a unit's recorded time always lies inside the lease it ran under.
-/// </summary>
-public sealed class LeaderWorkRecorder(LeaderElector elector, TimeProvider time, IOptions<LeaderWorkRecorderOptions> options) : ILeaderLoop
-{
-    public string Name => "leader-work-recorder";
-
-    public TimeSpan InitialDelay => TimeSpan.Zero;
-
-    public TimeSpan Interval => options.Value.Interval;
-
-    public async Task RunOnceAsync(LeadershipTicket leadership, CancellationToken cancellationToken)
-    {
-        var at = time.GetUtcNow().ToUnixTimeMilliseconds();
-        if (!elector.IsFreshLeader(leadership.Term))
-        {
-            return;
-        }
-
-        var line = string.Create(CultureInfo.InvariantCulture, $"{elector.PodId} {leadership.Term} {at}\n");
-        await File.AppendAllTextAsync(options.Value.Path!, line, cancellationToken);
-    }
-}
-
-public sealed class LeaderWorkRecorderOptions : Configuration.BindableOptions
-{
-    public string? Path { get; set; }
-
-    public TimeSpan Interval { get; set; } = TimeSpan.FromMilliseconds(50);
-
-    public override void Bind(Configuration.SettingsReader reader)
-    {
-        Path = reader.Raw("LEADER_WORK_LOG");
-        Interval = reader.Seconds("LEADER_WORK_LOG_INTERVAL", Interval, 0.001, 60);
-    }
 }

@@ -16,12 +16,14 @@ public static class StorageServiceCollectionExtensions
             services.AddSingleton(sp => new MongoStore(sp.GetRequiredService<IMongoClient>(), options.MongoDatabase));
             RegisterPorts<MongoStore>(services);
             services.AddSingleton<IIncidentStore>(sp => new MongoIncidentStore(sp.GetRequiredService<IMongoClient>(), options.MongoDatabase));
+            services.AddSingleton<Auditing.IConfirmedEmptyRanges>(sp => new MongoConfirmedEmptyRanges(sp.GetRequiredService<IMongoClient>(), options.MongoDatabase));
         }
         else
         {
             services.AddSingleton(_ => new SqliteStore(options.SqlitePath));
             RegisterPorts<SqliteStore>(services);
             services.AddSingleton<IIncidentStore>(_ => new SqliteIncidentStore(options.SqlitePath));
+            services.AddSingleton<Auditing.IConfirmedEmptyRanges>(_ => new SqliteConfirmedEmptyRanges(options.SqlitePath));
         }
 
         services.AddSingleton<StoreReadiness>();

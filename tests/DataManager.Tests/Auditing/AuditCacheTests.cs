@@ -54,7 +54,7 @@ public sealed class AuditCacheTests(MariaDbServer mariaDb) : IDisposable
         await store.InitializeAsync(Ct);
         var time = new FakeTimeProvider(Now);
         var candleOptions = candles.Dialect is MySqlCandleDialect mysql ? new CandleDatabaseOptions { MySqlConnectionString = mysql.ConnectionString } : new CandleDatabaseOptions();
-        var scheduler = AuditSchedulerTests.Scheduler(candles, store, time, new SeriesOptions { SupportedPairs = ["BTCUSDT"], PairsConfigured = true, SupportedTimeframes = [H1] }, candleOptions);
+        var scheduler = AuditLoopTests.Scheduler(candles, store, time, new SeriesOptions { SupportedPairs = ["BTCUSDT"], PairsConfigured = true, SupportedTimeframes = [H1] }, candleOptions);
 
         var before = await scheduler.RunCycleAsync(1, Ct);
         Assert.Equal(mutation == "reload" ? 1 : 0, before.IntegrityViolations);

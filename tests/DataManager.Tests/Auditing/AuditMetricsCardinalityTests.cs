@@ -33,7 +33,7 @@ public sealed class AuditMetricsCardinalityTests : IDisposable
         var store = new SqliteStore(Path.Combine(_directory, "store.db"));
         await store.InitializeAsync(Ct);
         var time = new FakeTimeProvider(new DateTimeOffset(Day.AddDays(1).AddMinutes(1)));
-        var scheduler = AuditSchedulerTests.Scheduler(candles, store, time,
+        var scheduler = AuditLoopTests.Scheduler(candles, store, time,
             new SeriesOptions { PairsConfigured = true, SupportedPairs = [_clean, _gappy], SupportedTimeframes = [H1] }, new CandleDatabaseOptions());
 
         await scheduler.RunCycleAsync(1, Ct);

@@ -50,7 +50,7 @@ public abstract class DuplicateRemovalContractTests : IDisposable
 
     protected abstract Task<SqlCandleStore> CreateAsync(params Timeframe[] tables);
 
-    private async Task<(SqlCandleStore Candles, SqliteStore Store, AuditScheduler Scheduler)> SeededAsync(DuplicateResolutionStrategy strategy, bool enabled = true)
+    private async Task<(SqlCandleStore Candles, SqliteStore Store, AuditLoop Scheduler)> SeededAsync(DuplicateResolutionStrategy strategy, bool enabled = true)
     {
         var candles = await CreateAsync(H1);
         var rows = Enumerable.Range(0, 24).Select(i => DemoCandles.Make("BTCUSDT", H1, Day.AddHours(i), 1m, 2m, 0.5m, 1.5m, 1m, 1)).ToList();
@@ -60,7 +60,7 @@ public abstract class DuplicateRemovalContractTests : IDisposable
         await candles.InsertIgnoreAsync(H1, rows, Ct);
         var store = new SqliteStore(Path.Combine(_directory, Guid.NewGuid().ToString("N") + ".db"));
         await store.InitializeAsync(Ct);
-        var scheduler = AuditSchedulerTests.Scheduler(candles, store, _time,
+        var scheduler = AuditLoopTests.Scheduler(candles, store, _time,
             new SeriesOptions { SupportedPairs = ["BTCUSDT"], PairsConfigured = true, SupportedTimeframes = [H1] },
             new CandleDatabaseOptions { MySqlConnectionString = "unused" },
             new AuditOptions { DuplicateRemoval = enabled, Strategy = strategy });

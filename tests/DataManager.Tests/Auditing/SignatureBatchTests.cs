@@ -63,7 +63,7 @@ public abstract class SignatureBatchTests : IDisposable
         await store.InitializeAsync(Ct);
         var counting = CountingCandleSource.Wrap(candles);
         var time = new FakeTimeProvider(new DateTimeOffset(Day.AddDays(1).AddMinutes(1)));
-        var scheduler = AuditSchedulerTests.Scheduler(candles, store, time,
+        var scheduler = AuditLoopTests.Scheduler(candles, store, time,
             new SeriesOptions { PairsConfigured = true, SupportedPairs = symbols, SupportedTimeframes = [H1, M15] }, new CandleDatabaseOptions(), source: counting);
 
         await scheduler.RunCycleAsync(1, Ct);

@@ -40,7 +40,7 @@ public sealed class BackfillJobTests(MariaDbServer mariaDb) : IDisposable
 
     private static async Task<BackfillJob> NewJobAsync(SqliteStore store, DateTimeOffset from, DateTimeOffset to)
     {
-        var job = BackfillJobs.New(new SeriesKey("BTCUSDT", M1), from, to, "manual", DateTimeOffset.UtcNow);
+        var job = BackfillJobs.New(new SeriesKey("BTCUSDT", M1), from, to, BackfillTriggers.Manual, DateTimeOffset.UtcNow);
         await store.CreateAsync(job, Ct);
         return job;
     }
@@ -54,9 +54,9 @@ public sealed class BackfillJobTests(MariaDbServer mariaDb) : IDisposable
         await using var fake = await FakeBinance.StartAsync();
         var rig = await RigAsync(fake, new BackfillOptions { RetentionDays = 30 });
         var series = new SeriesKey("BTCUSDT", M1);
-        var old = BackfillJobs.New(series, Start, Start.AddHours(1), "auto", DateTimeOffset.UtcNow.AddDays(-31)) with { State = BackfillJobState.Completed };
-        var recent = BackfillJobs.New(series, Start, Start.AddHours(1), "auto", DateTimeOffset.UtcNow.AddDays(-29)) with { State = BackfillJobState.Failed };
-        var stuck = BackfillJobs.New(series, Start, Start.AddHours(1), "manual", DateTimeOffset.UtcNow.AddDays(-40)) with { State = BackfillJobState.Cancelled };
+        var old = BackfillJobs.New(series, Start, Start.AddHours(1), BackfillTriggers.Auto, DateTimeOffset.UtcNow.AddDays(-31)) with { State = BackfillJobState.Completed };
+        var recent = BackfillJobs.New(series, Start, Start.AddHours(1), BackfillTriggers.Auto, DateTimeOffset.UtcNow.AddDays(-29)) with { State = BackfillJobState.Failed };
+        var stuck = BackfillJobs.New(series, Start, Start.AddHours(1), BackfillTriggers.Manual, DateTimeOffset.UtcNow.AddDays(-40)) with { State = BackfillJobState.Cancelled };
         foreach (var job in new[] { old, recent, stuck })
         {
             await rig.Store.CreateAsync(job, Ct);
@@ -142,23 +142,31 @@ public sealed class BackfillJobTests(MariaDbServer mariaDb) : IDisposable
         var kept = all.Where(t => !(t >= Start.AddHours(1) && t < Start.AddHours(3)) && !(t >= Start.AddHours(4) && t < Start.AddHours(4).AddMinutes(10)));
         await rig.Candles.InsertIgnoreAsync(M1, [.. kept.Select(t => DemoCandles.Make("BTCUSDT", M1, t.UtcDateTime, 1m, 2m, 0.5m, 1.5m, 1m, 1))], Ct);
         var clock = new FakeTimeProvider(now);
-        var scheduler = Scheduler(rig, now, clock);
+        var auditLoop = AuditLoop(rig, now, clock);
+        var autoBackfill = AutoBackfill(rig, clock);
 
-        var first = await scheduler.RunCycleAsync(1, Ct);
+        var first = await auditLoop.RunCycleAsync(1, Ct);
         Assert.Equal(2, first.Gaps);
-        var job = Assert.Single(await rig.Store.ListAsync(null, 10, Ct));
-        Assert.Equal(("auto", Start.AddHours(1), Start.AddHours(3)), (job.Trigger, job.From, job.To));
+        Assert.Empty(await rig.Store.ListAsync(null, 10, Ct)); // the audit only reports; the auto-backfill loop asks
+        var job = Assert.Single(await autoBackfill.PlanNewestCycleAsync(1, Ct));
+        Assert.Equal(job.Id, Assert.Single(await rig.Store.ListAsync(null, 10, Ct)).Id);
+        Assert.Equal((BackfillTriggers.Auto, Start.AddHours(1), Start.AddHours(3), 1L), (job.Trigger, job.From, job.To, job.Term));
+        Assert.Empty(await autoBackfill.PlanNewestCycleAsync(1, Ct)); // a cycle is planned once
 
-        await scheduler.RunCycleAsync(1, Ct); // the same gap again: an overlapping job exists, no second one
+        await auditLoop.RunCycleAsync(1, Ct); // the same gap again: an overlapping job exists, no second one
+        Assert.Empty(await autoBackfill.PlanNewestCycleAsync(1, Ct));
         Assert.Single(await rig.Store.ListAsync(null, 10, Ct));
 
         await rig.Runner.RunOnceAsync(new DataManager.Leadership.LeadershipTicket(1, Ct), Ct);
         var done = await rig.Store.GetAsync(job.Id, Ct);
         Assert.Equal((BackfillJobState.Completed, 120L), (done!.State, done.WrittenCandles));
         Assert.StartsWith("0 gaps", done.Verification, StringComparison.Ordinal);
+        // A new leader plans the newest cycle again: the job made for it has completed since, so it asks for nothing.
+        Assert.Empty(await AutoBackfill(rig, clock).PlanNewestCycleAsync(2, Ct));
 
         clock.Advance(TimeSpan.FromSeconds(1)); // the next audit is newer: "latest" is by time (then id), not by insertion
-        var after = await scheduler.RunCycleAsync(1, Ct);
+        var after = await auditLoop.RunCycleAsync(1, Ct);
+        Assert.Empty(await autoBackfill.PlanNewestCycleAsync(1, Ct)); // the 10-minute gap is under MIN_AUTO_BACKFILL_GAP
         Assert.Equal(1, after.Gaps); // only the 10-minute gap is left
         var audit = (await rig.Store.LatestPerSeriesAsync(Ct)).Single();
         Assert.Equal(Start.AddHours(4), Assert.Single(audit.Gaps).From);
@@ -179,9 +187,11 @@ public sealed class BackfillJobTests(MariaDbServer mariaDb) : IDisposable
         await rig.Candles.InsertIgnoreAsync(M1, [.. Enumerable.Range(0, 720).Select(i => Start.AddMinutes(i)).Where(t => !Missing(t)).Select(t => DemoCandles.Make("BTCUSDT", M1, t.UtcDateTime, 1m, 2m, 0.5m, 1.5m, 1m, 1))], Ct);
         fake.Outages.Add((Start.AddHours(1).UtcDateTime, Start.AddHours(3).UtcDateTime));
         var clock = new FakeTimeProvider(now);
-        var scheduler = Scheduler(rig, now, clock);
+        var auditLoop = AuditLoop(rig, now, clock);
+        var autoBackfill = AutoBackfill(rig, clock);
 
-        await scheduler.RunCycleAsync(1, Ct);
+        await auditLoop.RunCycleAsync(1, Ct);
+        await autoBackfill.PlanNewestCycleAsync(1, Ct);
         Assert.Equal(2, (await rig.Store.ListAsync(BackfillJobState.Pending, 10, Ct)).Count); // the cap
 
         await rig.Runner.RunOnceAsync(new DataManager.Leadership.LeadershipTicket(1, Ct), Ct);
@@ -190,7 +200,8 @@ public sealed class BackfillJobTests(MariaDbServer mariaDb) : IDisposable
         Assert.Equal([new EmptyRange(Start.AddHours(1), Start.AddHours(3))], outage.ConfirmedEmpty);
 
         clock.Advance(TimeSpan.FromSeconds(1)); // the next audit is newer: "latest" is by time (then id), not by insertion
-        await scheduler.RunCycleAsync(1, Ct); // now the third gap gets its job; the outage does not come back
+        await auditLoop.RunCycleAsync(1, Ct);
+        await autoBackfill.PlanNewestCycleAsync(1, Ct); // now the third gap gets its job; the outage does not come back
         var all = await rig.Store.ListAsync(null, 10, Ct);
         Assert.Equal(3, all.Count);
         Assert.Single(all, j => j.From == Start.AddHours(1));
@@ -238,7 +249,7 @@ public sealed class BackfillJobTests(MariaDbServer mariaDb) : IDisposable
         using var created = await host.Client.PostAsJsonAsync("/backfill/jobs", new { symbol = "BTCUSDT", timeframe = "1m", from = Start, to = Start.AddHours(1) }, Ct);
         Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
         var job = await created.Content.ReadFromJsonAsync<BackfillJob>(StoreJson.Options, Ct);
-        Assert.Equal((BackfillJobState.Pending, 60L, "manual"), (job!.State, job.ExpectedCandles, job.Trigger));
+        Assert.Equal((BackfillJobState.Pending, 60L, BackfillTriggers.Manual), (job!.State, job.ExpectedCandles, job.Trigger));
         Assert.Equal($"/backfill/jobs/{job.Id}", created.Headers.Location?.ToString());
 
         Assert.Equal(job.Id, Assert.Single((await host.Client.GetFromJsonAsync<List<BackfillJob>>("/backfill/jobs", StoreJson.Options, Ct))!).Id);
@@ -393,12 +404,12 @@ public sealed class BackfillJobTests(MariaDbServer mariaDb) : IDisposable
         for (var i = 0; i < 3; i++)
         {
             // Three 8-page jobs created first, then a 1-page one: oldest first, it would wait for all of them.
-            var job = BackfillJobs.New(series, Start.AddDays(-i - 1), Start.AddDays(-i - 1).AddMinutes(8 * 499), "manual", created.AddMilliseconds(i));
+            var job = BackfillJobs.New(series, Start.AddDays(-i - 1), Start.AddDays(-i - 1).AddMinutes(8 * 499), BackfillTriggers.Manual, created.AddMilliseconds(i));
             await rig.Store.CreateAsync(job, Ct);
             longJobs.Add(job);
         }
 
-        var shortJob = BackfillJobs.New(series, Start, Start.AddHours(2), "auto", created.AddMilliseconds(10));
+        var shortJob = BackfillJobs.New(series, Start, Start.AddHours(2), BackfillTriggers.Auto, created.AddMilliseconds(10));
         await rig.Store.CreateAsync(shortJob, Ct);
 
         await rig.Runner.RunOnceAsync(new DataManager.Leadership.LeadershipTicket(1, Ct), Ct);
@@ -413,7 +424,7 @@ public sealed class BackfillJobTests(MariaDbServer mariaDb) : IDisposable
     public async Task A_leader_without_backfill_says_so_in_the_waiting_jobs_once()
     {
         var store = await StoreAsync("queue");
-        var job = BackfillJobs.New(new SeriesKey("BTCUSDT", M1), Start, Start.AddHours(1), "manual", DateTimeOffset.UtcNow.AddMinutes(-20));
+        var job = BackfillJobs.New(new SeriesKey("BTCUSDT", M1), Start, Start.AddHours(1), BackfillTriggers.Manual, DateTimeOffset.UtcNow.AddMinutes(-20));
         await store.CreateAsync(job, Ct);
         var monitor = new BackfillQueueMonitor(store, Options.Create(new BackfillOptions { Enabled = false }), Options.Create(new ServiceOptions { PodId = "data-manager-1" }), TimeProvider.System);
 
@@ -477,7 +488,7 @@ public sealed class BackfillJobTests(MariaDbServer mariaDb) : IDisposable
         var ids = new List<string>();
         for (var i = 0; i < 5; i++)
         {
-            var job = BackfillJobs.New(series, Start, Start.AddHours(1), "auto", created.AddSeconds(i)) with { State = i == 2 ? BackfillJobState.Failed : BackfillJobState.Completed };
+            var job = BackfillJobs.New(series, Start, Start.AddHours(1), BackfillTriggers.Auto, created.AddSeconds(i)) with { State = i == 2 ? BackfillJobState.Failed : BackfillJobState.Completed };
             await store.CreateAsync(job, Ct);
             ids.Add(job.Id);
         }
@@ -500,11 +511,16 @@ public sealed class BackfillJobTests(MariaDbServer mariaDb) : IDisposable
     }
 
     /// <summary>The audit window is the span the test seeded (a longer one would rightly find a head gap before it).</summary>
-    private static AuditScheduler Scheduler(Rig rig, DateTimeOffset now, FakeTimeProvider? clock = null) =>
-        AuditSchedulerTests.Scheduler(rig.Candles, rig.Store, clock ?? new FakeTimeProvider(now),
+    private static AuditLoop AuditLoop(Rig rig, DateTimeOffset now, FakeTimeProvider? clock = null) =>
+        AuditLoopTests.Scheduler(rig.Candles, rig.Store, clock ?? new FakeTimeProvider(now),
             new SeriesOptions { SupportedPairs = ["BTCUSDT"], PairsConfigured = true, SupportedTimeframes = [M1] },
             new CandleDatabaseOptions { MySqlConnectionString = "unused" },
-            new AuditOptions { Window = now - Start }, rig.Options);
+            new AuditOptions { Window = now - Start });
+
+    private static AutoBackfillLoop AutoBackfill(Rig rig, TimeProvider time) => AutoBackfill(rig.Store, rig.Options, time);
+
+    internal static AutoBackfillLoop AutoBackfill(SqliteStore store, BackfillOptions options, TimeProvider time) =>
+        new(store, store, Options.Create(options), time, Microsoft.Extensions.Logging.Abstractions.NullLogger<AutoBackfillLoop>.Instance);
 
     /// <summary>The store file the way the service names it, so a host on the same DATA_DIR shares it.</summary>
     private async Task<SqliteStore> StoreAsync(string name)

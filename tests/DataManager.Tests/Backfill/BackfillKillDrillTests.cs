@@ -40,7 +40,7 @@ public sealed class BackfillKillDrillTests(MariaDbServer mariaDb) : IDisposable
         fake.LatencyMs = 120; // one page at a time: the job lasts long enough to be killed three times
         var store = new SqliteStore(Path.Combine(_directory, "datamanager.db"));
         await store.InitializeAsync(Ct);
-        var job = BackfillJobs.New(series, Start, end, "manual", DateTimeOffset.UtcNow);
+        var job = BackfillJobs.New(series, Start, end, BackfillTriggers.Manual, DateTimeOffset.UtcNow);
         await store.CreateAsync(job, Ct);
 
         var port = LocalServers.FreePort();

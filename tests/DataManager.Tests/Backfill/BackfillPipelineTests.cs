@@ -36,7 +36,7 @@ public sealed class BackfillPipelineTests(MariaDbServer mariaDb) : IDisposable
         await using var services = BackfillServices.Build(options, store, candles, replace: s => s.AddSingleton<IBackfillJobStore>(checkedStore));
         var runner = services.GetRequiredService<BackfillRunner>();
         var end = Start.AddMinutes(40 * BinanceWeights.CandlesPerRequest);
-        var job = BackfillJobs.New(Series, Start, end, "manual", DateTimeOffset.UtcNow);
+        var job = BackfillJobs.New(Series, Start, end, BackfillTriggers.Manual, DateTimeOffset.UtcNow);
         await store.CreateAsync(job, Ct);
 
         // Stopped at three points of the run (after 3, 11 and 23 requests: fetches ahead of the writes each time),
@@ -84,7 +84,7 @@ public sealed class BackfillPipelineTests(MariaDbServer mariaDb) : IDisposable
         var options = new BackfillOptions { BinanceBaseUrl = fake.Url, Prefetch = 1 };
         await using var services = BackfillServices.Build(options, store, candles, time: time,
             logging: builder => builder.AddProvider(lines).SetMinimumLevel(LogLevel.Information));
-        var job = BackfillJobs.New(Series, Start, end, "manual", time.GetUtcNow());
+        var job = BackfillJobs.New(Series, Start, end, BackfillTriggers.Manual, time.GetUtcNow());
         await store.CreateAsync(job, Ct);
 
         var done = await services.GetRequiredService<BackfillRunner>().RunJobAsync(job, 1, Ct, new AdvanceOnEachCommit(time, TimeSpan.FromSeconds(25)));

@@ -107,7 +107,6 @@ public sealed class SettingSourceTests
     [InlineData("LEADER_ELECTION_RENEW_DEADLINE", "20")]
     [InlineData("LEADER_ELECTION_TIMEOUT", "30")]
     [InlineData("LEADER_ELECTION_NAME", "data-manager")]
-    [InlineData("LEADER_WORK_LOG_INTERVAL", "0.05")]
     [InlineData("ENABLE_BACKFILLER", "false")]
     [InlineData("ENABLE_AUTO_BACKFILL", "false")]
     [InlineData("MIN_AUTO_BACKFILL_GAP", "3600")]
@@ -157,7 +156,7 @@ public sealed class SettingSourceTests
             Assert.Same(app.Services.GetRequiredService<IOptions<ServiceOptions>>().Value, app.Services.GetRequiredService<IOptionsMonitor<ServiceOptions>>().CurrentValue);
             Assert.Equal(7, app.Services.GetRequiredService<IOptions<DataManager.Http.ApiAccessOptions>>().Value.WritesPerMinute);
             Assert.Equal(TimeSpan.FromSeconds(60), app.Services.GetRequiredService<IOptions<AnalyticsOptions>>().Value.InitialDelay);
-            foreach (var name in new[] { "AUDIT_INTERVAL", "DATA_DIR", "INITIAL_STARTUP_DELAY", "API_WRITE_RATE_LIMIT", "LEADER_WORK_LOG", "MONGODB_URL" })
+            foreach (var name in new[] { "AUDIT_INTERVAL", "DATA_DIR", "INITIAL_STARTUP_DELAY", "API_WRITE_RATE_LIMIT", "MONGODB_URL" })
             {
                 Assert.True(counting.Reads.GetValueOrDefault(name) == 1, $"{name} was read {counting.Reads.GetValueOrDefault(name)} times");
             }

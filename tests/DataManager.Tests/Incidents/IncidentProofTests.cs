@@ -45,10 +45,11 @@ public sealed class IncidentProofTests(MariaDbServer mariaDb) : IDisposable
         var backfill = new BackfillOptions { AutoBackfill = true, MinAutoBackfillGap = TimeSpan.FromHours(1), MaxAutoBackfillJobs = 5, BinanceBaseUrl = fake.Url };
         await using var services = BackfillServices.Build(backfill, store, candles, time: time);
         var runner = services.GetRequiredService<BackfillRunner>();
-        var scheduler = AuditSchedulerTests.Scheduler(candles, store, time,
+        var scheduler = AuditLoopTests.Scheduler(candles, store, time,
             new SeriesOptions { SupportedPairs = [ok, late], PairsConfigured = true, SupportedTimeframes = [M1] },
             new CandleDatabaseOptions { MySqlConnectionString = "unused" },
-            new AuditOptions { Window = TimeSpan.FromHours(6), DuplicateRemoval = true }, backfill);
+            new AuditOptions { Window = TimeSpan.FromHours(6), DuplicateRemoval = true });
+        var autoBackfill = DataManager.Tests.Backfill.BackfillJobTests.AutoBackfill(store, backfill, time);
         var tracker = new IncidentTracker(store, incidents, store, Options.Create(new IncidentOptions()), time, NullLogger<IncidentTracker>.Instance);
 
         // Phases, by minute from the start: LATE writes nothing from 02:00 to 03:00; OK misses 04:00–05:00, which
@@ -77,6 +78,7 @@ public sealed class IncidentProofTests(MariaDbServer mariaDb) : IDisposable
             if (minute % 5 == 0)
             {
                 await scheduler.RunCycleAsync(1, Ct);
+                await autoBackfill.PlanNewestCycleAsync(1, Ct);
                 await runner.RunOnceAsync(new LeadershipTicket(1, Ct), Ct);
                 await tracker.ApplyNewAuditsAsync(1, Ct);
             }
@@ -95,7 +97,7 @@ public sealed class IncidentProofTests(MariaDbServer mariaDb) : IDisposable
         ], all.OrderBy(i => i.OpenedAt).ThenBy(i => i.Symbol, StringComparer.Ordinal).Select(i => Describe(i)).ToArray());
 
         // The outage: a growing tail (a major gap, and from 02:10 a stale series, critical) while the extractor was
-        // silent. At 03:00 the tail reached MIN_AUTO_BACKFILL_GAP, the audit made a job and the runner filled it.
+        // silent. At 03:00 the tail reached MIN_AUTO_BACKFILL_GAP, the auto-backfill loop made a job from the audit and the runner filled it.
         // Opened by the 02:05 audit, which saw the first missing candle (02:00, due 02:01) four minutes late.
         var outage = all.Single(i => i.Symbol == late && i.Kind == IncidentKind.Gap);
         Assert.Equal((Start.AddHours(2), Start.AddHours(3).AddMinutes(-1), 60), (outage.From, outage.To, outage.Size));

@@ -183,7 +183,7 @@ public sealed class LeadershipChaosTests(MongoServer mongo) : IAsyncDisposable
         }
     }
 
-    private void Start(Replica replica) => replica.Process = ServiceExecutable.Start(new Dictionary<string, string?>
+    private void Start(Replica replica) => replica.Process = ServiceExecutable.Start(new Dictionary<string, string?>(LeaderWorkRecorder.Environment(replica.WorkLog, TimeSpan.FromSeconds(0.02)))
     {
         ["DATA_DIR"] = _directory,
         ["API_PORT"] = replica.Port.ToString(CultureInfo.InvariantCulture),
@@ -191,8 +191,6 @@ public sealed class LeadershipChaosTests(MongoServer mongo) : IAsyncDisposable
         ["LEADER_ELECTION_HEARTBEAT_INTERVAL"] = Heartbeat.ToString(CultureInfo.InvariantCulture),
         ["LEADER_ELECTION_RENEW_DEADLINE"] = RenewDeadline.ToString(CultureInfo.InvariantCulture),
         ["LEADER_ELECTION_TIMEOUT"] = Timeout.ToString(CultureInfo.InvariantCulture),
-        ["LEADER_WORK_LOG"] = replica.WorkLog,
-        ["LEADER_WORK_LOG_INTERVAL"] = "0.02",
         ["ENABLE_AUDITOR"] = "false",
         ["ENABLE_ANALYTICS"] = "false",
         ["LOG_LEVEL"] = "info",

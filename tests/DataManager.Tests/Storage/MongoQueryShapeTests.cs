@@ -216,6 +216,8 @@ public sealed class MongoQueryShapeTests
         yield return new("jobs: all", "backfill_jobs", Render(MongoQueries.JobsInState(null)), Render(MongoQueries.JobsOldestFirst), Keys(("createdAt", 1), ("_id", 1)));
         yield return new("jobs: newest first in a state", "backfill_jobs", Render(MongoQueries.JobsInStateAfter(BackfillJobState.Failed, null)), Render(MongoQueries.JobsNewestFirst), Keys(("state", 1), ("createdAt", 1), ("_id", 1)));
         yield return new("jobs: newest first", "backfill_jobs", Render(MongoQueries.JobsInStateAfter(null, null)), Render(MongoQueries.JobsNewestFirst), Keys(("createdAt", 1), ("_id", 1)));
+        yield return new("jobs: completed of a series (confirmed-empty ranges)", "backfill_jobs", Render(MongoQueries.CompletedJobsOf(new SeriesKey("BTCUSDT", Timeframe.Parse("1m")))), [],
+            Keys(("symbol", 1), ("timeframe", 1), ("state", 1)));
         yield return new("jobs: prune ended", "backfill_jobs", Render(MongoQueries.FinishedJobsCreatedBefore(Cut)), [], Keys(("state", 1), ("createdAt", 1), ("_id", 1)));
         yield return new("lease: acquire, renew, read", "leader_election", Render(MongoQueries.LeaseById("e")), [], IdIndex);
         yield return new("lease: release", "leader_election", Render(MongoQueries.LeaseHeldBy("e", PodA)), [], IdIndex);
@@ -525,5 +527,8 @@ public sealed class MongoQueryShapeTests
         protected override Task<TStore> CreateStoreAsync<TStore>() => throw new NotSupportedException();
 
         protected override Task<DataManager.Storage.IIncidentStore> CreateIncidentStoreAsync() => throw new NotSupportedException();
+
+        protected override Task<(DataManager.Storage.IBackfillJobStore Jobs, DataManager.Auditing.IConfirmedEmptyRanges Ranges)> CreateConfirmedEmptyRangesAsync() =>
+            throw new NotSupportedException();
     }
 }

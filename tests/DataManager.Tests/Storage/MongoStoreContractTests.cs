@@ -20,4 +20,14 @@ public sealed class MongoStoreContractTests(MongoServer server) : StoreContractT
         server.Require();
         return Task.FromResult<DataManager.Storage.IIncidentStore>(new MongoIncidentStore(new MongoClient(server.ConnectionString), "dm_test_" + Guid.NewGuid().ToString("N")[..12]));
     }
+
+    protected override async Task<(DataManager.Storage.IBackfillJobStore Jobs, DataManager.Auditing.IConfirmedEmptyRanges Ranges)> CreateConfirmedEmptyRangesAsync()
+    {
+        server.Require();
+        var client = new MongoClient(server.ConnectionString);
+        var database = "dm_test_" + Guid.NewGuid().ToString("N")[..12];
+        var store = new MongoStore(client, database);
+        await store.InitializeAsync(TestContext.Current.CancellationToken);
+        return (store, new MongoConfirmedEmptyRanges(client, database));
+    }
 }

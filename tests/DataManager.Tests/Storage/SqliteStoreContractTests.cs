@@ -17,6 +17,40 @@ public sealed class SqliteStoreContractTests : StoreContractTests, IDisposable
     protected override Task<DataManager.Storage.IIncidentStore> CreateIncidentStoreAsync() =>
         Task.FromResult<DataManager.Storage.IIncidentStore>(new SqliteIncidentStore(Path.Combine(_directory, Guid.NewGuid().ToString("N") + ".db")));
 
+    protected override async Task<(DataManager.Storage.IBackfillJobStore Jobs, DataManager.Auditing.IConfirmedEmptyRanges Ranges)> CreateConfirmedEmptyRangesAsync()
+    {
+        var store = await CreateStoreAsync<SqliteStore>();
+        return (store, new SqliteConfirmedEmptyRanges(store.Path));
+    }
+
+    [Fact]
+    public async Task The_confirmed_empty_query_reads_the_partial_expression_index_not_the_table()
+    {
+        var store = await CreateStoreAsync<SqliteStore>();
+        var series = new DataManager.Candles.SeriesKey("BTCUSDT", DataManager.Candles.Timeframe.Parse("1m"));
+        _ = await new SqliteConfirmedEmptyRanges(store.Path).OverlappingAsync(series, DateTimeOffset.UnixEpoch, DateTimeOffset.UtcNow, TestContext.Current.CancellationToken);
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={store.Path}");
+        await connection.OpenAsync(TestContext.Current.CancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "EXPLAIN QUERY PLAN " + SqliteConfirmedEmptyRanges.Query;
+        foreach (var (name, value) in new (string, object)[] { ("$symbol", "BTCUSDT"), ("$timeframe", "1m"), ("$from", 0L), ("$to", 1L) })
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+
+        var plan = new List<string>();
+        await using (var reader = await command.ExecuteReaderAsync(TestContext.Current.CancellationToken))
+        {
+            while (await reader.ReadAsync(TestContext.Current.CancellationToken))
+            {
+                plan.Add(reader.GetString(3));
+            }
+        }
+
+        Assert.Contains(plan, step => step.Contains("USING INDEX " + SqliteConfirmedEmptyRanges.IndexName, StringComparison.Ordinal));
+        Assert.DoesNotContain(plan, step => step.StartsWith("SCAN j", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Initialising_twice_and_from_parallel_instances_is_safe()
     {

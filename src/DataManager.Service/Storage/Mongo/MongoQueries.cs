@@ -45,6 +45,7 @@ public static class MongoQueries
         [
             new() { { "state", 1 }, { "createdAt", 1 }, { "_id", 1 } },
             new() { { "createdAt", 1 }, { "_id", 1 } },
+            new() { { "symbol", 1 }, { "timeframe", 1 }, { "state", 1 } },
         ],
         [AnalyticsCollection] =
         [
@@ -285,4 +286,14 @@ public static class MongoQueries
     public static FilterDefinition<BackfillJob> FinishedJobsCreatedBefore(DateTimeOffset createdBefore) =>
         Builders<BackfillJob>.Filter.In(j => j.State, BackfillJobStates.Ended)
         & Builders<BackfillJob>.Filter.Lt(j => j.CreatedAt, createdBefore);
+
+    /// <summary>
+    /// The completed jobs of a series, whose confirmed-empty ranges the caller cuts to its window (few per series:
+    /// ended jobs are pruned after the retention). Served by (symbol, timeframe, state).
+    /// </summary>
+    public static FilterDefinition<BackfillJob> CompletedJobsOf(SeriesKey series)
+    {
+        var f = Builders<BackfillJob>.Filter;
+        return f.Eq(j => j.Symbol, series.Symbol) & f.Eq(j => j.Timeframe, series.Timeframe.Name) & f.Eq(j => j.State, BackfillJobState.Completed);
+    }
 }

@@ -10,15 +10,27 @@ using Prometheus;
 namespace DataManager.Auditing;
 
 /// <summary>
+/// What the audit needs to know of the exchange: the ranges of a series Binance has confirmed it has no candles
+/// for (an outage, a time before the listing). A gap inside them is the source's, not ours, and is reported
+/// <c>sourceEmpty</c>. The store answers from the backfill jobs that found them, in one indexed query.
+/// </summary>
+public interface IConfirmedEmptyRanges
+{
+    /// <summary>The confirmed-empty ranges of <paramref name="series"/> that overlap <c>[from, to)</c>, ordered by start.</summary>
+    Task<IReadOnlyList<EmptyRange>> OverlappingAsync(SeriesKey series, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken);
+}
+
+/// <summary>
 /// The leader-only audit loop. Each cycle audits every scheduled series over the last window with bounded
 /// parallelism; a series whose signature and grid have not changed since its last audit is not re-scanned
 /// (its result is reused and only freshness is judged again). A failing series is recorded and does not stop
-/// the others. Records carry the leader's term.
+/// the others. Gaps inside ranges Binance confirmed empty are marked <c>sourceEmpty</c>. Records carry the leader's
+/// term. What is done about the gaps is not the audit's business: the auto-backfill loop reads the records.
 /// </summary>
-public sealed partial class AuditScheduler(
+public sealed partial class AuditLoop(
     SeriesAuditor auditor,
     DuplicateRemover duplicateRemover,
-    Backfill.IBackfillPlanner backfillPlanner,
+    IConfirmedEmptyRanges confirmedEmpty,
     ICandleSource candles,
     IAuditStore audits,
     IHealthScoreStore healthScores,
@@ -28,7 +40,7 @@ public sealed partial class AuditScheduler(
     IOptions<ServiceOptions> service,
     CandleReadiness candleReadiness,
     TimeProvider time,
-    ILogger<AuditScheduler> logger) : ILeaderLoop
+    ILogger<AuditLoop> logger) : ILeaderLoop
 {
     private readonly ConcurrentDictionary<SeriesKey, CachedAudit> _cache = new();
     private readonly ConcurrentDictionary<SeriesKey, SeriesAuditReport> _previous = new();
@@ -66,7 +78,7 @@ public sealed partial class AuditScheduler(
             var now = started.UtcDateTime;
             var reports = new ConcurrentBag<(SeriesAuditReport Report, bool Reused)>();
             var signatures = await SignaturesAsync(Series, now, cancellationToken);
-            await Parallel.ForEachAsync(Series, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellationToken },
+            await Parallel.ForEachAsync(Series, CandleReadParallelism.Options(cancellationToken),
                 async (series, token) => reports.Add(await AuditSeriesAsync(series, now - options.Value.WindowFor(series.Timeframe), now, term,
                     signatures.TryGetValue(series, out var signature) ? signature : null, token)));
 
@@ -134,7 +146,7 @@ public sealed partial class AuditScheduler(
         // Chunks of 200 symbols, four at a time: the checksum is the database's CPU, so both cores share it.
         var signatures = new ConcurrentDictionary<SeriesKey, CandleResult<SeriesSignature>>();
         var chunks = series.GroupBy(s => s.Timeframe).SelectMany(table => table.Chunk(200).Select(chunk => (Timeframe: table.Key, Series: chunk)));
-        await Parallel.ForEachAsync(chunks, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellationToken }, async (chunk, token) =>
+        await Parallel.ForEachAsync(chunks, CandleReadParallelism.Options(cancellationToken), async (chunk, token) =>
         {
             var grid = AuditGrid.For(now - options.Value.WindowFor(chunk.Timeframe), now, chunk.Timeframe.Interval);
             try
@@ -172,7 +184,7 @@ public sealed partial class AuditScheduler(
                     From = SeriesAuditReport.Utc(from),
                     To = SeriesAuditReport.Utc(now),
                 };
-                return (await PlanGapsAsync(series, reused, term, cancellationToken), true);
+                return (await MarkSourceEmptyAsync(series, reused, cancellationToken), true);
             }
 
             var report = await auditor.AuditAsync(series, from, now, now, cancellationToken);
@@ -181,7 +193,7 @@ public sealed partial class AuditScheduler(
                 _cache[series] = new CachedAudit(grid, signature.Value, report);
             }
 
-            report = await PlanGapsAsync(series, report, term, cancellationToken);
+            report = await MarkSourceEmptyAsync(series, report, cancellationToken);
 
             if (report.Duplicates.Count > 0 && duplicateRemover.Enabled)
             {
@@ -204,9 +216,18 @@ public sealed partial class AuditScheduler(
         }
     }
 
-    /// <summary>The backfill side marks gaps Binance confirmed empty, and (if enabled) turns the others into jobs.</summary>
-    private async Task<SeriesAuditReport> PlanGapsAsync(SeriesKey series, SeriesAuditReport report, long term, CancellationToken cancellationToken) =>
-        report.Gaps.Count == 0 ? report : report with { Gaps = await backfillPlanner.PlanAsync(series, report.Gaps, term, cancellationToken) };
+    /// <summary>One query for a series with gaps (none for the others): the confirmed-empty ranges over its gaps.</summary>
+    private async Task<SeriesAuditReport> MarkSourceEmptyAsync(SeriesKey series, SeriesAuditReport report, CancellationToken cancellationToken)
+    {
+        if (report.Gaps.Count == 0)
+        {
+            return report;
+        }
+
+        var (from, to) = SourceEmptyGaps.Span(report.Gaps, series.Timeframe.Interval);
+        var empty = await confirmedEmpty.OverlappingAsync(series, from, to, cancellationToken);
+        return report with { Gaps = SourceEmptyGaps.Mark(report.Gaps, series.Timeframe.Interval, empty) };
+    }
 
     private static AuditRecord ToRecord(SeriesAuditReport report, AuditCycleRecord cycle, DateTimeOffset auditedAt) => new()
     {

@@ -3,7 +3,6 @@ using System.Net.Http.Json;
 using DataManager.Auditing;
 using DataManager.Candles;
 using DataManager.Configuration;
-using DataManager.Backfill;
 using DataManager.Storage;
 using DataManager.Storage.Sqlite;
 using DataManager.Tests.Infrastructure;
@@ -13,14 +12,14 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace DataManager.Tests.Auditing;
 
-public sealed class AuditSchedulerTests(MariaDbServer mariaDb) : IDisposable
+public sealed class AuditLoopTests(MariaDbServer mariaDb) : IDisposable
 {
     private static readonly DateTimeOffset Now = new(2026, 11, 23, 10, 7, 0, TimeSpan.Zero);
     private readonly string _directory = ServerAvailability.TempDirectory("dm-scheduler");
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private async Task<(AuditScheduler Scheduler, SqliteStore Store, FakeTimeProvider Time)> EmbeddedAsync(string timeframes = "5m,15m,30m,1h,1d")
+    private async Task<(AuditLoop Scheduler, SqliteStore Store, FakeTimeProvider Time)> EmbeddedAsync(string timeframes = "5m,15m,30m,1h,1d")
     {
         var time = new FakeTimeProvider(Now);
         var dialect = new SqliteCandleDialect(Path.Combine(_directory, "candles.db"));
@@ -32,15 +31,14 @@ public sealed class AuditSchedulerTests(MariaDbServer mariaDb) : IDisposable
         return (Scheduler(candles, store, time, series, new CandleDatabaseOptions()), store, time);
     }
 
-    internal static AuditScheduler Scheduler(SqlCandleStore candles, SqliteStore store, TimeProvider time, SeriesOptions series, CandleDatabaseOptions candleOptions, AuditOptions? auditOptions = null, BackfillOptions? backfillOptions = null, ICandleSource? source = null)
+    internal static AuditLoop Scheduler(SqlCandleStore candles, SqliteStore store, TimeProvider time, SeriesOptions series, CandleDatabaseOptions candleOptions, AuditOptions? auditOptions = null, ICandleSource? source = null)
     {
         var readiness = new CandleReadiness();
         readiness.MarkReady();
         var audit = Options.Create(auditOptions ?? new AuditOptions());
         var remover = new DuplicateRemover(candles, candles, store, audit, time, NullLogger<DuplicateRemover>.Instance);
-        var planner = new DataManager.Backfill.BackfillPlanner(store, Options.Create(backfillOptions ?? new BackfillOptions()), time, NullLogger<DataManager.Backfill.BackfillPlanner>.Instance);
-        return new AuditScheduler(new SeriesAuditor(source ?? candles, audit), remover, planner, source ?? candles, store, store, audit, Options.Create(series), Options.Create(candleOptions),
-            Options.Create(new ServiceOptions { PodId = "pod-test" }), readiness, time, NullLogger<AuditScheduler>.Instance);
+        return new AuditLoop(new SeriesAuditor(source ?? candles, audit), remover, new SqliteConfirmedEmptyRanges(store.Path), source ?? candles, store, store, audit, Options.Create(series), Options.Create(candleOptions),
+            Options.Create(new ServiceOptions { PodId = "pod-test" }), readiness, time, NullLogger<AuditLoop>.Instance);
     }
 
     [Fact]
@@ -50,7 +48,7 @@ public sealed class AuditSchedulerTests(MariaDbServer mariaDb) : IDisposable
         var cycle = await scheduler.RunCycleAsync(7, Ct);
 
         Assert.Equal((15, 3, 3, 1, 0), (cycle.SeriesAudited, cycle.Gaps, cycle.DuplicateSurplus, cycle.IntegrityViolations, cycle.Errors));
-        Assert.True(AuditScheduler.Succeeded(cycle));
+        Assert.True(AuditLoop.Succeeded(cycle));
         Assert.Equal(7, cycle.Term);
         Assert.NotNull(cycle.FinishedAt);
         var records = await store.QueryAsync(new AuditQuery(Limit: 100), Ct);
@@ -87,7 +85,7 @@ public sealed class AuditSchedulerTests(MariaDbServer mariaDb) : IDisposable
         var (scheduler, store, _) = await EmbeddedAsync("3m,1h");
         var cycle = await scheduler.RunCycleAsync(1, Ct);
         Assert.Equal((6, 3), (cycle.SeriesAudited, cycle.Errors));
-        Assert.False(AuditScheduler.Succeeded(cycle), "a cycle with failed series is not a success");
+        Assert.False(AuditLoop.Succeeded(cycle), "a cycle with failed series is not a success");
         var errors = (await store.LatestPerSeriesAsync(Ct)).Where(r => r.Error is not null).ToList();
         Assert.All(errors, r => Assert.Equal("3m", r.Timeframe));
         Assert.All(errors, r => Assert.StartsWith("missing_table", r.Error, StringComparison.Ordinal));
@@ -107,7 +105,7 @@ public sealed class AuditSchedulerTests(MariaDbServer mariaDb) : IDisposable
         var cycle = await scheduler.RunCycleAsync(1, Ct);
         Assert.Equal((10, 10), (cycle.SeriesAudited, cycle.Errors));
         // Every series failed: the stale-audit alert must keep counting from the last real success.
-        Assert.False(AuditScheduler.Succeeded(cycle));
+        Assert.False(AuditLoop.Succeeded(cycle));
         Assert.All(await store.LatestPerSeriesAsync(Ct), r => Assert.Contains("Unable to connect", r.Error, StringComparison.Ordinal));
     }
 

@@ -1,0 +1,65 @@
+using DataManager.Auditing;
+using DataManager.Candles;
+using Microsoft.Data.Sqlite;
+
+namespace DataManager.Storage.Sqlite;
+
+/// <summary>
+/// Confirmed-empty ranges from the completed backfill jobs in the embedded store's file. The job's series lives in
+/// its JSON body, so the index is on those expressions, partial on completed jobs; it is created on first use.
+/// </summary>
+public sealed class SqliteConfirmedEmptyRanges(string path) : IConfirmedEmptyRanges
+{
+    public const string IndexName = "ix_backfill_confirmed_empty";
+
+    private const string Index = $"""
+        CREATE INDEX IF NOT EXISTS {IndexName}
+        ON backfill_jobs(json_extract(body, '$.symbol'), json_extract(body, '$.timeframe')) WHERE state = 'completed';
+        """;
+
+    // The query repeats the index's expressions and its WHERE literally: SQLite uses an expression index or a
+    // partial index only for terms written the same way. Range times compare as Unix milliseconds, not as text.
+    public const string Query = """
+        SELECT json_extract(r.value, '$.from'), json_extract(r.value, '$.to')
+        FROM backfill_jobs AS j, json_each(j.body, '$.confirmedEmpty') AS r
+        WHERE j.state = 'completed'
+          AND json_extract(j.body, '$.symbol') = $symbol AND json_extract(j.body, '$.timeframe') = $timeframe
+          AND CAST(ROUND((julianday(json_extract(r.value, '$.from')) - 2440587.5) * 86400000.0) AS INTEGER) < $to
+          AND CAST(ROUND((julianday(json_extract(r.value, '$.to')) - 2440587.5) * 86400000.0) AS INTEGER) > $from;
+        """;
+
+    private readonly string _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 30 }.ToString();
+
+    private volatile bool _indexReady;
+
+    public async Task<IReadOnlyList<EmptyRange>> OverlappingAsync(SeriesKey series, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+    {
+        await using var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(cancellationToken);
+        if (!_indexReady)
+        {
+            await using var create = connection.CreateCommand();
+            create.CommandText = Index;
+            await create.ExecuteNonQueryAsync(cancellationToken);
+            _indexReady = true;
+        }
+
+        await using var command = connection.CreateCommand();
+        command.CommandText = Query;
+        command.Parameters.AddWithValue("$symbol", series.Symbol);
+        command.Parameters.AddWithValue("$timeframe", series.Timeframe.Name);
+        command.Parameters.AddWithValue("$from", from.ToUnixTimeMilliseconds());
+        command.Parameters.AddWithValue("$to", to.ToUnixTimeMilliseconds());
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var ranges = new List<EmptyRange>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            ranges.Add(new EmptyRange(Time(reader.GetString(0)), Time(reader.GetString(1))));
+        }
+
+        return [.. ranges.OrderBy(r => r.From).ThenBy(r => r.To)];
+    }
+
+    private static DateTimeOffset Time(string stored) =>
+        DateTimeOffset.Parse(stored, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal).ToUniversalTime();
+}
