@@ -94,6 +94,7 @@ public sealed class AnalyticsCalculatorTests
     }
 }
 
+[Trait("Category", "Server")]
 public sealed class AnalyticsServiceTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

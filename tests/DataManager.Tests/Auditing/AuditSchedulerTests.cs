@@ -13,6 +13,7 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace DataManager.Tests.Auditing;
 
+[Trait("Category", "Server")]
 public sealed class AuditSchedulerTests(MariaDbServer mariaDb) : IDisposable
 {
     private static readonly DateTimeOffset Now = new(2026, 11, 23, 10, 7, 0, TimeSpan.Zero);
@@ -124,6 +125,7 @@ public sealed class AuditSchedulerTests(MariaDbServer mariaDb) : IDisposable
     public void Dispose() => CandleDatabases.RemoveDirectory(_directory);
 }
 
+[Trait("Category", "Server")]
 public sealed class AuditEndpointTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

@@ -12,6 +12,7 @@ namespace DataManager.Tests.Backfill;
 /// loopback; it is killed three times at different points of the job and restarted each time under the same
 /// POD_NAME. Every candle ends up exactly once and no row that existed before is touched.
 /// </summary>
+[Trait("Category", "Server")]
 public sealed class BackfillKillDrillTests(MariaDbServer mariaDb) : IDisposable
 {
     private const string Pod = "data-manager-0";

@@ -11,6 +11,7 @@ namespace DataManager.Tests.Deployment;
 /// expression then goes through Prometheus's HTTP API: each must parse and evaluate, and every dashboard panel must
 /// return at least one series. A renamed metric or label breaks this test.
 /// </summary>
+[Trait("Category", "Server")]
 public sealed class ObservabilityEndToEndTests(NatsServer nats)
 {
     [Fact]

@@ -24,6 +24,7 @@ namespace DataManager.Tests.Deployment;
 /// </para>
 /// Every alert assertion reads Prometheus's own <c>/api/v1/alerts</c>.
 /// </summary>
+[Trait("Category", "Server")]
 public sealed class ProductionRehearsalTests : IAsyncDisposable
 {
     /// <summary>The deployed table set (the extractor's databases hold these and nothing else).</summary>

@@ -6,6 +6,7 @@ using DataManager.Tests.Infrastructure;
 
 namespace DataManager.Tests.Health;
 
+[Trait("Category", "Server")]
 public sealed class ReadinessTests(MariaDbServer mariaDb, NatsServer nats)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

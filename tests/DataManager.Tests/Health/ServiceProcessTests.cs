@@ -5,6 +5,7 @@ using DataManager.Tests.Infrastructure;
 namespace DataManager.Tests.Health;
 
 /// <summary>The built executable, as operators run it.</summary>
+[Trait("Category", "Server")]
 public sealed class ServiceProcessTests : IDisposable
 {
     private readonly string _dataDir = ServerAvailability.TempDirectory("dm-process");

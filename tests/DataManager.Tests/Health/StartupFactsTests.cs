@@ -9,6 +9,7 @@ using DataManager.Tests.Infrastructure;
 namespace DataManager.Tests.Health;
 
 /// <summary>What a replica says and exports the moment it starts, before it has done any work.</summary>
+[Trait("Category", "Server")]
 public sealed partial class StartupFactsTests : IDisposable
 {
     private readonly string _dataDir = ServerAvailability.TempDirectory("dm-startup");

@@ -14,6 +14,7 @@ namespace DataManager.Tests.Http;
 /// shape, a few thousand requests. No 5xx, every 4xx a problem-details body, no stack trace or secret in any body,
 /// and afterwards the process is alive, its RSS bounded and its metric labels bounded.
 /// </summary>
+[Trait("Category", "Server")]
 public sealed partial class ApiFuzzTests
 {
     private const int Seed = 20261126;

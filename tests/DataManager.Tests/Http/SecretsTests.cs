@@ -8,6 +8,7 @@ using Microsoft.Extensions.Configuration;
 namespace DataManager.Tests.Http;
 
 /// <summary>NATS credentials that work, and no secret in any log line or response.</summary>
+[Trait("Category", "Server")]
 public sealed class SecretsTests
 {
     private const string NatsPassword = "nats-Pa55word-7c1f";

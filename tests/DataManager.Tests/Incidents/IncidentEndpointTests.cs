@@ -10,6 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace DataManager.Tests.Incidents;
 
 /// <summary>The composed service on its embedded demo data (3 gaps, duplicates): audits become incidents the API serves.</summary>
+[Trait("Category", "Server")]
 public sealed class IncidentEndpointTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

@@ -2,6 +2,9 @@ using DataManager.Testing;
 using System.Globalization;
 using DataManager.Hosting;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -30,8 +33,38 @@ public sealed class ServiceHost : IAsyncDisposable
 
     public static async Task<ServiceHost> StartAsync(IReadOnlyDictionary<string, string?>? settings = null, bool waitForStore = true)
     {
-        var port = ServerAvailability.FreePort();
-        var dataDir = ServerAvailability.TempDirectory("dm-host");
+        ServerAvailability.RequireServerCategory();
+        // API_PORT takes 1 to 65535, so Kestrel cannot be asked for port 0 here: a free port is taken right
+        // before the start, and the start is repeated on another when a concurrent run took it in between.
+        for (var attempt = 1; ; attempt++)
+        {
+            var dataDir = ServerAvailability.TempDirectory("dm-host");
+            var app = Build(ServerAvailability.FreePort(), dataDir, settings);
+            try
+            {
+                await app.StartAsync(TestContext.Current.CancellationToken);
+            }
+            catch (IOException) when (attempt < 5)
+            {
+                await app.DisposeAsync();
+                CandleDatabases.RemoveDirectory(dataDir);
+                continue;
+            }
+
+            if (waitForStore)
+            {
+                await app.Services.GetRequiredService<DataManager.Storage.StoreReadiness>().WaitAsync(TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromSeconds(30));
+            }
+
+            // The address Kestrel actually bound, not the one asked for.
+            var bound = new Uri(app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First().Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
+            var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{bound.Port}"), Timeout = TimeSpan.FromSeconds(30) };
+            return new ServiceHost(app, client, dataDir);
+        }
+    }
+
+    private static WebApplication Build(int port, string dataDir, IReadOnlyDictionary<string, string?>? settings)
+    {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Production", ContentRootPath = dataDir, Args = [] });
         builder.Configuration.Sources.Clear();
         var values = new Dictionary<string, string?>
@@ -55,14 +88,7 @@ public sealed class ServiceHost : IAsyncDisposable
         builder.AddDataManager();
         var app = builder.Build();
         app.MapDataManager();
-        await app.StartAsync(TestContext.Current.CancellationToken);
-        if (waitForStore)
-        {
-            await app.Services.GetRequiredService<DataManager.Storage.StoreReadiness>().WaitAsync(TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromSeconds(30));
-        }
-
-        var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
-        return new ServiceHost(app, client, dataDir);
+        return app;
     }
 
     public async ValueTask DisposeAsync()
@@ -97,6 +123,7 @@ public static class ServiceExecutable
 
     public static LocalProcess Start(IReadOnlyDictionary<string, string?> settings, params string[] arguments)
     {
+        ServerAvailability.RequireServerCategory();
         var environment = ServiceVariables.ToDictionary(v => v, _ => (string?)null);
         environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         foreach (var (key, value) in settings)

@@ -14,6 +14,7 @@ namespace DataManager.Tests.Leadership;
 /// SIGTERM it; stall the store. Rounds: <c>DATAMANAGER_CHAOS_ROUNDS</c> (default 4, one of each);
 /// <c>DATAMANAGER_CHAOS_REPORT</c> names a file for the measured figures.
 /// </summary>
+[Trait("Category", "Server")]
 public sealed class LeadershipChaosTests(MongoServer mongo) : IAsyncDisposable
 {
     private const double Heartbeat = 0.2;

@@ -12,6 +12,7 @@ namespace DataManager.Tests.Leadership;
 /// after kill -9 it waits for the old lease to expire and then leads with term + 1; after SIGTERM (the lease is
 /// released) it takes over at once, also with term + 1.
 /// </summary>
+[Trait("Category", "Server")]
 public sealed class LeaseIncarnationTests(MongoServer mongo) : IAsyncDisposable
 {
     // A lease long enough that the restarted process is up well before the killed one's lease expires.

@@ -11,6 +11,7 @@ using NATS.Client.Core;
 namespace DataManager.Tests.Tracking;
 
 /// <summary>The tracker in the real service against a real nats-server.</summary>
+[Trait("Category", "Server")]
 public sealed class MessageTrackerTests(NatsServer sharedNats)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

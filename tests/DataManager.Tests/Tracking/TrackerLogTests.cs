@@ -9,6 +9,7 @@ using NATS.Client.Core;
 
 namespace DataManager.Tests.Tracking;
 
+[Trait("Category", "Server")]
 public sealed class TrackerLogTests(NatsServer nats)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
