@@ -136,27 +136,27 @@ public static class ServiceExecutable
 
     public static async Task<HttpResponseMessage> WaitForReadinessAsync(HttpClient client, LocalProcess process, TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
+        HttpResponseMessage? ready = null;
+        try
         {
-            try
+            await Eventually.UntilAsync($"the service at {client.BaseAddress} answers /health/readiness with 2xx", async token =>
             {
-                var response = await client.GetAsync("/health/readiness", TestContext.Current.CancellationToken);
+                var response = await client.GetAsync("/health/readiness", token);
                 if (response.IsSuccessStatusCode)
                 {
-                    return response;
+                    ready = response;
+                    return true;
                 }
-            }
-            catch (HttpRequestException) when (DateTime.UtcNow < deadline)
-            {
-            }
 
-            if (DateTime.UtcNow >= deadline || process.HasExited)
-            {
-                Assert.Fail($"service not ready after {timeout} (exited: {process.HasExited}); output:\n{process.Output}");
-            }
-
-            await Task.Delay(100, TestContext.Current.CancellationToken);
+                response.Dispose();
+                return false;
+            }, timeout, abandonIf: () => process.HasExited ? $"the service exited with {process.ExitCode}" : null, cancellationToken: TestContext.Current.CancellationToken);
         }
+        catch (Exception e) when (e is TimeoutException or InvalidOperationException)
+        {
+            Assert.Fail($"{e.Message}; output:\n{process.Output}");
+        }
+
+        return ready!;
     }
 }
