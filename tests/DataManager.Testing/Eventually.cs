@@ -13,7 +13,8 @@ public static class Eventually
     private static readonly TimeSpan LongestPause = TimeSpan.FromMilliseconds(250);
 
     /// <param name="reason">What is awaited, read after "waiting until": "the leader's lease has expired".</param>
-    /// <param name="condition">Checked until true; an exception counts as "not yet" and is reported on timeout.</param>
+    /// <param name="condition">Checked until true; an exception counts as "not yet" and is reported on timeout, except a
+    /// failed assertion, which fails at once (an invariant checked on every look).</param>
     /// <param name="timeout">Upper bound for a run that hangs.</param>
     /// <param name="seen">Describes the current state for the failure message ("3 of 5 panels filled").</param>
     /// <param name="abandonIf">A reason to stop at once (the server process exited), or null to go on.</param>
@@ -41,7 +42,7 @@ public static class Eventually
 
                 lastError = null;
             }
-            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested && !IsAssertion(e))
             {
                 lastError = e;
             }
@@ -70,6 +71,9 @@ public static class Eventually
         await UntilAsync(reason, async token => (found = await probe(token)) is not null, timeout, seen, abandonIf, cancellationToken);
         return found!;
     }
+
+    // xunit's assertion exceptions all implement Xunit.Sdk.IAssertionException; this project does not reference xunit.
+    private static bool IsAssertion(Exception e) => e.GetType().GetInterfaces().Any(i => i.FullName == "Xunit.Sdk.IAssertionException");
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? (a > TimeSpan.Zero ? a : TimeSpan.Zero) : (b > TimeSpan.Zero ? b : TimeSpan.Zero);
 

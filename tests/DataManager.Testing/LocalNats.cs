@@ -26,6 +26,9 @@ public sealed class LocalNats : IAsyncDisposable
     /// <summary>The port chosen at the first start; 0 before.</summary>
     public int Port { get; private set; }
 
+    /// <summary>The monitoring port (<c>/subsz</c>), likewise chosen by the server at the first start.</summary>
+    public int MonitoringPort { get; private set; }
+
     public string Url => $"nats://127.0.0.1:{Port}";
 
     public static bool IsInstalled => LocalServers.FindBinary("nats-server") is not null;
@@ -50,16 +53,17 @@ public sealed class LocalNats : IAsyncDisposable
     public async Task StartAgainAsync()
     {
         var port = Port == 0 ? "-1" : Port.ToString(CultureInfo.InvariantCulture);
-        var process = LocalProcess.Start(_binary, ["-a", "127.0.0.1", "-p", port, "--ports_file_dir", _directory, .. _arguments]);
+        var monitoring = MonitoringPort == 0 ? "-1" : MonitoringPort.ToString(CultureInfo.InvariantCulture);
+        var process = LocalProcess.Start(_binary, ["-a", "127.0.0.1", "-p", port, "-m", monitoring, "--ports_file_dir", _directory, .. _arguments]);
         _process = process;
         var portsFile = Path.Combine(_directory, $"nats-server_{process.Id.ToString(CultureInfo.InvariantCulture)}.ports");
         string? Exited() => process.HasExited ? "nats-server exited: " + process.Output : null;
-        var chosen = 0;
+        var chosen = (Client: 0, Monitoring: 0);
         await Eventually.UntilAsync(
             $"nats-server writes its ports file {portsFile}",
-            async token => File.Exists(portsFile) && (chosen = PortIn(await File.ReadAllTextAsync(portsFile, token))) > 0,
+            async token => File.Exists(portsFile) && (chosen = PortsIn(await File.ReadAllTextAsync(portsFile, token))).Client > 0,
             StartTimeout, abandonIf: Exited);
-        Port = chosen;
+        (Port, MonitoringPort) = chosen;
         await Eventually.UntilAsync($"nats-server accepts connections on port {Port}", async token =>
         {
             using var client = new TcpClient();
@@ -68,11 +72,19 @@ public sealed class LocalNats : IAsyncDisposable
         }, StartTimeout, abandonIf: Exited);
     }
 
-    /// <summary>The client port in a ports file: <c>{"nats":["nats://127.0.0.1:46165"]}</c>.</summary>
-    private static int PortIn(string portsFile)
+    /// <summary>The ports in a ports file: <c>{"nats":["nats://127.0.0.1:46165"],"monitoring":["http://127.0.0.1:41251"]}</c>.</summary>
+    private static (int Client, int Monitoring) PortsIn(string portsFile)
     {
         using var json = JsonDocument.Parse(portsFile);
-        return new Uri(json.RootElement.GetProperty("nats")[0].GetString()!).Port;
+        return (new Uri(json.RootElement.GetProperty("nats")[0].GetString()!).Port, new Uri(json.RootElement.GetProperty("monitoring")[0].GetString()!).Port);
+    }
+
+    /// <summary>True once some client subscribes to a subject matching <paramref name="subject"/> (the server's own view).</summary>
+    public async Task<bool> HasSubscriberAsync(string subject, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{MonitoringPort}") };
+        using var json = JsonDocument.Parse(await http.GetStringAsync($"/subsz?subs=1&test={Uri.EscapeDataString(subject)}", cancellationToken));
+        return json.RootElement.TryGetProperty("subscriptions_list", out var list) && list.GetArrayLength() > 0;
     }
 
     public async Task StopAsync()

@@ -50,8 +50,8 @@ public sealed class SecretsTests
         {
             ["NATS_URL"] = $"nats://dm:wrong-{NatsPassword}@127.0.0.1:{nats.Port.ToString(CultureInfo.InvariantCulture)}",
         });
-        await Task.Delay(1_500, TestContext.Current.CancellationToken);
-        var check = await WaitForNatsCheckAsync(host.Client, "Degraded");
+        // Past the first connection attempt (which the server refused): the state the replica keeps from then on.
+        var check = await WaitForNatsCheckAsync(host.Client, "Degraded", attempted: true);
         Assert.DoesNotContain(NatsPassword, check, StringComparison.Ordinal);
     }
 
@@ -152,52 +152,28 @@ public sealed class SecretsTests
     internal static void SkipWithoutNatsServer() =>
         ServerAvailability.Require("nats", LocalNats.IsInstalled ? null : "no nats-server binary (apt-get install nats-server): authentication needs a server started with --user/--pass");
 
-    private static async Task<string> WaitForNatsCheckAsync(HttpClient client, string status)
+    /// <param name="attempted">Only once the client has tried to connect (its state no longer "connecting").</param>
+    private static async Task<string> WaitForNatsCheckAsync(HttpClient client, string status, bool attempted = false)
     {
         var last = "";
-        for (var attempt = 0; attempt < 100; attempt++)
+        await Eventually.UntilAsync($"the nats readiness check reads {status}", async token =>
         {
-            using var response = await client.GetAsync("/health/readiness", TestContext.Current.CancellationToken);
-            var body = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+            using var response = await client.GetAsync("/health/readiness", token);
+            var body = await response.Content.ReadAsStringAsync(token);
             var check = JsonSerializer.Deserialize<JsonElement>(body).GetProperty("checks").EnumerateArray().First(c => c.GetProperty("name").GetString() == "nats");
             last = check.ToString();
-            if (check.GetProperty("status").GetString() == status)
-            {
-                return last;
-            }
-
-            await Task.Delay(100, TestContext.Current.CancellationToken);
-        }
-
-        Assert.Fail($"nats check never {status}: {last}");
+            return check.GetProperty("status").GetString() == status && !(attempted && last.Contains(" connecting;", StringComparison.Ordinal));
+        }, TimeSpan.FromMinutes(2), seen: () => last, cancellationToken: TestContext.Current.CancellationToken);
         return last;
     }
 
-    internal static async Task WaitForLivenessAsync(HttpClient client, LocalProcess process)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (true)
+    internal static Task WaitForLivenessAsync(HttpClient client, LocalProcess process) =>
+        Eventually.UntilAsync($"the service at {client.BaseAddress} answers /health/liveness with 200", async token =>
         {
-            try
-            {
-                using var response = await client.GetAsync("/health/liveness", TestContext.Current.CancellationToken);
-                if (response.StatusCode == HttpStatusCode.OK)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException) when (DateTime.UtcNow < deadline)
-            {
-            }
-
-            if (DateTime.UtcNow >= deadline || process.HasExited)
-            {
-                Assert.Fail($"service not alive (exited: {process.HasExited}); output:\n{process.Output}");
-            }
-
-            await Task.Delay(100, TestContext.Current.CancellationToken);
-        }
-    }
+            using var response = await client.GetAsync("/health/liveness", token);
+            return response.StatusCode == HttpStatusCode.OK;
+        }, TimeSpan.FromMinutes(2), seen: () => process.Output, abandonIf: () => process.HasExited ? "the service exited" : null,
+        cancellationToken: TestContext.Current.CancellationToken);
 }
 
 /// <summary>One sample request per read route (the fuzz test and the secrets test share it).</summary>

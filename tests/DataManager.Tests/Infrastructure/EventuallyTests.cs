@@ -56,6 +56,16 @@ public sealed class EventuallyTests
     }
 
     [Fact]
+    public async Task A_failed_assertion_in_the_condition_fails_at_once()
+    {
+        var checks = 0;
+        var failed = await Assert.ThrowsAnyAsync<Exception>(() => Eventually.UntilAsync(
+            "one leader", () => { checks++; Assert.Fail("two leaders of term 3"); return false; }, TimeSpan.FromHours(1), cancellationToken: Ct));
+        Assert.IsAssignableFrom<Xunit.Sdk.IAssertionException>(failed);
+        Assert.Equal(1, checks);
+    }
+
+    [Fact]
     public async Task A_value_wait_returns_the_first_value_found()
     {
         var checks = 0;

@@ -134,6 +134,35 @@ public static class ServiceExecutable
         return LocalProcess.Start("dotnet", [DllPath, .. arguments], environment);
     }
 
+    /// <summary>
+    /// Starts the service on a free port (API_PORT cannot be 0) and waits until it is ready; when a concurrent run
+    /// took the port in between, starts it again on another.
+    /// </summary>
+    /// <param name="settings">The settings for a given API port (API_PORT is set from it).</param>
+    public static async Task<(LocalProcess Process, int Port)> StartReadyAsync(Func<int, IReadOnlyDictionary<string, string?>> settings, TimeSpan timeout)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var port = ServerAvailability.FreePort();
+            var process = Start(new Dictionary<string, string?>(settings(port)) { ["API_PORT"] = port.ToString(CultureInfo.InvariantCulture) });
+            using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            try
+            {
+                (await WaitForReadinessAsync(client, process, timeout)).Dispose();
+                return (process, port);
+            }
+            catch (Exception) when (attempt < 5 && process.HasExited && process.Output.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+            {
+                await process.DisposeAsync();
+            }
+            catch
+            {
+                await process.DisposeAsync();
+                throw;
+            }
+        }
+    }
+
     public static async Task<HttpResponseMessage> WaitForReadinessAsync(HttpClient client, LocalProcess process, TimeSpan timeout)
     {
         HttpResponseMessage? ready = null;
