@@ -69,7 +69,7 @@ public sealed partial class ApiFuzzTests
                 BaseAddress = new Uri($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}"),
                 Timeout = TimeSpan.FromSeconds(30),
             };
-            await SecretsTests.WaitForLivenessAsync(client, process);
+            await ServiceExecutable.WaitForLivenessAsync(client, process);
 
             var random = new Random(Seed);
             var requests = Enumerable.Range(0, Requests).Select(_ => Generate(random)).ToList();

@@ -83,7 +83,7 @@ public sealed class SecretsTests
                 ["DATA_MANAGER_API_TOKENS"] = ApiAccessTests.Tokens,
             });
             using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}"), Timeout = TimeSpan.FromSeconds(20) };
-            await WaitForLivenessAsync(client, process);
+            await ServiceExecutable.WaitForLivenessAsync(client, process);
 
             // At once: with MongoDB unreachable, the store's reads each wait for its server-selection timeout.
             var bodies = (await Task.WhenAll(ApiRoutesUnderTest.SamplePaths.Select(async path =>
@@ -128,7 +128,7 @@ public sealed class SecretsTests
                 ["API_PORT"] = port.ToString(CultureInfo.InvariantCulture),
             });
             using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}") };
-            await WaitForLivenessAsync(client, process);
+            await ServiceExecutable.WaitForLivenessAsync(client, process);
             var line = Assert.Single(process.Output.Split('\n'), l => l.Contains("state-changing endpoints are open to any caller", StringComparison.Ordinal));
             Assert.Contains("\"@l\":\"Warning\"", line, StringComparison.Ordinal);
             Assert.Contains("DATA_MANAGER_API_TOKENS", line, StringComparison.Ordinal);
@@ -166,14 +166,6 @@ public sealed class SecretsTests
         }, TimeSpan.FromMinutes(2), seen: () => last, cancellationToken: TestContext.Current.CancellationToken);
         return last;
     }
-
-    internal static Task WaitForLivenessAsync(HttpClient client, LocalProcess process) =>
-        Eventually.UntilAsync($"the service at {client.BaseAddress} answers /health/liveness with 200", async token =>
-        {
-            using var response = await client.GetAsync("/health/liveness", token);
-            return response.StatusCode == HttpStatusCode.OK;
-        }, TimeSpan.FromMinutes(2), seen: () => process.Output, abandonIf: () => process.HasExited ? "the service exited" : null,
-        cancellationToken: TestContext.Current.CancellationToken);
 }
 
 /// <summary>One sample request per read route (the fuzz test and the secrets test share it).</summary>

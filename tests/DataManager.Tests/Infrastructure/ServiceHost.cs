@@ -1,5 +1,6 @@
 using DataManager.Testing;
 using System.Globalization;
+using System.Net;
 using DataManager.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -188,4 +189,12 @@ public static class ServiceExecutable
 
         return ready!;
     }
+
+    public static Task WaitForLivenessAsync(HttpClient client, LocalProcess process) =>
+        Eventually.UntilAsync($"the service at {client.BaseAddress} answers /health/liveness with 200", async token =>
+        {
+            using var response = await client.GetAsync("/health/liveness", token);
+            return response.StatusCode == HttpStatusCode.OK;
+        }, TimeSpan.FromMinutes(2), seen: () => process.Output, abandonIf: () => process.HasExited ? "the service exited" : null,
+        cancellationToken: TestContext.Current.CancellationToken);
 }
