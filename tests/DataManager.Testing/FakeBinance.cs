@@ -67,7 +67,8 @@ public sealed class FakeBinance : IAsyncDisposable
 
     public static async Task<FakeBinance> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
+        // No configuration files to reload: a watcher on the working directory costs CPU in load runs for nothing.
+        var builder = WebApplication.CreateSlimBuilder(["--hostBuilder:reloadConfigOnChange=false"]);
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
         var app = builder.Build();
