@@ -3,33 +3,47 @@
 # Debian: MariaDB, nats-server, Prometheus with promtool, kubectl for `kubectl kustomize`),
 # builds the solution, runs every test project and prints one line: "N passed, N failed, N skipped".
 # Exits non-zero on any failure, on an errored test run, or when no test ran.
+# --fast: the developer's loop: only tests without [Trait("Category", "Server")] (no server, host or process;
+# nothing is installed and the benchmarks are not listed). CI runs everything (docs/testing.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 configuration="${CONFIGURATION:-Release}"
+fast=false
+filter=()
+for argument in "$@"; do
+  case "$argument" in
+    --fast) fast=true; filter=(-trait- "Category=Server") ;;
+    *) echo "usage: tests/run.sh [--fast]" >&2; exit 2 ;;
+  esac
+done
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 missing=()
-have mariadbd || missing+=(mariadb-server)
-have nats-server || missing+=(nats-server)
-have prometheus && have promtool || missing+=(prometheus)
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "Installing ${missing[*]} ..."
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  else
-    echo "Missing ${missing[*]}: install them, or set MYSQL_TEST_URI / NATS_TEST_URL; those tests will be skipped." >&2
+# The servers and tools the server tests need; the fast loop needs none.
+install_missing() {
+  have mariadbd || missing+=(mariadb-server)
+  have nats-server || missing+=(nats-server)
+  have prometheus && have promtool || missing+=(prometheus)
+  if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "Installing ${missing[*]} ..."
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    else
+      echo "Missing ${missing[*]}: install them, or set MYSQL_TEST_URI / NATS_TEST_URL; those tests will be skipped." >&2
+    fi
   fi
-fi
 
-# kubectl renders the k8s/ manifests; Debian calls its package kubernetes-client when no kubectl repository is set up.
-if ! have kubectl && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "Installing kubectl ..."
-  [ ${#missing[@]} -gt 0 ] || apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends kubectl >/dev/null 2>&1 \
-    || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends kubernetes-client >/dev/null 2>&1 \
-    || echo "No kubectl package: the manifest tests will be skipped (or fail where DATAMANAGER_REQUIRE_SERVERS names kubectl)." >&2
-fi
+  # kubectl renders the k8s/ manifests; Debian calls its package kubernetes-client when no kubectl repository is set up.
+  if ! have kubectl && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "Installing kubectl ..."
+    [ ${#missing[@]} -gt 0 ] || apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends kubectl >/dev/null 2>&1 \
+      || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends kubernetes-client >/dev/null 2>&1 \
+      || echo "No kubectl package: the manifest tests will be skipped (or fail where DATAMANAGER_REQUIRE_SERVERS names kubectl)." >&2
+  fi
+}
+[ "$fast" = true ] || install_missing
 
 echo "Building ($configuration) ..."
 dotnet build DataManager.sln -c "$configuration" -nologo -v quiet -clp:ErrorsOnly
@@ -44,7 +58,7 @@ for project in tests/*/; do
   log="$results_dir/$name.log"
   echo "Running $name ..."
   set +e
-  dotnet "$dll" -noColor -noLogo -xml "$results_dir/$name.xml" >"$log" 2>&1
+  dotnet "$dll" -noColor -noLogo -xml "$results_dir/$name.xml" "${filter[@]}" >"$log" 2>&1
   code=$?
   set -e
   # Failures and skips with their reasons; the full log stays in $results_dir.
@@ -65,7 +79,7 @@ for project in tests/*/; do
 done
 
 # The benchmark project must stay runnable: list its benchmarks (running them is for the README's figures).
-if ! dotnet tests/DataManager.Benchmarks/bin/"$configuration"/net10.0/DataManager.Benchmarks.dll --list flat >/dev/null 2>&1; then
+if [ "$fast" = false ] && ! dotnet tests/DataManager.Benchmarks/bin/"$configuration"/net10.0/DataManager.Benchmarks.dll --list flat >/dev/null 2>&1; then
   echo "DataManager.Benchmarks does not list its benchmarks"; status=1
 fi
 

@@ -4,6 +4,10 @@ using System.Text;
 using DataManager.Backfill;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
@@ -24,13 +28,10 @@ public sealed class FakeBinance : IAsyncDisposable
     private DateTimeOffset _retryAfterUntil = DateTimeOffset.MinValue;
     private int _ignoredWaits;
 
-    private FakeBinance(WebApplication app, string url)
-    {
-        _app = app;
-        Url = new Uri(url);
-    }
+    private FakeBinance(WebApplication app) => _app = app;
 
-    public Uri Url { get; }
+    /// <summary>Where it listens: a loopback port Kestrel picked, known once started.</summary>
+    public Uri Url { get; private set; } = null!;
 
     /// <summary>Weight per minute before 429s.</summary>
     public int Budget { get; set; } = 2400;
@@ -66,16 +67,15 @@ public sealed class FakeBinance : IAsyncDisposable
 
     public static async Task<FakeBinance> StartAsync()
     {
-        var port = LocalServers.FreePort();
-        var url = $"http://127.0.0.1:{port}";
         // No configuration files to reload: a watcher on the working directory costs CPU in load runs for nothing.
         var builder = WebApplication.CreateSlimBuilder(["--hostBuilder:reloadConfigOnChange=false"]);
-        builder.WebHost.UseUrls(url);
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
         var app = builder.Build();
-        var fake = new FakeBinance(app, url);
+        var fake = new FakeBinance(app);
         app.MapGet("/fapi/v1/klines", fake.KlinesAsync);
         await app.StartAsync();
+        fake.Url = new Uri(app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single());
         return fake;
     }
 

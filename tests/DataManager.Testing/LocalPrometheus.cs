@@ -56,37 +56,37 @@ public sealed class LocalPrometheus : IAsyncDisposable
             await File.WriteAllTextAsync(Path.Combine(directory, "rules.yaml"), ruleFileYaml);
         }
 
-        var port = LocalServers.FreePort();
-        var process = LocalProcess.Start(LocalServers.FindBinary("prometheus") ?? throw new InvalidOperationException("prometheus is not installed"),
-        [
-            "--config.file=" + Path.Combine(directory, "prometheus.yml"),
-            "--storage.tsdb.path=" + Path.Combine(directory, "data"),
-            "--web.listen-address=127.0.0.1:" + port.ToString(CultureInfo.InvariantCulture),
-            "--log.level=warn",
-        ], workingDirectory: directory);
-        var prometheus = new LocalPrometheus(process, directory, new Uri($"http://127.0.0.1:{port}"));
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (true)
+        // Prometheus cannot report a port it picked itself: take a free one right before the start, and start again
+        // on another when a concurrent run took it in between.
+        for (var attempt = 1; ; attempt++)
         {
+            var port = LocalServers.FreePort();
+            var process = LocalProcess.Start(LocalServers.FindBinary("prometheus") ?? throw new InvalidOperationException("prometheus is not installed"),
+            [
+                "--config.file=" + Path.Combine(directory, "prometheus.yml"),
+                "--storage.tsdb.path=" + Path.Combine(directory, "data"),
+                "--web.listen-address=127.0.0.1:" + port.ToString(CultureInfo.InvariantCulture),
+                "--log.level=warn",
+            ], workingDirectory: directory);
+            var prometheus = new LocalPrometheus(process, directory, new Uri($"http://127.0.0.1:{port}"));
             try
             {
-                if ((await prometheus.Client.GetAsync("/-/ready")).IsSuccessStatusCode)
-                {
-                    return prometheus;
-                }
+                await Eventually.UntilAsync($"prometheus on port {port} answers /-/ready",
+                    async token => (await prometheus.Client.GetAsync("/-/ready", token)).IsSuccessStatusCode && !process.HasExited,
+                    TimeSpan.FromMinutes(2), abandonIf: () => process.HasExited ? "prometheus exited" : null);
+                return prometheus;
             }
-            catch (HttpRequestException) when (DateTime.UtcNow < deadline && !process.HasExited)
+            catch (InvalidOperationException) when (attempt < 5 && process.Output.Contains("address already in use", StringComparison.Ordinal))
             {
+                prometheus.Client.Dispose();
+                await process.DisposeAsync();
             }
-
-            if (DateTime.UtcNow >= deadline || process.HasExited)
+            catch (Exception e) when (e is TimeoutException or InvalidOperationException)
             {
                 var output = process.Output;
                 await prometheus.DisposeAsync();
-                throw new InvalidOperationException("prometheus did not become ready: " + output);
+                throw new InvalidOperationException($"prometheus did not become ready: {e.Message}; output: {output}", e);
             }
-
-            await Task.Delay(100);
         }
     }
 

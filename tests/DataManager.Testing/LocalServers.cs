@@ -82,47 +82,62 @@ public sealed class LocalMariaDb : IAsyncDisposable
             }
         }
 
-        var port = LocalServers.FreePort();
-        string[] arguments =
-        [
-            "--no-defaults", $"--datadir={data}", $"--tmpdir={tmp}", "--user=root", $"--port={port}",
-            $"--socket={Path.Combine(data, "s")}", "--bind-address=127.0.0.1", "--skip-name-resolve",
-            $"--innodb-buffer-pool-size={bufferPool}", "--innodb-flush-log-at-trx-commit=2", "--max-connections=500",
-        ];
-        var process = LocalProcess.Start(LocalServers.FindBinary("mariadbd")!, arguments);
-        var admin = new MySqlConnectionStringBuilder { Server = "127.0.0.1", Port = (uint)port, UserID = "root", Password = "", ConnectionTimeout = 5 }.ConnectionString;
-        var server = new LocalMariaDb(process, arguments, directory, admin);
-        try
+        // mariadbd cannot pick its own port (0 means 3306): take a free one right before the start, and start
+        // again on another when a concurrent run took it in between.
+        for (var attempt = 1; ; attempt++)
         {
-            await WaitUntilAnswersAsync(admin, process, TimeSpan.FromSeconds(60));
-            return server;
-        }
-        catch
-        {
-            await server.DisposeAsync();
-            throw;
+            var port = LocalServers.FreePort();
+            string[] arguments =
+            [
+                "--no-defaults", $"--datadir={data}", $"--tmpdir={tmp}", "--user=root", $"--port={port}",
+                $"--socket={Path.Combine(data, "s")}", "--bind-address=127.0.0.1", "--skip-name-resolve",
+                $"--innodb-buffer-pool-size={bufferPool}", "--innodb-flush-log-at-trx-commit=2", "--max-connections=500",
+            ];
+            var process = LocalProcess.Start(LocalServers.FindBinary("mariadbd")!, arguments);
+            var admin = new MySqlConnectionStringBuilder { Server = "127.0.0.1", Port = (uint)port, UserID = "root", Password = "", ConnectionTimeout = 5 }.ConnectionString;
+            try
+            {
+                await WaitUntilAnswersAsync(admin, process, TimeSpan.FromMinutes(2), data);
+                return new LocalMariaDb(process, arguments, directory, admin);
+            }
+            catch (InvalidOperationException) when (attempt < 5 && process.HasExited && LostThePort(process.Output))
+            {
+                await process.DisposeAsync();
+            }
+            catch
+            {
+                await process.DisposeAsync();
+                LocalServers.DeleteDirectory(directory);
+                throw;
+            }
         }
     }
 
-    public static async Task WaitUntilAnswersAsync(string connectionString, LocalProcess? process, TimeSpan timeout)
+    private static bool LostThePort(string output) =>
+        output.Contains("Bind on TCP/IP port", StringComparison.Ordinal) || output.Contains("Address already in use", StringComparison.Ordinal);
+
+    /// <param name="dataDirectory">When given, only a server serving this data directory counts: another run's server may hold the port.</param>
+    public static async Task WaitUntilAnswersAsync(string connectionString, LocalProcess? process, TimeSpan timeout, string? dataDirectory = null)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
+        try
         {
-            try
+            await Eventually.UntilAsync(dataDirectory is null ? "MariaDB accepts a connection" : $"the MariaDB serving {dataDirectory} accepts a connection", async token =>
             {
                 await using var connection = new MySqlConnection(connectionString);
-                await connection.OpenAsync();
-                return;
-            }
-            catch (MySqlException) when (DateTime.UtcNow < deadline && process?.HasExited != true)
-            {
-                await Task.Delay(200);
-            }
-            catch (MySqlException e)
-            {
-                throw new InvalidOperationException($"server did not answer: {e.Message}; output: {process?.Output}", e);
-            }
+                await connection.OpenAsync(token);
+                if (dataDirectory is null)
+                {
+                    return true;
+                }
+
+                await using var command = new MySqlCommand("SELECT @@datadir", connection);
+                var served = (string?)await command.ExecuteScalarAsync(token);
+                return Path.TrimEndingDirectorySeparator(served ?? "") == Path.TrimEndingDirectorySeparator(dataDirectory) && process?.HasExited != true;
+            }, timeout, abandonIf: () => process?.HasExited == true ? "mariadbd exited" : null);
+        }
+        catch (Exception e) when (e is TimeoutException or InvalidOperationException)
+        {
+            throw new InvalidOperationException($"server did not answer: {e.Message}; output: {process?.Output}", e);
         }
     }
 
@@ -159,7 +174,7 @@ public sealed class LocalMariaDb : IAsyncDisposable
     public async Task StartAgainAsync()
     {
         _process = LocalProcess.Start(LocalServers.FindBinary("mariadbd")!, _arguments);
-        await WaitUntilAnswersAsync(AdminConnectionString, _process, TimeSpan.FromSeconds(60));
+        await WaitUntilAnswersAsync(AdminConnectionString, _process, TimeSpan.FromMinutes(2), Path.Combine(_directory, "data"));
     }
 
     public async ValueTask DisposeAsync()

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using DataManager.Analytics;
 using DataManager.Candles;
 using DataManager.Storage;
+using DataManager.Testing;
 using DataManager.Tests.Infrastructure;
 
 namespace DataManager.Tests.Analytics;
@@ -120,6 +121,7 @@ public sealed class AnalyticsCalculatorTests
     }
 }
 
+[Trait("Category", "Server")]
 public sealed class AnalyticsServiceTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -134,15 +136,12 @@ public sealed class AnalyticsServiceTests
             ["INITIAL_STARTUP_DELAY"] = "0",
             ["ANALYTICS_INTERVAL"] = "1",
         });
-        SeriesAnalytics? latest = null;
-        for (var i = 0; i < 200 && latest is null; i++)
+        var latest = await Eventually.UntilValueAsync("the first analytics cycle serves BTCUSDT 1h", async token =>
         {
-            using var response = await host.Client.GetAsync("/analytics/BTCUSDT/1h", Ct);
-            latest = response.IsSuccessStatusCode ? await response.Content.ReadFromJsonAsync<SeriesAnalytics>(StoreJson.Options, Ct) : null;
-            await Task.Delay(latest is null ? 50 : 0, Ct);
-        }
+            using var response = await host.Client.GetAsync("/analytics/BTCUSDT/1h", token);
+            return response.IsSuccessStatusCode ? await response.Content.ReadFromJsonAsync<SeriesAnalytics>(StoreJson.Options, token) : null;
+        }, TimeSpan.FromMinutes(2), cancellationToken: Ct);
 
-        Assert.NotNull(latest);
         Assert.Equal(["deviation", "regime", "trend", "volatility", "volume"], latest.Groups.Keys.Order().ToArray());
         Assert.All(latest.Groups["trend"].Values, v => Assert.NotNull(v.Value)); // 500 candles: every indicator has enough
         Assert.Contains(latest.Groups["regime"].Labels["regime"], new[] { "trending", "ranging", "volatile" });
@@ -188,12 +187,9 @@ public sealed class AnalyticsServiceTests
         await using var first = await ServiceHost.StartAsync(new Dictionary<string, string?>(settings) { ["POD_NAME"] = "pod-a" });
         await using var second = await ServiceHost.StartAsync(new Dictionary<string, string?>(settings) { ["POD_NAME"] = "pod-b" });
         var schedulers = new[] { first, second }.Select(h => (Host: h, Scheduler: (AnalyticsScheduler)h.Services.GetService(typeof(AnalyticsScheduler))!)).ToArray();
-        for (var i = 0; i < 200 && schedulers.All(s => s.Scheduler.Cycles == 0); i++)
-        {
-            await Task.Delay(50, Ct);
-        }
-
-        await Task.Delay(1500, Ct); // several intervals
+        // Several intervals: the follower has had as many chances to compute as the leader took.
+        await Eventually.UntilAsync("one replica has run three analytics cycles", () => schedulers.Any(s => s.Scheduler.Cycles >= 3), TimeSpan.FromMinutes(2),
+            seen: () => string.Join(", ", schedulers.Select(s => s.Scheduler.Cycles)), cancellationToken: Ct);
         var leaders = 0;
         foreach (var (host, scheduler) in schedulers)
         {

@@ -12,6 +12,7 @@ namespace DataManager.Tests.Auditing;
 /// The scheduler reuses a series' last audit only while its content is unchanged: an operator's fix in place, a
 /// row replaced under the same counts, or rows reloaded from a backup must show in the very next cycle.
 /// </summary>
+[Trait("Category", "Server")]
 public sealed class AuditCacheTests(MariaDbServer mariaDb) : IDisposable
 {
     private static readonly DateTimeOffset Now = new(2026, 11, 23, 10, 7, 0, TimeSpan.Zero);

@@ -5,6 +5,7 @@ using DataManager.Candles;
 using DataManager.Configuration;
 using DataManager.Storage;
 using DataManager.Storage.Sqlite;
+using DataManager.Testing;
 using DataManager.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -12,6 +13,7 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace DataManager.Tests.Auditing;
 
+[Trait("Category", "Server")]
 public sealed class AuditLoopTests(MariaDbServer mariaDb) : IDisposable
 {
     private static readonly DateTimeOffset Now = new(2026, 11, 23, 10, 7, 0, TimeSpan.Zero);
@@ -122,6 +124,7 @@ public sealed class AuditLoopTests(MariaDbServer mariaDb) : IDisposable
     public void Dispose() => CandleDatabases.RemoveDirectory(_directory);
 }
 
+[Trait("Category", "Server")]
 public sealed class AuditEndpointTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -133,22 +136,10 @@ public sealed class AuditEndpointTests
         ["ENABLE_LEADER_ELECTION"] = "false",
     });
 
-    private static async Task<AuditStatusResponse> WaitForCycleAsync(ServiceHost host)
-    {
-        for (var attempt = 0; attempt < 200; attempt++)
-        {
-            var status = await host.Client.GetFromJsonAsync<AuditStatusResponse>("/health/audit-status", StoreJson.Options, Ct);
-            if (status?.LastCycle is not null)
-            {
-                return status;
-            }
-
-            await Task.Delay(50, Ct);
-        }
-
-        Assert.Fail("no audit cycle finished");
-        return null!;
-    }
+    private static Task<AuditStatusResponse> WaitForCycleAsync(ServiceHost host) =>
+        Eventually.UntilValueAsync("an audit cycle has finished", async token =>
+            await host.Client.GetFromJsonAsync<AuditStatusResponse>("/health/audit-status", StoreJson.Options, token) is { LastCycle: not null } status ? status : null,
+            TimeSpan.FromMinutes(2), cancellationToken: Ct);
 
     [Fact]
     public async Task Audit_status_reports_the_last_cycle_and_every_series()

@@ -172,6 +172,7 @@ public abstract class DuplicateRemovalContractTests : IDisposable
     public void Dispose() => CandleDatabases.RemoveDirectory(_directory);
 }
 
+[Trait("Category", "Server")]
 public sealed class MariaDbDuplicateRemovalTests(MariaDbServer server) : DuplicateRemovalContractTests
 {
     protected override Task<SqlCandleStore> CreateAsync(params Timeframe[] tables) => CandleDatabases.MariaDbAsync(server, tables);

@@ -160,6 +160,7 @@ public abstract class SeriesAuditorContractTests
     }
 }
 
+[Trait("Category", "Server")]
 public sealed class MariaDbSeriesAuditorTests(MariaDbServer server) : SeriesAuditorContractTests
 {
     protected override Task<SqlCandleStore> CreateAsync(params Timeframe[] tables) => CandleDatabases.MariaDbAsync(server, tables);

@@ -112,6 +112,7 @@ public sealed class SqliteSignatureBatchTests : SignatureBatchTests
     protected override Task<SqlCandleStore> CreateAsync(params Timeframe[] tables) => CandleDatabases.SqliteAsync(Directory, tables);
 }
 
+[Trait("Category", "Server")]
 public sealed class MariaDbSignatureBatchTests(MariaDbServer server) : SignatureBatchTests
 {
     protected override Task<SqlCandleStore> CreateAsync(params Timeframe[] tables)

@@ -18,6 +18,7 @@ using Microsoft.Extensions.Time.Testing;
 namespace DataManager.Tests.Backfill;
 
 /// <summary>Backfill jobs end to end: real MariaDB, the fake Binance on loopback, the SQLite store.</summary>
+[Trait("Category", "Server")]
 public sealed class BackfillJobTests(MariaDbServer mariaDb) : IDisposable
 {
     private static readonly Timeframe M1 = Timeframe.Parse("1m");

@@ -12,6 +12,7 @@ namespace DataManager.Tests.Backfill;
 /// loopback; it is killed three times at different points of the job and restarted each time under the same
 /// POD_NAME. Every candle ends up exactly once and no row that existed before is touched.
 /// </summary>
+[Trait("Category", "Server")]
 public sealed class BackfillKillDrillTests(MariaDbServer mariaDb) : IDisposable
 {
     private const string Pod = "data-manager-0";
@@ -104,20 +105,10 @@ public sealed class BackfillKillDrillTests(MariaDbServer mariaDb) : IDisposable
 
     private static async Task<BackfillJob> WaitForAsync(SqliteStore store, string id, Func<BackfillJob, bool> condition, LocalProcess service, string what)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(90);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (await store.GetAsync(id, Ct) is { } job && condition(job))
-            {
-                return job;
-            }
-
-            Assert.False(service.HasExited, $"the service exited while waiting for {what}:\n{service.Output}");
-            await Task.Delay(20, Ct);
-        }
-
-        Assert.Fail($"timed out waiting for {what}: {StoreJsonText(await store.GetAsync(id, Ct))}\n{service.Output}");
-        return null!;
+        BackfillJob? last = null;
+        return await Eventually.UntilValueAsync(what, async token => (last = await store.GetAsync(id, token)) is { } job && condition(job) ? job : null,
+            TimeSpan.FromMinutes(3), seen: () => $"{StoreJsonText(last)}\n{service.Output}",
+            abandonIf: () => service.HasExited ? "the service exited" : null, cancellationToken: Ct);
     }
 
     private static string StoreJsonText(BackfillJob? job) => job is null ? "(no job)" : DataManager.Storage.StoreJson.Serialize(job);

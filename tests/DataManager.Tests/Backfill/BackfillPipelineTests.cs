@@ -15,6 +15,7 @@ namespace DataManager.Tests.Backfill;
 /// The job's pipeline: pages fetched ahead while earlier ones are written, the cursor stored only over committed
 /// rows, and its progress log. Real MariaDB, the fake Binance on loopback, the SQLite job store.
 /// </summary>
+[Trait("Category", "Server")]
 public sealed class BackfillPipelineTests(MariaDbServer mariaDb) : IDisposable
 {
     private static readonly Timeframe M1 = Timeframe.Parse("1m");

@@ -112,6 +112,7 @@ public sealed class BinanceWeightLimiterTests
 }
 
 /// <summary>The client through its real HTTP pipeline (retry, weight handler) against the fake Binance on loopback.</summary>
+[Trait("Category", "Server")]
 public sealed class BinanceClientTests
 {
     private static readonly Timeframe M1 = Timeframe.Parse("1m");

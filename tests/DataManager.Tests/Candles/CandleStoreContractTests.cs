@@ -156,6 +156,7 @@ public abstract class CandleStoreContractTests
     }
 }
 
+[Trait("Category", "Server")]
 public sealed class MariaDbCandleStoreTests(MariaDbServer server) : CandleStoreContractTests
 {
     protected override Task<SqlCandleStore> CreateAsync(params Timeframe[] tables) => CandleDatabases.MariaDbAsync(server, tables);

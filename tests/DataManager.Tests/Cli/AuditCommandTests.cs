@@ -8,6 +8,7 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace DataManager.Tests.Cli;
 
+[Trait("Category", "Server")]
 public sealed class AuditCommandTests(MariaDbServer mariaDb) : IDisposable
 {
     private static readonly DateTimeOffset Now = new(2026, 11, 23, 10, 7, 30, TimeSpan.Zero);

@@ -9,6 +9,7 @@ using Microsoft.Extensions.Time.Testing;
 namespace DataManager.Tests.Cli;
 
 /// <summary>The backfill verb's output and exit codes, on real MariaDB and the fake Binance on loopback.</summary>
+[Trait("Category", "Server")]
 public sealed class BackfillVerbTests(MariaDbServer mariaDb) : IDisposable
 {
     private static readonly DateTime Start = new(2026, 11, 22, 0, 0, 0, DateTimeKind.Utc);

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Configuration;
 namespace DataManager.Tests.Cli;
 
 /// <summary>The executable's command line: help, unknown verbs and options, and the service's own arguments.</summary>
+[Trait("Category", "Server")]
 public sealed class CommandLineTests : IDisposable
 {
     private readonly string _dataDir = ServerAvailability.TempDirectory("dm-cmdline");

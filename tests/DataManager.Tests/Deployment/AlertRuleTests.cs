@@ -5,6 +5,7 @@ using DataManager.Tests.Infrastructure;
 namespace DataManager.Tests.Deployment;
 
 /// <summary>The PrometheusRule's groups checked and unit-tested by the real <c>promtool</c> (k8s/tests/alerts.test.yaml).</summary>
+[Trait("Category", "Server")]
 public sealed class AlertRuleTests
 {
     public static readonly string[] RequiredAlerts =

@@ -10,6 +10,7 @@ namespace DataManager.Tests.Deployment;
 /// stage's own <c>dotnet restore</c> and <c>dotnet publish</c> lines build, and the published app, started as the
 /// Dockerfile's USER with its ENV, a read-only root filesystem and writable data and temp volumes, becomes ready.
 /// </summary>
+[Trait("Category", "Server")]
 public sealed class ContainerImageTests(NatsServer nats)
 {
     private static readonly string DockerfilePath = RepositoryRoot.Combine("Dockerfile");

@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace DataManager.Tests.Deployment;
 
 /// <summary>Assertions over what <c>kubectl kustomize</c> renders for the base and each overlay.</summary>
+[Trait("Category", "Server")]
 public sealed class ManifestTests
 {
     public static TheoryData<string> Overlays => [.. Manifests.Overlays];

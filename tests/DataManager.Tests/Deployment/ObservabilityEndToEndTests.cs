@@ -11,6 +11,7 @@ namespace DataManager.Tests.Deployment;
 /// expression then goes through Prometheus's HTTP API: each must parse and evaluate, and every dashboard panel must
 /// return at least one series. A renamed metric or label breaks this test.
 /// </summary>
+[Trait("Category", "Server")]
 public sealed class ObservabilityEndToEndTests(NatsServer nats)
 {
     [Fact]
@@ -57,24 +58,23 @@ public sealed class ObservabilityEndToEndTests(NatsServer nats)
 
         try
         {
-            // Every panel must show data; the slow ones (analytics, backfill) get there within a few cycles.
+            // Every panel must show data; the slow ones (analytics, backfill) get there after a few cycles. The bound
+            // only ends a hung run: on a loaded machine the cycles take what they take.
             var panels = Dashboard.Panels(Dashboard.Load());
             Assert.NotEmpty(panels);
-            var empty = panels.Select(p => p.Title).ToList();
-            var deadline = DateTime.UtcNow.AddSeconds(120);
+            Assert.All(panels, panel => Assert.NotEmpty(panel.Expressions));
+            List<string> empty = [.. panels.Select(p => p.Title)];
             var failures = new List<string>();
-            while (empty.Count > 0 && DateTime.UtcNow < deadline)
+            await Eventually.UntilAsync("every dashboard panel returns a series, or Prometheus refuses a query", async token =>
             {
-                await Task.Delay(1000, cancellationToken);
                 failures.Clear();
                 empty.Clear();
                 foreach (var panel in panels)
                 {
-                    Assert.NotEmpty(panel.Expressions);
                     var series = 0;
                     foreach (var expression in panel.Expressions)
                     {
-                        var answer = await prometheus.QueryAsync(Dashboard.Resolve(expression), cancellationToken);
+                        var answer = await prometheus.QueryAsync(Dashboard.Resolve(expression), token);
                         if ((string?)answer["status"] != "success")
                         {
                             failures.Add($"{panel.Title}: {expression}: {answer["errorType"]} {answer["error"]}");
@@ -90,11 +90,10 @@ public sealed class ObservabilityEndToEndTests(NatsServer nats)
                     }
                 }
 
-                Assert.True(failures.Count == 0, "queries Prometheus refused:\n" + string.Join('\n', failures));
-            }
-
-            Assert.True(empty.Count == 0, "panels with no series after 120 s: " + string.Join(", ", empty)
-                + "\nservice output:\n" + Tail(service.Output) + "\nprometheus output:\n" + Tail(prometheus.Output));
+                return failures.Count > 0 || empty.Count == 0;
+            }, TimeSpan.FromMinutes(10), seen: () => $"panels with no series: {string.Join(", ", empty)}\nservice output:\n{Tail(service.Output)}\nprometheus output:\n{Tail(prometheus.Output)}",
+            abandonIf: () => service.HasExited ? "the service exited" : null, cancellationToken: cancellationToken);
+            Assert.True(failures.Count == 0, "queries Prometheus refused:\n" + string.Join('\n', failures));
 
             // Every rule expression parses and evaluates against the same data, and Prometheus evaluates every rule healthily.
             foreach (var rule in AlertRuleTests.Rules(ruleFile))

@@ -5,6 +5,7 @@ using DataManager.Tests.Infrastructure;
 namespace DataManager.Tests.Deployment;
 
 /// <summary>The README's "Deploy" section names what the manifests really contain.</summary>
+[Trait("Category", "Server")]
 public sealed partial class ReadmeDeployTests
 {
     private static string DeploySection()

@@ -14,6 +14,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace DataManager.Tests.Http;
 
 /// <summary>Who may change what, and how much: the real service on loopback.</summary>
+[Trait("Category", "Server")]
 public sealed class ApiAccessTests
 {
     internal const string OpsToken = "ops-token-0123456789abcdef";

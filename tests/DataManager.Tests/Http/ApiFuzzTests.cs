@@ -14,6 +14,7 @@ namespace DataManager.Tests.Http;
 /// shape, a few thousand requests. No 5xx, every 4xx a problem-details body, no stack trace or secret in any body,
 /// and afterwards the process is alive, its RSS bounded and its metric labels bounded.
 /// </summary>
+[Trait("Category", "Server")]
 public sealed partial class ApiFuzzTests
 {
     private const int Seed = 20261126;
@@ -68,7 +69,7 @@ public sealed partial class ApiFuzzTests
                 BaseAddress = new Uri($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}"),
                 Timeout = TimeSpan.FromSeconds(30),
             };
-            await SecretsTests.WaitForLivenessAsync(client, process);
+            await ServiceExecutable.WaitForLivenessAsync(client, process);
 
             var random = new Random(Seed);
             var requests = Enumerable.Range(0, Requests).Select(_ => Generate(random)).ToList();

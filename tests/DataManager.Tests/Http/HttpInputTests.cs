@@ -7,6 +7,7 @@ using DataManager.Tests.Infrastructure;
 namespace DataManager.Tests.Http;
 
 /// <summary>Every bad request gets a 4xx with a problem-details body naming what is wrong; methods are a bounded set.</summary>
+[Trait("Category", "Server")]
 public sealed partial class HttpInputTests : IAsyncLifetime
 {
     private ServiceHost _host = null!;

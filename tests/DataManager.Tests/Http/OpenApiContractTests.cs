@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace DataManager.Tests.Http;
 
 /// <summary>/openapi/v1.json describes every mapped route, the bearer scheme on writes, and the README's examples.</summary>
+[Trait("Category", "Server")]
 public sealed partial class OpenApiContractTests : IAsyncLifetime
 {
     private ServiceHost _host = null!;

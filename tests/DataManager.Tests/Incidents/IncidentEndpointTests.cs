@@ -4,12 +4,14 @@ using System.Text.Json;
 using DataManager.Incidents;
 using DataManager.Leadership;
 using DataManager.Storage;
+using DataManager.Testing;
 using DataManager.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace DataManager.Tests.Incidents;
 
 /// <summary>The composed service on its embedded demo data (3 gaps, duplicates): audits become incidents the API serves.</summary>
+[Trait("Category", "Server")]
 public sealed class IncidentEndpointTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -22,22 +24,10 @@ public sealed class IncidentEndpointTests
         ["ENABLE_LEADER_ELECTION"] = "false",
     });
 
-    private static async Task<IncidentPage> WaitForIncidentsAsync(ServiceHost host, string query)
-    {
-        for (var attempt = 0; attempt < 300; attempt++)
-        {
-            var page = await host.Client.GetFromJsonAsync<IncidentPage>("/api/incidents" + query, StoreJson.Options, Ct);
-            if (page!.Items.Count > 0)
-            {
-                return page;
-            }
-
-            await Task.Delay(50, Ct);
-        }
-
-        Assert.Fail("no incident appeared");
-        return null!;
-    }
+    private static Task<IncidentPage> WaitForIncidentsAsync(ServiceHost host, string query) =>
+        Eventually.UntilValueAsync($"/api/incidents{query} lists an incident", async token =>
+            await host.Client.GetFromJsonAsync<IncidentPage>("/api/incidents" + query, StoreJson.Options, token) is { Items.Count: > 0 } page ? page : null,
+            TimeSpan.FromMinutes(2), cancellationToken: Ct);
 
     [Fact]
     public async Task The_demo_datas_gaps_and_duplicates_become_open_incidents_with_timelines()

@@ -22,6 +22,7 @@ namespace DataManager.Tests.Incidents;
 /// by auto-backfill); an hour Binance has no data for (resolved source_empty, and it stays so); a duplicate burst
 /// (removed).
 /// </summary>
+[Trait("Category", "Server")]
 public sealed class IncidentProofTests(MariaDbServer mariaDb) : IDisposable
 {
     private static readonly Timeframe M1 = Timeframe.Parse("1m");

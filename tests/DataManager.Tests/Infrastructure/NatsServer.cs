@@ -53,6 +53,23 @@ public sealed class NatsServer : IAsyncLifetime
 
     public void Require() => ServerAvailability.Require("nats", UnavailableReason);
 
+    /// <summary>
+    /// Waits until the server sees a subscriber for <paramref name="subject"/>: a client's subscription follows its
+    /// connection, and messages published before it are lost. A server this run did not start cannot be asked:
+    /// there a short pause stands in.
+    /// </summary>
+    public async Task WaitForSubscriberAsync(string subject)
+    {
+        if (_local is null)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(500), TestContext.Current.CancellationToken);
+            return;
+        }
+
+        await Eventually.UntilAsync($"nats-server has a subscriber for {subject}", token => _local.HasSubscriberAsync(subject, token),
+            TimeSpan.FromMinutes(1), cancellationToken: TestContext.Current.CancellationToken);
+    }
+
     /// <summary>Starts the local server again on the same port.</summary>
     public Task StartAsync() => _local!.StartAgainAsync();
 

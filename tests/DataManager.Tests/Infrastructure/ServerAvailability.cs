@@ -8,8 +8,14 @@ namespace DataManager.Tests.Infrastructure;
 /// </summary>
 public static class ServerAvailability
 {
+    /// <summary>The trait that keeps a test out of <c>tests/run.sh --fast</c>: <c>[Trait("Category", "Server")]</c> on its class.</summary>
+    public const string Category = "Category";
+
+    public const string Server = "Server";
+
     public static void Require(string server, string? unavailableReason)
     {
+        RequireServerCategory();
         if (unavailableReason is null)
         {
             return;
@@ -23,6 +29,23 @@ public static class ServerAvailability
         }
 
         Assert.Skip($"{server} unavailable: {unavailableReason}");
+    }
+
+    /// <summary>
+    /// Fails a test that starts a server, a service host or a service process without the Server category, so the
+    /// fast loop can never start one by mistake: every such start passes through here.
+    /// </summary>
+    public static void RequireServerCategory()
+    {
+        if (TestContext.Current.Test is not { } test)
+        {
+            return; // a fixture starting before any test
+        }
+
+        if (!test.Traits.TryGetValue(Category, out var values) || !values.Contains(Server))
+        {
+            Assert.Fail($"{test.TestDisplayName} starts a server, host or process: mark its class [Trait(\"{Category}\", \"{Server}\")] (tests/run.sh --fast leaves those out)");
+        }
     }
 
     /// <summary>Testcontainers is only tried where a Docker daemon can answer.</summary>

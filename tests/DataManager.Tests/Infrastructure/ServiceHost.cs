@@ -1,7 +1,11 @@
 using DataManager.Testing;
 using System.Globalization;
+using System.Net;
 using DataManager.Hosting;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -30,8 +34,38 @@ public sealed class ServiceHost : IAsyncDisposable
 
     public static async Task<ServiceHost> StartAsync(IReadOnlyDictionary<string, string?>? settings = null, bool waitForStore = true)
     {
-        var port = ServerAvailability.FreePort();
-        var dataDir = ServerAvailability.TempDirectory("dm-host");
+        ServerAvailability.RequireServerCategory();
+        // API_PORT takes 1 to 65535, so Kestrel cannot be asked for port 0 here: a free port is taken right
+        // before the start, and the start is repeated on another when a concurrent run took it in between.
+        for (var attempt = 1; ; attempt++)
+        {
+            var dataDir = ServerAvailability.TempDirectory("dm-host");
+            var app = Build(ServerAvailability.FreePort(), dataDir, settings);
+            try
+            {
+                await app.StartAsync(TestContext.Current.CancellationToken);
+            }
+            catch (IOException) when (attempt < 5)
+            {
+                await app.DisposeAsync();
+                CandleDatabases.RemoveDirectory(dataDir);
+                continue;
+            }
+
+            if (waitForStore)
+            {
+                await app.Services.GetRequiredService<DataManager.Storage.StoreReadiness>().WaitAsync(TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromSeconds(30));
+            }
+
+            // The address Kestrel actually bound, not the one asked for.
+            var bound = new Uri(app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First().Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
+            var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{bound.Port}"), Timeout = TimeSpan.FromSeconds(30) };
+            return new ServiceHost(app, client, dataDir);
+        }
+    }
+
+    private static WebApplication Build(int port, string dataDir, IReadOnlyDictionary<string, string?>? settings)
+    {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Production", ContentRootPath = dataDir, Args = [] });
         builder.Configuration.Sources.Clear();
         var values = new Dictionary<string, string?>
@@ -55,14 +89,7 @@ public sealed class ServiceHost : IAsyncDisposable
         builder.AddDataManager();
         var app = builder.Build();
         app.MapDataManager();
-        await app.StartAsync(TestContext.Current.CancellationToken);
-        if (waitForStore)
-        {
-            await app.Services.GetRequiredService<DataManager.Storage.StoreReadiness>().WaitAsync(TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromSeconds(30));
-        }
-
-        var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
-        return new ServiceHost(app, client, dataDir);
+        return app;
     }
 
     public async ValueTask DisposeAsync()
@@ -97,6 +124,7 @@ public static class ServiceExecutable
 
     public static LocalProcess Start(IReadOnlyDictionary<string, string?> settings, params string[] arguments)
     {
+        ServerAvailability.RequireServerCategory();
         var environment = ServiceVariables.ToDictionary(v => v, _ => (string?)null);
         environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         foreach (var (key, value) in settings)
@@ -107,29 +135,66 @@ public static class ServiceExecutable
         return LocalProcess.Start("dotnet", [DllPath, .. arguments], environment);
     }
 
-    public static async Task<HttpResponseMessage> WaitForReadinessAsync(HttpClient client, LocalProcess process, TimeSpan timeout)
+    /// <summary>
+    /// Starts the service on a free port (API_PORT cannot be 0) and waits until it is ready; when a concurrent run
+    /// took the port in between, starts it again on another.
+    /// </summary>
+    /// <param name="settings">The settings for a given API port (API_PORT is set from it).</param>
+    public static async Task<(LocalProcess Process, int Port)> StartReadyAsync(Func<int, IReadOnlyDictionary<string, string?>> settings, TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
+        for (var attempt = 1; ; attempt++)
         {
+            var port = ServerAvailability.FreePort();
+            var process = Start(new Dictionary<string, string?>(settings(port)) { ["API_PORT"] = port.ToString(CultureInfo.InvariantCulture) });
+            using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
             try
             {
-                var response = await client.GetAsync("/health/readiness", TestContext.Current.CancellationToken);
-                if (response.IsSuccessStatusCode)
-                {
-                    return response;
-                }
+                (await WaitForReadinessAsync(client, process, timeout)).Dispose();
+                return (process, port);
             }
-            catch (HttpRequestException) when (DateTime.UtcNow < deadline)
+            catch (Exception) when (attempt < 5 && process.HasExited && process.Output.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
             {
+                await process.DisposeAsync();
             }
-
-            if (DateTime.UtcNow >= deadline || process.HasExited)
+            catch
             {
-                Assert.Fail($"service not ready after {timeout} (exited: {process.HasExited}); output:\n{process.Output}");
+                await process.DisposeAsync();
+                throw;
             }
-
-            await Task.Delay(100, TestContext.Current.CancellationToken);
         }
     }
+
+    public static async Task<HttpResponseMessage> WaitForReadinessAsync(HttpClient client, LocalProcess process, TimeSpan timeout)
+    {
+        HttpResponseMessage? ready = null;
+        try
+        {
+            await Eventually.UntilAsync($"the service at {client.BaseAddress} answers /health/readiness with 2xx", async token =>
+            {
+                var response = await client.GetAsync("/health/readiness", token);
+                if (response.IsSuccessStatusCode)
+                {
+                    ready = response;
+                    return true;
+                }
+
+                response.Dispose();
+                return false;
+            }, timeout, abandonIf: () => process.HasExited ? $"the service exited with {process.ExitCode}" : null, cancellationToken: TestContext.Current.CancellationToken);
+        }
+        catch (Exception e) when (e is TimeoutException or InvalidOperationException)
+        {
+            Assert.Fail($"{e.Message}; output:\n{process.Output}");
+        }
+
+        return ready!;
+    }
+
+    public static Task WaitForLivenessAsync(HttpClient client, LocalProcess process) =>
+        Eventually.UntilAsync($"the service at {client.BaseAddress} answers /health/liveness with 200", async token =>
+        {
+            using var response = await client.GetAsync("/health/liveness", token);
+            return response.StatusCode == HttpStatusCode.OK;
+        }, TimeSpan.FromMinutes(2), seen: () => process.Output, abandonIf: () => process.HasExited ? "the service exited" : null,
+        cancellationToken: TestContext.Current.CancellationToken);
 }

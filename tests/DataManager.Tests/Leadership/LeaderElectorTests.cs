@@ -2,6 +2,7 @@ using DataManager.Configuration;
 using DataManager.Leadership;
 using DataManager.Storage;
 using DataManager.Storage.Sqlite;
+using DataManager.Testing;
 using DataManager.Tests.Infrastructure;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Hosting;
@@ -12,18 +13,23 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace DataManager.Tests.Leadership;
 
-/// <summary>The elector against a real SQLite lease, driven one attempt at a time.</summary>
+/// <summary>
+/// The elector against a real SQLite lease, driven one attempt at a time. The elector's own clock (renew
+/// deadline, budgets) is a fake one that moves only when a test advances it; the lease expires on SQLite's
+/// clock, so a lease outlives any pause of the test unless a test shortens it on purpose.
+/// </summary>
 public sealed class LeaderElectorTests : IDisposable
 {
     private static readonly LeaderElectionOptions Fast = new()
     {
         HeartbeatInterval = TimeSpan.FromMilliseconds(100),
         RenewDeadline = TimeSpan.FromMilliseconds(400),
-        LeaseTimeout = TimeSpan.FromMilliseconds(800),
+        LeaseTimeout = TimeSpan.FromMinutes(10),
     };
 
     private readonly string _directory = ServerAvailability.TempDirectory("dm-elector");
     private readonly List<Lifetime> _lifetimes = [];
+    private readonly FakeTimeProvider _time = new();
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -41,7 +47,7 @@ public sealed class LeaderElectorTests : IDisposable
         var lifetime = new Lifetime();
         _lifetimes.Add(lifetime);
         var elector = new LeaderElector(store, Options.Create(options ?? Fast), Options.Create(new ServiceOptions { PodId = pod }), readiness,
-            time ?? TimeProvider.System, lifetime, logger ?? NullLogger<LeaderElector>.Instance);
+            time ?? _time, lifetime, logger ?? NullLogger<LeaderElector>.Instance);
         return (elector, lifetime);
     }
 
@@ -121,8 +127,10 @@ public sealed class LeaderElectorTests : IDisposable
             await exclusive.ExecuteNonQueryAsync(Ct);
         }
 
-        await elector.RunOnceAsync(Ct); // waits no longer than the rest of the renew deadline
-        await Task.Delay(Fast.RenewDeadline, Ct);
+        var attempt = elector.RunOnceAsync(Ct); // waits no longer than the rest of the renew deadline
+        Assert.True(elector.IsFreshLeader(ticket.Term)); // the write is still waiting on the lock
+        _time.Advance(Fast.RenewDeadline);
+        await attempt;
 
         Assert.False(elector.IsFreshLeader(ticket.Term));
         Assert.False(elector.Snapshot().IsLeader);
@@ -133,7 +141,7 @@ public sealed class LeaderElectorTests : IDisposable
     [Fact]
     public async Task A_renewal_abandoned_at_the_renew_deadline_never_lands_after_the_step_down()
     {
-        var store = await StoreAsync();
+        var store = new ObservedLeaseStore(await StoreAsync());
         var (elector, _) = Elector(store, "pod-a");
         await elector.RunOnceAsync(Ct);
         var renewed = (await store.ReadAsync("data-manager", Ct))!.RenewedAt;
@@ -144,15 +152,17 @@ public sealed class LeaderElectorTests : IDisposable
             await using var exclusive = blocker.CreateCommand();
             exclusive.CommandText = "BEGIN EXCLUSIVE;";
             await exclusive.ExecuteNonQueryAsync(Ct);
-            await elector.RunOnceAsync(Ct); // abandoned at the budget: the store's token is cancelled there
-            await Task.Delay(Fast.RenewDeadline, Ct);
+            var attempt = elector.RunOnceAsync(Ct); // abandoned at the budget: the store's token is cancelled there
+            _time.Advance(Fast.RenewDeadline);
+            await attempt;
             Assert.False(elector.Snapshot().IsLeader);
             exclusive.CommandText = "ROLLBACK;";
             await exclusive.ExecuteNonQueryAsync(Ct);
         }
 
-        // Had the write gone on waiting for the lock, it would renew the lease now, for a pod that stepped down.
-        await Task.Delay(300, Ct);
+        // Had the write gone on waiting for the lock, it would have renewed the lease once the lock was gone,
+        // for a pod that stepped down. Wait for that write to end, however it ends, then look.
+        await store.LastWriteEnded.WaitAsync(TimeSpan.FromMinutes(1), Ct);
         Assert.Equal(renewed, (await store.ReadAsync("data-manager", Ct))!.RenewedAt);
     }
 
@@ -160,8 +170,9 @@ public sealed class LeaderElectorTests : IDisposable
     public async Task Another_process_under_the_same_pod_name_follows_until_the_lease_expires_then_leads_with_a_higher_term()
     {
         var store = await StoreAsync();
-        var (old, _) = Elector(store, "pod-a");
-        var (restarted, _) = Elector(store, "pod-a");
+        var shortLease = new LeaderElectionOptions { HeartbeatInterval = Fast.HeartbeatInterval, RenewDeadline = Fast.RenewDeadline, LeaseTimeout = TimeSpan.FromSeconds(3) };
+        var (old, _) = Elector(store, "pod-a", shortLease);
+        var (restarted, _) = Elector(store, "pod-a", shortLease);
         await old.RunOnceAsync(Ct);
         Assert.True(old.Snapshot().IsLeader);
 
@@ -170,9 +181,12 @@ public sealed class LeaderElectorTests : IDisposable
         Assert.NotEqual(old.Snapshot().Incarnation, restarted.Snapshot().Incarnation);
         Assert.Equal(old.Snapshot().Incarnation, restarted.Snapshot().Lease!.Incarnation);
 
-        await Task.Delay(Fast.LeaseTimeout + TimeSpan.FromMilliseconds(200), Ct); // the old process is gone: no renewals
-        await restarted.RunOnceAsync(Ct);
-        Assert.True(restarted.Snapshot().IsLeader);
+        // The old process is gone: no renewals. The lease expires on SQLite's clock; until then the restarted one follows.
+        await Eventually.UntilAsync("the old incarnation's lease expires and the restarted process takes it", async token =>
+        {
+            await restarted.RunOnceAsync(token);
+            return restarted.Snapshot().IsLeader;
+        }, TimeSpan.FromMinutes(1), seen: () => $"lease {restarted.Snapshot().Lease}", cancellationToken: Ct);
         Assert.Equal(2, restarted.Snapshot().Term);
         Assert.Equal("pod-a", restarted.Snapshot().Lease!.Holder);
     }
@@ -250,19 +264,23 @@ public sealed class LeaderElectorTests : IDisposable
         var store = await StoreAsync();
         var (elector, _) = Elector(store, "pod-a");
         var loop = new CountingLoop();
-        var host = new LeaderLoopHost([loop], elector, Ready(), TimeProvider.System, NullLogger<LeaderLoopHost>.Instance);
-        await host.StartAsync(Ct);
-
-        await Task.Delay(150, Ct);
+        var host = new LeaderLoopHost([loop], elector, Ready(), _time, NullLogger<LeaderLoopHost>.Instance);
+        await host.StartAsync(Ct); // returns with the loop parked on the leadership wait: it has no ticket to run under
         Assert.Equal(0, loop.Runs);
 
         await elector.RunOnceAsync(Ct);
-        await WaitUntilAsync(() => loop.Runs > 0);
+        await Eventually.UntilAsync("the loop runs under the new leadership", () => loop.Runs > 0, TimeSpan.FromMinutes(1), cancellationToken: Ct);
+        await Eventually.UntilAsync("the loop runs again one interval later", async token =>
+        {
+            await elector.RunOnceAsync(token); // a renewal, so the leadership stays fresh while the clock moves
+            _time.Advance(loop.Interval); // again on every check: the loop may not have begun its wait the first time
+            return loop.Runs > 1;
+        }, TimeSpan.FromMinutes(1), cancellationToken: Ct);
         Assert.Equal([1L], loop.Terms.Distinct().ToArray());
 
         await elector.StopAsync(Ct); // steps down and releases
         var runs = loop.Runs;
-        await Task.Delay(150, Ct);
+        _time.Advance(loop.Interval * 10);
         Assert.InRange(loop.Runs, runs, runs + 1);
         Assert.True(loop.LastToken.IsCancellationRequested);
         await host.StopAsync(Ct);
@@ -275,17 +293,15 @@ public sealed class LeaderElectorTests : IDisposable
         var (elector, _) = Elector(store, "solo", new LeaderElectionOptions { Enabled = false });
         var readiness = new StoreReadiness();
         var loop = new CountingLoop();
-        var host = new LeaderLoopHost([loop], elector, readiness, TimeProvider.System, NullLogger<LeaderLoopHost>.Instance);
+        var host = new LeaderLoopHost([loop], elector, readiness, _time, NullLogger<LeaderLoopHost>.Instance);
         await elector.StartAsync(Ct);
-        await host.StartAsync(Ct);
+        await host.StartAsync(Ct); // returns with the host parked on the store's readiness
         await elector.WaitForLeadershipAsync(Ct).WaitAsync(TimeSpan.FromSeconds(10), Ct); // leader at once: term 0
-
-        await Task.Delay(200, Ct);
         Assert.Equal(0, loop.Runs); // the store's tables do not exist yet
 
         await store.InitializeAsync(Ct);
         readiness.MarkReady();
-        await WaitUntilAsync(() => loop.Runs > 0);
+        await Eventually.UntilAsync("the loop runs once the store is ready", () => loop.Runs > 0, TimeSpan.FromMinutes(1), cancellationToken: Ct);
         await host.StopAsync(Ct);
         await elector.StopAsync(Ct);
     }
@@ -297,14 +313,23 @@ public sealed class LeaderElectorTests : IDisposable
         return readiness;
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
+    /// <summary>The lease store, with a signal for when its last acquire-or-renew call ended, however it ended.</summary>
+    private sealed class ObservedLeaseStore(ILeaseStore inner) : ILeaseStore
     {
-        for (var i = 0; i < 200 && !condition(); i++)
+        private Task _lastWrite = Task.CompletedTask;
+
+        public Task LastWriteEnded => Volatile.Read(ref _lastWrite).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+
+        public Task<LeaseAttempt> TryAcquireOrRenewAsync(string name, LeaseClaimant claimant, TimeSpan duration, CancellationToken cancellationToken)
         {
-            await Task.Delay(25, Ct);
+            var write = inner.TryAcquireOrRenewAsync(name, claimant, duration, cancellationToken);
+            Volatile.Write(ref _lastWrite, write);
+            return write;
         }
 
-        Assert.True(condition());
+        public Task ReleaseAsync(string name, LeaseClaimant claimant, CancellationToken cancellationToken) => inner.ReleaseAsync(name, claimant, cancellationToken);
+
+        public Task<LeaseRecord?> ReadAsync(string name, CancellationToken cancellationToken) => inner.ReadAsync(name, cancellationToken);
     }
 
     private sealed class CountingLoop : ILeaderLoop

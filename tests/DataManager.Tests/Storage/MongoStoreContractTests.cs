@@ -5,6 +5,7 @@ using MongoDB.Driver;
 namespace DataManager.Tests.Storage;
 
 /// <summary>The same contract on a real MongoDB (MONGODB_TEST_URI or Docker); skipped with the reason elsewhere.</summary>
+[Trait("Category", "Server")]
 public sealed class MongoStoreContractTests(MongoServer server) : StoreContractTests
 {
     protected override async Task<TStore> CreateStoreAsync<TStore>()

@@ -7,6 +7,7 @@ namespace DataManager.Tests.Storage;
 /// The Mongo contract suite and the Mongo chaos and incarnation runs can only run on GitHub (no MongoDB here);
 /// this pins the workflow that runs them to production's topology and makes them required there.
 /// </summary>
+[Trait("Category", "Server")]
 public sealed class MongoWorkflowTests
 {
     private static YamlMappingNode TestJob()

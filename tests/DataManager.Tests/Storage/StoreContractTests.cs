@@ -4,6 +4,7 @@ using DataManager.Backfill;
 using DataManager.Candles;
 using DataManager.Leadership;
 using DataManager.Storage;
+using DataManager.Testing;
 
 namespace DataManager.Tests.Storage;
 
@@ -407,15 +408,15 @@ public abstract partial class StoreContractTests
     public async Task Lease_held_by_another_is_not_taken_until_it_expires_and_then_the_term_rises()
     {
         var store = await CreateStoreAsync<ILeaseStore>();
-        Assert.True((await store.TryAcquireOrRenewAsync("e", Pod("pod-a"), TimeSpan.FromMilliseconds(600), Ct)).IsHolder);
+        Assert.True((await store.TryAcquireOrRenewAsync("e", Pod("pod-a"), TimeSpan.FromSeconds(2), Ct)).IsHolder);
 
         var refused = await store.TryAcquireOrRenewAsync("e", Pod("pod-b"), TimeSpan.FromSeconds(30), Ct);
         Assert.False(refused.IsHolder);
         Assert.Equal("pod-a", refused.Lease!.Holder);
 
-        await Task.Delay(900, Ct);
-        var taken = await store.TryAcquireOrRenewAsync("e", Pod("pod-b"), TimeSpan.FromSeconds(30), Ct);
-        Assert.True(taken.IsHolder);
+        LeaseAttempt taken = refused;
+        await Eventually.UntilAsync("pod-a's lease expires on the store's clock and pod-b takes it",
+            async token => (taken = await store.TryAcquireOrRenewAsync("e", Pod("pod-b"), TimeSpan.FromSeconds(30), token)).IsHolder, TimeSpan.FromMinutes(1), cancellationToken: Ct);
         Assert.Equal(2, taken.Lease!.Term);
         Assert.False((await store.TryAcquireOrRenewAsync("e", Pod("pod-a"), TimeSpan.FromSeconds(30), Ct)).IsHolder);
     }
@@ -464,7 +465,7 @@ public abstract partial class StoreContractTests
     public async Task Lease_held_by_the_same_pod_under_another_incarnation_waits_for_expiry_and_then_the_term_rises()
     {
         var store = await CreateStoreAsync<ILeaseStore>();
-        var first = await store.TryAcquireOrRenewAsync("e", Pod("pod-a", "before-restart"), TimeSpan.FromMilliseconds(600), Ct);
+        var first = await store.TryAcquireOrRenewAsync("e", Pod("pod-a", "before-restart"), TimeSpan.FromSeconds(2), Ct);
         Assert.True(first.IsHolder);
         Assert.Equal("before-restart", first.Lease!.Incarnation);
 
@@ -475,9 +476,9 @@ public abstract partial class StoreContractTests
         Assert.Equal("before-restart", refused.Lease!.Incarnation);
         Assert.Equal(1, refused.Lease.Term);
 
-        await Task.Delay(900, Ct);
-        var taken = await store.TryAcquireOrRenewAsync("e", Pod("pod-a", "after-restart"), TimeSpan.FromSeconds(30), Ct);
-        Assert.True(taken.IsHolder);
+        LeaseAttempt taken = refused;
+        await Eventually.UntilAsync("the old incarnation's lease expires and the new one takes it",
+            async token => (taken = await store.TryAcquireOrRenewAsync("e", Pod("pod-a", "after-restart"), TimeSpan.FromSeconds(30), token)).IsHolder, TimeSpan.FromMinutes(1), cancellationToken: Ct);
         Assert.Equal(2, taken.Lease!.Term);
         Assert.Equal("pod-a", taken.Lease.Holder);
         Assert.Equal("after-restart", taken.Lease.Incarnation);

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text;
 using DataManager.Cli;
 using DataManager.Storage;
+using DataManager.Testing;
 using DataManager.Tests.Infrastructure;
 using DataManager.Tracking;
 using Microsoft.Extensions.Configuration;
@@ -11,6 +12,7 @@ using NATS.Client.Core;
 namespace DataManager.Tests.Tracking;
 
 /// <summary>The tracker in the real service against a real nats-server.</summary>
+[Trait("Category", "Server")]
 public sealed class MessageTrackerTests(NatsServer sharedNats)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -26,19 +28,9 @@ public sealed class MessageTrackerTests(NatsServer sharedNats)
     private static async Task<TrackerResponse> WaitForAsync(ServiceHost host, Func<TrackerResponse, bool> condition)
     {
         TrackerResponse? tracker = null;
-        for (var attempt = 0; attempt < 300; attempt++)
-        {
-            tracker = await host.Client.GetFromJsonAsync<TrackerResponse>("/api/tracker", StoreJson.Options, Ct);
-            if (condition(tracker!))
-            {
-                return tracker!;
-            }
-
-            await Task.Delay(50, Ct);
-        }
-
-        Assert.Fail("tracker never reached the expected state: " + StoreJson.Serialize(tracker));
-        return null!;
+        return await Eventually.UntilValueAsync("/api/tracker reaches the expected state", async token =>
+            (tracker = await host.Client.GetFromJsonAsync<TrackerResponse>("/api/tracker", StoreJson.Options, token)) is { } t && condition(t) ? t : null,
+            TimeSpan.FromMinutes(1), seen: () => StoreJson.Serialize(tracker), cancellationToken: Ct);
     }
 
     private static async Task PublishAsync(string url, string subject, IEnumerable<byte[]> payloads)
@@ -65,8 +57,7 @@ public sealed class MessageTrackerTests(NatsServer sharedNats)
         sharedNats.Require();
         var subject = "test.feed." + Guid.NewGuid().ToString("N")[..8];
         await using var host = await StartAsync(sharedNats.Url, subject);
-        await WaitForAsync(host, t => t.Connected);
-        await Task.Delay(200, Ct); // the subscription follows the connection
+        await sharedNats.WaitForSubscriberAsync(subject);
 
         string[] kinds = ["aggTrade", "trade", "depthUpdate", "depth20", "markPriceUpdate", "kline", "bookTicker", "24hrTicker", "forceOrder"];
         var payloads = new List<byte[]>();
@@ -104,8 +95,7 @@ public sealed class MessageTrackerTests(NatsServer sharedNats)
         sharedNats.Require();
         var subject = "test.feed." + Guid.NewGuid().ToString("N")[..8];
         await using var host = await StartAsync(sharedNats.Url, subject);
-        await WaitForAsync(host, t => t.Connected);
-        await Task.Delay(200, Ct);
+        await sharedNats.WaitForSubscriberAsync(subject);
 
         var random = new Random(5);
         var noise = new byte[500];
@@ -149,8 +139,7 @@ public sealed class MessageTrackerTests(NatsServer sharedNats)
 
         var subject = "test.feed.restart";
         await using var host = await StartAsync(own.Url, subject);
-        await WaitForAsync(host, t => t.Connected);
-        await Task.Delay(200, Ct);
+        await own.WaitForSubscriberAsync(subject);
         await PublishAsync(own.Url, subject, Enumerable.Range(0, 10).Select(i => Envelope("trade", "BTCUSDT", i)));
         await WaitForAsync(host, t => t.Totals.Received == 10);
 
@@ -164,7 +153,7 @@ public sealed class MessageTrackerTests(NatsServer sharedNats)
 
         await own.StartAsync();
         await WaitForAsync(host, t => t.Connected);
-        await Task.Delay(300, Ct); // resubscription after reconnect
+        await own.WaitForSubscriberAsync(subject); // resubscription after reconnect
         await PublishAsync(own.Url, subject, Enumerable.Range(0, 5).Select(i => Envelope("trade", "BTCUSDT", i)));
         var after = await WaitForAsync(host, t => t.Totals.Received == 15);
         Assert.False(down.Connected);
@@ -178,8 +167,7 @@ public sealed class MessageTrackerTests(NatsServer sharedNats)
         sharedNats.Require();
         var subject = "test.feed." + Guid.NewGuid().ToString("N")[..8];
         await using var host = await StartAsync(sharedNats.Url, subject);
-        await WaitForAsync(host, t => t.Connected);
-        await Task.Delay(200, Ct);
+        await sharedNats.WaitForSubscriberAsync(subject);
 
         var configuration = new ConfigurationBuilder().AddInMemoryCollection([new("NATS_CONSUMER_SUBJECT", subject)]).Build();
         using var output = new StringWriter();

@@ -1,5 +1,6 @@
 using System.Text;
 using DataManager.Configuration;
+using DataManager.Testing;
 using DataManager.Tests.Infrastructure;
 using DataManager.Tracking;
 using Microsoft.Extensions.Logging;
@@ -9,6 +10,7 @@ using NATS.Client.Core;
 
 namespace DataManager.Tests.Tracking;
 
+[Trait("Category", "Server")]
 public sealed class TrackerLogTests(NatsServer nats)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -25,10 +27,7 @@ public sealed class TrackerLogTests(NatsServer nats)
         var stats = new TrackerStats(["BTCUSDT"], trackAllSymbols: false);
         using var tracker = new MessageTracker(connection, stats, Options.Create(new NatsOptions { Subject = subject, QueueGroup = "" }), time, logger);
         await tracker.StartAsync(Ct);
-        for (var i = 0; i < 100 && logger.Lines.Count == 0; i++)
-        {
-            await Task.Delay(20, Ct);
-        }
+        await nats.WaitForSubscriberAsync(subject);
 
         await using var publisher = new NatsConnection(new NatsOpts { Url = nats.Url });
         for (var i = 0; i < 200; i++)
@@ -37,19 +36,14 @@ public sealed class TrackerLogTests(NatsServer nats)
         }
 
         await publisher.PingAsync(Ct);
-        for (var i = 0; i < 200 && stats.TotalInvalid < 200; i++)
-        {
-            await Task.Delay(20, Ct);
-        }
-
+        await Eventually.UntilAsync("the tracker has counted 200 invalid messages", () => stats.TotalInvalid >= 200, TimeSpan.FromMinutes(1),
+            seen: () => $"{stats.TotalInvalid} invalid", cancellationToken: Ct);
         Assert.Equal(200, stats.TotalInvalid);
         Assert.Single(logger.Lines); // only "Tracking …" so far
 
         time.Advance(TimeSpan.FromMinutes(1));
-        for (var i = 0; i < 100 && logger.Lines.Count < 2; i++)
-        {
-            await Task.Delay(20, Ct);
-        }
+        await Eventually.UntilAsync("the minute's summary is logged", () => logger.Lines.Count >= 2, TimeSpan.FromMinutes(1),
+            seen: () => string.Join(" | ", logger.Lines), cancellationToken: Ct);
 
         var summary = Assert.Single(logger.Lines, l => l.Contains("invalid feed messages", StringComparison.Ordinal));
         Assert.Contains("200 invalid feed messages", summary, StringComparison.Ordinal);
