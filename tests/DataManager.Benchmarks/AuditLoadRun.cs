@@ -8,6 +8,7 @@ using DataManager.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using MySqlConnector;
+using Prometheus;
 
 namespace DataManager.Benchmarks;
 
@@ -178,11 +179,13 @@ public static class AuditLoadRun
         readiness.MarkReady();
         var audit = Options.Create(new AuditOptions());
         var time = new FixedTime(new DateTimeOffset(now));
-        var remover = new DuplicateRemover(candles, candles, store, audit, time, NullLogger<DuplicateRemover>.Instance);
-        var planner = new DataManager.Backfill.BackfillPlanner(store, Options.Create(new BackfillOptions()), time, NullLogger<DataManager.Backfill.BackfillPlanner>.Instance);
+        var metrics = new AuditMetrics(Metrics.WithCustomRegistry(Metrics.NewCustomRegistry()));
+        var remover = new DuplicateRemover(candles, candles, store, audit, metrics, time, NullLogger<DuplicateRemover>.Instance);
+        var planner = new DataManager.Backfill.BackfillPlanner(store, Options.Create(new BackfillOptions()), new DataManager.Backfill.BackfillMetrics(Metrics.WithCustomRegistry(Metrics.NewCustomRegistry())), time,
+            NullLogger<DataManager.Backfill.BackfillPlanner>.Instance);
         var scheduler = new AuditScheduler(new SeriesAuditor(candles, audit), remover, planner, candles, store, store, audit,
             Options.Create(new SeriesOptions { PairsConfigured = true }), Options.Create(new CandleDatabaseOptions { MySqlConnectionString = database }),
-            Options.Create(new ServiceOptions { PodId = "bench" }), readiness, time, NullLogger<AuditScheduler>.Instance);
+            Options.Create(new ServiceOptions { PodId = "bench" }), readiness, metrics, time, NullLogger<AuditScheduler>.Instance);
         var cold = Stopwatch.StartNew();
         var first = await scheduler.RunCycleAsync(1, CancellationToken.None);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"steady cycle: first (cold) cycle over {first.SeriesAudited} series took {cold.Elapsed.TotalMilliseconds:F0} ms"));

@@ -93,12 +93,14 @@ public static class ScaleLoadRun
         readiness.MarkReady();
         var audit = Options.Create(new AuditOptions());
         var time = new MovableTime(new DateTimeOffset(now));
-        var remover = new DuplicateRemover(candles, candles, sqlite, audit, time, NullLogger<DuplicateRemover>.Instance);
-        var planner = new BackfillPlanner(sqlite, Options.Create(new BackfillOptions()), time, NullLogger<BackfillPlanner>.Instance);
+        var registry = Metrics.NewCustomRegistry();
+        var auditMetrics = new AuditMetrics(Metrics.WithCustomRegistry(registry));
+        var remover = new DuplicateRemover(candles, candles, sqlite, audit, auditMetrics, time, NullLogger<DuplicateRemover>.Instance);
+        var planner = new BackfillPlanner(sqlite, Options.Create(new BackfillOptions()), new BackfillMetrics(Metrics.WithCustomRegistry(registry)), time, NullLogger<BackfillPlanner>.Instance);
         var seriesOptions = new SeriesOptions { PairsConfigured = true, SupportedPairs = symbols, SupportedTimeframes = timeframes };
         var scheduler = new AuditScheduler(new SeriesAuditor(candles, audit), remover, planner, candles, store, store, audit,
             Options.Create(seriesOptions), Options.Create(new CandleDatabaseOptions { MySqlConnectionString = database }),
-            Options.Create(new ServiceOptions { PodId = "bench" }), readiness, time, NullLogger<AuditScheduler>.Instance);
+            Options.Create(new ServiceOptions { PodId = "bench" }), readiness, auditMetrics, time, NullLogger<AuditScheduler>.Instance);
 
         var lines = new List<string>();
         async Task CycleAsync(string name)
@@ -121,7 +123,7 @@ public static class ScaleLoadRun
             var heap = GC.GetGCMemoryInfo();
             var scrape = Stopwatch.StartNew();
             using var metrics = new MemoryStream();
-            await Metrics.DefaultRegistry.CollectAndExportAsTextAsync(metrics);
+            await registry.CollectAndExportAsTextAsync(metrics);
             var render = scrape.Elapsed.TotalMilliseconds;
             if (record.SeriesAudited != n || record.Errors > 0)
             {

@@ -2,6 +2,7 @@ using DataManager.Auditing;
 using DataManager.Backfill;
 using DataManager.Candles;
 using DataManager.Configuration;
+using DataManager.Hosting;
 using DataManager.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -23,6 +24,7 @@ public static class BackfillServices
             .AddSingleton<ICandleSource>(candles)
             .AddSingleton<ICandleWriter>(candles)
             .AddSingleton<SeriesAuditor>()
+            .AddMetricsRegistry()
             .AddBinanceClient(options)
             .BuildServiceProvider();
 }

@@ -3,7 +3,6 @@ using DataManager.Candles;
 using DataManager.Configuration;
 using DataManager.Storage;
 using Microsoft.Extensions.Options;
-using Prometheus;
 
 namespace DataManager.Backfill;
 
@@ -19,9 +18,9 @@ public interface IBackfillPlanner
 /// overlaps it, and never more than MAX_AUTO_BACKFILL_JOBS auto jobs pending or running. A gap inside ranges
 /// Binance returned empty is reported <c>sourceEmpty</c> and never triggers a job.
 /// </summary>
-public sealed partial class BackfillPlanner(IBackfillJobStore jobs, IOptions<BackfillOptions> options, TimeProvider time, ILogger<BackfillPlanner> logger) : IBackfillPlanner, IDisposable
+public sealed partial class BackfillPlanner(IBackfillJobStore jobs, IOptions<BackfillOptions> options, BackfillMetrics metrics, TimeProvider time, ILogger<BackfillPlanner> logger)
+    : IBackfillPlanner, IDisposable
 {
-    internal static readonly Counter Triggered = Metrics.CreateCounter("data_manager_audit_backfills_triggered_total", "Backfill jobs created from audit gaps.", ["symbol", "timeframe"]);
     private readonly SemaphoreSlim _gate = new(1, 1);
 
     public async Task<IReadOnlyList<GapFinding>> PlanAsync(SeriesKey series, IReadOnlyList<GapFinding> gaps, long term, CancellationToken cancellationToken)
@@ -70,7 +69,7 @@ public sealed partial class BackfillPlanner(IBackfillJobStore jobs, IOptions<Bac
                 await jobs.CreateAsync(job, cancellationToken);
                 active.Add(job);
                 autoActive++;
-                Triggered.WithLabels(series.Symbol, series.Timeframe.Name).Inc();
+                metrics.Triggered.WithLabels(series.Symbol, series.Timeframe.Name).Inc();
                 LogTriggered(logger, job.Id, series.ToString(), from, to, gap.MissingCandles);
             }
         }

@@ -70,6 +70,7 @@ public static class BackfillCommand
             .AddLogging()
             .AddSingleton(TimeProvider.System)
             .AddDataManagerOptions()
+            .AddMetricsRegistry() // a registry of its own, never served: the verb reports through its output
             .AddDataManagerStore(BindableOptionsServiceCollectionExtensions.BindNow<StoreOptions>(configuration))
             .AddCandleDatabase(BindableOptionsServiceCollectionExtensions.BindNow<CandleDatabaseOptions>(configuration))
             .AddBinanceClient(backfillOptions)

@@ -1,4 +1,5 @@
 using DataManager.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace DataManager.Leadership;
 
@@ -7,6 +8,7 @@ public static class LeadershipServiceCollectionExtensions
     /// <summary>The elector, then the host of leader-only loops (stopped before the elector releases the lease).</summary>
     public static IServiceCollection AddLeadership(this IServiceCollection services, IConfiguration configuration)
     {
+        services.TryAddSingleton<LeadershipMetrics>();
         services.AddSingleton<LeaderElector>();
         services.AddHostedService(sp => sp.GetRequiredService<LeaderElector>());
         services.AddSingleton<LeaderLoopHost>();

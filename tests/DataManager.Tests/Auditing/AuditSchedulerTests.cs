@@ -10,6 +10,7 @@ using DataManager.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
+using Prometheus;
 
 namespace DataManager.Tests.Auditing;
 
@@ -32,15 +33,17 @@ public sealed class AuditSchedulerTests(MariaDbServer mariaDb) : IDisposable
         return (Scheduler(candles, store, time, series, new CandleDatabaseOptions()), store, time);
     }
 
-    internal static AuditScheduler Scheduler(SqlCandleStore candles, SqliteStore store, TimeProvider time, SeriesOptions series, CandleDatabaseOptions candleOptions, AuditOptions? auditOptions = null, BackfillOptions? backfillOptions = null, ICandleSource? source = null)
+    internal static AuditScheduler Scheduler(SqlCandleStore candles, SqliteStore store, TimeProvider time, SeriesOptions series, CandleDatabaseOptions candleOptions, AuditOptions? auditOptions = null, BackfillOptions? backfillOptions = null, ICandleSource? source = null, AuditMetrics? metrics = null)
     {
         var readiness = new CandleReadiness();
         readiness.MarkReady();
         var audit = Options.Create(auditOptions ?? new AuditOptions());
-        var remover = new DuplicateRemover(candles, candles, store, audit, time, NullLogger<DuplicateRemover>.Instance);
-        var planner = new DataManager.Backfill.BackfillPlanner(store, Options.Create(backfillOptions ?? new BackfillOptions()), time, NullLogger<DataManager.Backfill.BackfillPlanner>.Instance);
+        metrics ??= new AuditMetrics(Metrics.WithCustomRegistry(Metrics.NewCustomRegistry()));
+        var remover = new DuplicateRemover(candles, candles, store, audit, metrics, time, NullLogger<DuplicateRemover>.Instance);
+        var planner = new DataManager.Backfill.BackfillPlanner(store, Options.Create(backfillOptions ?? new BackfillOptions()), new DataManager.Backfill.BackfillMetrics(Metrics.WithCustomRegistry(Metrics.NewCustomRegistry())), time,
+            NullLogger<DataManager.Backfill.BackfillPlanner>.Instance);
         return new AuditScheduler(new SeriesAuditor(source ?? candles, audit), remover, planner, source ?? candles, store, store, audit, Options.Create(series), Options.Create(candleOptions),
-            Options.Create(new ServiceOptions { PodId = "pod-test" }), readiness, time, NullLogger<AuditScheduler>.Instance);
+            Options.Create(new ServiceOptions { PodId = "pod-test" }), readiness, metrics, time, NullLogger<AuditScheduler>.Instance);
     }
 
     [Fact]

@@ -415,11 +415,15 @@ public sealed class BackfillJobTests(MariaDbServer mariaDb) : IDisposable
         var store = await StoreAsync("queue");
         var job = BackfillJobs.New(new SeriesKey("BTCUSDT", M1), Start, Start.AddHours(1), "manual", DateTimeOffset.UtcNow.AddMinutes(-20));
         await store.CreateAsync(job, Ct);
-        var monitor = new BackfillQueueMonitor(store, Options.Create(new BackfillOptions { Enabled = false }), Options.Create(new ServiceOptions { PodId = "data-manager-1" }), TimeProvider.System);
+        var metrics = new BackfillMetrics(Prometheus.Metrics.WithCustomRegistry(Prometheus.Metrics.NewCustomRegistry()));
+        var monitor = new BackfillQueueMonitor(store, Options.Create(new BackfillOptions { Enabled = false }), Options.Create(new ServiceOptions { PodId = "data-manager-1" }), metrics,
+            TimeProvider.System);
 
         await monitor.RunOnceAsync(new DataManager.Leadership.LeadershipTicket(3, Ct), Ct);
         var waiting = await store.GetAsync(job.Id, Ct);
         Assert.Equal((BackfillJobState.Pending, BackfillQueueMonitor.WaitingMessage("data-manager-1")), (waiting!.State, waiting.LastError));
+        Assert.Equal((1.0, 0.0), (metrics.Jobs.WithLabels("pending").Value, metrics.Jobs.WithLabels("running").Value));
+        Assert.InRange(metrics.OldestPending.Value, 20 * 60, 60 * 60); // created 20 minutes ago
 
         await monitor.RunOnceAsync(new DataManager.Leadership.LeadershipTicket(3, Ct), Ct);
         Assert.Equal(waiting.Version, (await store.GetAsync(job.Id, Ct))!.Version); // said once, not rewritten every poll
@@ -435,7 +439,7 @@ public sealed class BackfillJobTests(MariaDbServer mariaDb) : IDisposable
         Assert.Contains(BackfillEndpoints.Disabled, await response.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
         Assert.Empty(await store.ListAsync(null, 10, Ct));
         var metrics = await host.Client.GetStringAsync("/metrics", Ct);
-        Assert.Matches(@"(?m)^data_manager_backfill_oldest_pending_seconds \d", metrics); // exported from the start (tests share the registry)
+        Assert.Matches(@"(?m)^data_manager_backfill_oldest_pending_seconds 0$", metrics); // exported from the start, at 0: no job waits
     }
 
     [Fact]
