@@ -264,10 +264,16 @@ public sealed class FeedEnvelopeTests
     [Fact]
     public void Symbols_outside_the_list_are_other_unless_every_symbol_is_tracked()
     {
-        var bounded = new TrackerStats(["BTCUSDT"], trackAllSymbols: false, new TrackerMetrics(Metrics.WithCustomRegistry(Metrics.NewCustomRegistry())));
+        var metrics = new TrackerMetrics(Metrics.WithCustomRegistry(Metrics.NewCustomRegistry()));
+        var bounded = new TrackerStats(["BTCUSDT"], trackAllSymbols: false, metrics);
         bounded.Received1(FeedEventType.Trade, "dogeusdt"u8, 10, 1, null);
         bounded.Received1(FeedEventType.Trade, "btcusdt"u8, 10, 1, null);
+        bounded.Received1(FeedEventType.Trade, "btcusdt"u8, 10, 1, null);
         Assert.Equal(["BTCUSDT", "other"], bounded.BySymbol().Select(s => s.Symbol).Order().ToArray());
+        bounded.Export(); // what a scrape does: the labels are bounded the same way, and a second export adds nothing twice
+        bounded.Export();
+        Assert.Equal((2.0, 1.0, 30.0), (metrics.Received.WithLabels("trade", "BTCUSDT").Value, metrics.Received.WithLabels("trade", "other").Value, metrics.Bytes.Value));
+        Assert.DoesNotContain(metrics.Received.GetAllLabelValues(), labels => labels[1] == "DOGEUSDT");
 
         var all = new TrackerStats(["BTCUSDT"], trackAllSymbols: true, new TrackerMetrics(Metrics.WithCustomRegistry(Metrics.NewCustomRegistry())));
         for (var i = 0; i < TrackerStats.MaxSymbols + 50; i++)
