@@ -3,6 +3,7 @@ using System.Text;
 using DataManager.Backfill;
 using DataManager.Candles;
 using DataManager.Configuration;
+using DataManager.Hosting;
 using DataManager.Testing;
 using DataManager.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -131,6 +132,7 @@ public sealed class BinanceClientTests
             .AddLogging()
             .AddSingleton(TimeProvider.System)
             .AddSingleton(Options.Create(options))
+            .AddMetricsRegistry()
             .AddBinanceClient(options)
             .BuildServiceProvider();
         return services.GetRequiredService<BinanceClient>();
