@@ -1,4 +1,3 @@
-using DataManager.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace DataManager.Leadership;
@@ -6,7 +5,7 @@ namespace DataManager.Leadership;
 public static class LeadershipServiceCollectionExtensions
 {
     /// <summary>The elector, then the host of leader-only loops (stopped before the elector releases the lease).</summary>
-    public static IServiceCollection AddLeadership(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddLeadership(this IServiceCollection services, LeaderWorkRecorderOptions workLog)
     {
         services.TryAddSingleton<LeadershipMetrics>();
         services.AddSingleton<LeaderElector>();
@@ -14,8 +13,7 @@ public static class LeadershipServiceCollectionExtensions
         services.AddSingleton<LeaderLoopHost>();
         services.AddHostedService(sp => sp.GetRequiredService<LeaderLoopHost>());
 
-        services.AddBindableOptions<LeaderWorkRecorderOptions>();
-        if (BindableOptionsServiceCollectionExtensions.BindNow<LeaderWorkRecorderOptions>(configuration).Path is not null)
+        if (workLog.Path is not null)
         {
             services.AddSingleton<ILeaderLoop, LeaderWorkRecorder>();
         }
