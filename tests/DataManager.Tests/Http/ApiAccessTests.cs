@@ -177,6 +177,8 @@ public sealed class ApiAccessTests
         var problem = JsonSerializer.Deserialize<JsonElement>(body);
         Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
         Assert.True(problem.TryGetProperty("title", out _), body);
+        // Every problem body names its type, the statuses the framework has no default for (413, 429) included.
+        Assert.True(problem.TryGetProperty("type", out var type) && type.GetString() is { Length: > 0 }, body);
         Assert.Contains(detailContains, body, StringComparison.Ordinal);
         return problem;
     }
