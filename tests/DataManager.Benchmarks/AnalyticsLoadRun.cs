@@ -8,6 +8,7 @@ using DataManager.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using MySqlConnector;
+using Prometheus;
 
 namespace DataManager.Benchmarks;
 
@@ -49,7 +50,7 @@ public static class AnalyticsLoadRun
                 Options.Create(new AnalyticsOptions { LookbackCandles = candles }),
                 Options.Create(new SeriesOptions { SupportedPairs = [.. Enumerable.Range(1, n / timeframes.Count).Select(Symbol)], PairsConfigured = true }),
                 Options.Create(new CandleDatabaseOptions { MySqlConnectionString = database }),
-                readiness, new FixedTime(End.AddSeconds(1)), NullLogger<AnalyticsScheduler>.Instance);
+                readiness, new AnalyticsMetrics(Metrics.WithCustomRegistry(Metrics.NewCustomRegistry())), new FixedTime(End.AddSeconds(1)), NullLogger<AnalyticsScheduler>.Instance);
             for (var cycle = 1; cycle <= 3; cycle++)
             {
                 var run = await MeasureAsync(() => scheduler.RunCycleAsync(1, CancellationToken.None));

@@ -8,6 +8,7 @@ using DataManager.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using MySqlConnector;
+using Prometheus;
 
 namespace DataManager.Benchmarks;
 
@@ -178,10 +179,11 @@ public static class AuditLoadRun
         readiness.MarkReady();
         var audit = Options.Create(new AuditOptions());
         var time = new FixedTime(new DateTimeOffset(now));
-        var remover = new DuplicateRemover(candles, candles, store, audit, time, NullLogger<DuplicateRemover>.Instance);
+        var metrics = new AuditMetrics(Metrics.WithCustomRegistry(Metrics.NewCustomRegistry()));
+        var remover = new DuplicateRemover(candles, candles, store, audit, metrics, time, NullLogger<DuplicateRemover>.Instance);
         var scheduler = new AuditLoop(new SeriesAuditor(candles, audit), remover, new SqliteConfirmedEmptyRanges(store.Path), candles, store, store, audit,
             Options.Create(new SeriesOptions { PairsConfigured = true }), Options.Create(new CandleDatabaseOptions { MySqlConnectionString = database }),
-            Options.Create(new ServiceOptions { PodId = "bench" }), readiness, time, NullLogger<AuditLoop>.Instance);
+            Options.Create(new ServiceOptions { PodId = "bench" }), readiness, metrics, time, NullLogger<AuditLoop>.Instance);
         var cold = Stopwatch.StartNew();
         var first = await scheduler.RunCycleAsync(1, CancellationToken.None);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"steady cycle: first (cold) cycle over {first.SeriesAudited} series took {cold.Elapsed.TotalMilliseconds:F0} ms"));

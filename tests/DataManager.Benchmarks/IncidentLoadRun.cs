@@ -7,6 +7,7 @@ using DataManager.Storage.Sqlite;
 using DataManager.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Prometheus;
 
 namespace DataManager.Benchmarks;
 
@@ -31,7 +32,8 @@ public static class IncidentLoadRun
             await store.InitializeAsync(CancellationToken.None);
             var incidents = new SqliteIncidentStore(path);
             var start = new DateTimeOffset(2026, 11, 22, 0, 0, 0, TimeSpan.Zero);
-            var tracker = new IncidentTracker(store, incidents, store, Options.Create(new IncidentOptions()), TimeProvider.System, NullLogger<IncidentTracker>.Instance);
+            var tracker = new IncidentTracker(store, incidents, store, Options.Create(new IncidentOptions()), new IncidentMetrics(Metrics.WithCustomRegistry(Metrics.NewCustomRegistry())),
+                TimeProvider.System, NullLogger<IncidentTracker>.Instance);
             var timings = new List<double>();
             var cpu = new List<double>();
             using var process = Process.GetCurrentProcess();

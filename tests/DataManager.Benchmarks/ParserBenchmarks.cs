@@ -2,6 +2,7 @@ using System.Buffers;
 using BenchmarkDotNet.Attributes;
 using DataManager.Cli;
 using DataManager.Tracking;
+using Prometheus;
 
 namespace DataManager.Benchmarks;
 
@@ -25,7 +26,7 @@ public class ParserBenchmarks
         var buffer = new ArrayBufferWriter<byte>();
         FeedCommand.WriteEnvelope(buffer, Kind, "BTCUSDT", 42, 1732300000000);
         _payload = buffer.WrittenSpan.ToArray();
-        _stats = new TrackerStats(["BTCUSDT", "ETHUSDT"], trackAllSymbols: false);
+        _stats = new TrackerStats(["BTCUSDT", "ETHUSDT"], trackAllSymbols: false, new TrackerMetrics(Metrics.WithCustomRegistry(Metrics.NewCustomRegistry())));
     }
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Batch, Description = "reader: parse + count one message")]

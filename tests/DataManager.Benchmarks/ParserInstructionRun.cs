@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using DataManager.Cli;
 using DataManager.Tracking;
+using Prometheus;
 
 namespace DataManager.Benchmarks;
 
@@ -21,7 +22,7 @@ internal static class ParserInstructionRun
         var buffer = new ArrayBufferWriter<byte>();
         FeedCommand.WriteEnvelope(buffer, kind, "BTCUSDT", 42, 1732300000000);
         var payload = buffer.WrittenSpan.ToArray();
-        var stats = new TrackerStats(["BTCUSDT", "ETHUSDT"], trackAllSymbols: false);
+        var stats = new TrackerStats(["BTCUSDT", "ETHUSDT"], trackAllSymbols: false, new TrackerMetrics(Metrics.WithCustomRegistry(Metrics.NewCustomRegistry())));
         if (path == "count")
         {
             // The counting alone, to tell the parser's share from the receive loop's.

@@ -18,7 +18,7 @@ namespace DataManager.Benchmarks;
 /// <c>dotnet run -c Release --project tests/DataManager.Benchmarks -- scale-load [--series 40,400,4000] [--days 7]</c>:
 /// N series laid out as the extractor lays them out (one table per timeframe of 5m, 15m, 30m, 1h, 1d, all N/5
 /// symbols in each, --days of history) in MariaDB (MYSQL_BENCH_URI, else an ephemeral local mariadbd), audited by
-/// the service's own scheduler as the leader runs it (embedded SQLite store, the process-wide metrics registry,
+/// the service's own scheduler as the leader runs it (embedded SQLite store, its own metrics registry,
 /// the 24 h default window): a cold cycle, a steady cycle with no new data, a cycle five minutes later with one new
 /// candle per series (closed for the 5m series only), and one after a judged column of every series changed (all
 /// re-audited). Per cycle: wall time, queries MariaDB answered and rows it read (Handler_read_*), store calls, CPU and
@@ -97,11 +97,13 @@ public static class ScaleLoadRun
         readiness.MarkReady();
         var audit = Options.Create(new AuditOptions());
         var time = new MovableTime(new DateTimeOffset(now));
-        var remover = new DuplicateRemover(candles, candles, sqlite, audit, time, NullLogger<DuplicateRemover>.Instance);
+        var registry = Metrics.NewCustomRegistry();
+        var auditMetrics = new AuditMetrics(Metrics.WithCustomRegistry(registry));
+        var remover = new DuplicateRemover(candles, candles, sqlite, audit, auditMetrics, time, NullLogger<DuplicateRemover>.Instance);
         var seriesOptions = new SeriesOptions { PairsConfigured = true, SupportedPairs = symbols, SupportedTimeframes = timeframes };
         var scheduler = new AuditLoop(new SeriesAuditor(candles, audit), remover, new SqliteConfirmedEmptyRanges(sqlite.Path), candles, store, store, audit,
             Options.Create(seriesOptions), Options.Create(new CandleDatabaseOptions { MySqlConnectionString = database }),
-            Options.Create(new ServiceOptions { PodId = "bench" }), readiness, time, NullLogger<AuditLoop>.Instance);
+            Options.Create(new ServiceOptions { PodId = "bench" }), readiness, auditMetrics, time, NullLogger<AuditLoop>.Instance);
 
         var lines = new List<string>();
         async Task CycleAsync(string name)
@@ -127,7 +129,7 @@ public static class ScaleLoadRun
             var heap = GC.GetGCMemoryInfo();
             var scrape = Stopwatch.StartNew();
             using var metrics = new MemoryStream();
-            await Metrics.DefaultRegistry.CollectAndExportAsTextAsync(metrics);
+            await registry.CollectAndExportAsTextAsync(metrics);
             var render = scrape.Elapsed.TotalMilliseconds;
             if (record.SeriesAudited != n || record.Errors > 0)
             {

@@ -2,6 +2,7 @@ using DataManager.Auditing;
 using DataManager.Backfill;
 using DataManager.Candles;
 using DataManager.Configuration;
+using DataManager.Hosting;
 using DataManager.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -25,6 +26,7 @@ public static class BackfillServices
             .AddSingleton<ICandleSource>(candles)
             .AddSingleton<ICandleWriter>(candles)
             .AddSingleton<SeriesAuditor>()
+            .AddMetricsRegistry()
             .AddBinanceClient(options);
         replace?.Invoke(services);
         return services.BuildServiceProvider();

@@ -4,7 +4,6 @@ using DataManager.Configuration;
 using DataManager.Leadership;
 using DataManager.Storage;
 using Microsoft.Extensions.Options;
-using Prometheus;
 
 namespace DataManager.Analytics;
 
@@ -21,17 +20,11 @@ public sealed partial class AnalyticsScheduler(
     IOptions<SeriesOptions> seriesOptions,
     IOptions<CandleDatabaseOptions> candleOptions,
     CandleReadiness candleReadiness,
+    AnalyticsMetrics metrics,
     TimeProvider time,
     ILogger<AnalyticsScheduler> logger) : ILeaderLoop
 {
     public const string CorrelationSymbol = "*";
-
-    internal static readonly Histogram CycleSeconds = Metrics.CreateHistogram("data_manager_analytics_cycle_seconds", "Duration of an analytics cycle.",
-        new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.005, 2, 14) });
-
-    internal static readonly Gauge LastSuccess = Metrics.CreateGauge("data_manager_analytics_last_success_timestamp_seconds", "Unix time the last analytics cycle finished.");
-    private static readonly Gauge Volatility = Metrics.CreateGauge("data_manager_volatility_annualized", "Annualised volatility of log returns.", ["symbol", "timeframe"]);
-    private static readonly Gauge Regime = Metrics.CreateGauge("data_manager_regime", "1 for the series' current regime, 0 for the others.", ["symbol", "timeframe", "regime"]);
 
     /// <summary>Series read per query (one timeframe's symbols): what the cycle holds at once, four reads at a time.</summary>
     private const int SymbolsPerRead = 100;
@@ -125,8 +118,8 @@ public sealed partial class AnalyticsScheduler(
 
         await store.PruneAsync(computedAt - TimeSpan.FromDays(options.Value.RetentionDays), cancellationToken);
         var elapsed = time.GetElapsedTime(started);
-        CycleSeconds.Observe(elapsed.TotalSeconds);
-        LastSuccess.Set(time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0);
+        metrics.CycleSeconds.Observe(elapsed.TotalSeconds);
+        metrics.LastSuccess.Set(time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0);
         Interlocked.Increment(ref _cycles);
         LogCycle(logger, term, seriesRead, resultCount, errors.Count, errors.FirstOrDefault() is { } first ? $" (first error: {first})" : "", elapsed.TotalSeconds);
         return resultCount;
@@ -145,18 +138,18 @@ public sealed partial class AnalyticsScheduler(
         Labels = group.Labels,
     };
 
-    private static void Export(SeriesKey key, MetricGroup group)
+    private void Export(SeriesKey key, MetricGroup group)
     {
         if (group.Metric == "volatility" && group.Values["annualized"] is { } annualized)
         {
-            Volatility.WithLabels(key.Symbol, key.Timeframe.Name).Set(annualized);
+            metrics.Volatility.WithLabels(key.Symbol, key.Timeframe.Name).Set(annualized);
         }
 
         if (group.Metric == "regime" && group.Labels.TryGetValue("regime", out var current))
         {
             foreach (var regime in new[] { "trending", "ranging", "volatile" })
             {
-                Regime.WithLabels(key.Symbol, key.Timeframe.Name, regime).Set(regime == current ? 1 : 0);
+                metrics.Regime.WithLabels(key.Symbol, key.Timeframe.Name, regime).Set(regime == current ? 1 : 0);
             }
         }
     }

@@ -1,5 +1,6 @@
 using DataManager.Configuration;
 using DataManager.Leadership;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace DataManager.Analytics;
 
@@ -8,6 +9,7 @@ public static class AnalyticsServiceCollectionExtensions
     /// <summary>The analytics scheduler, as a leader-only loop when ENABLE_ANALYTICS is on.</summary>
     public static IServiceCollection AddAnalytics(this IServiceCollection services, AnalyticsOptions options)
     {
+        services.TryAddSingleton<AnalyticsMetrics>();
         services.AddSingleton<AnalyticsScheduler>();
         if (options.Enabled)
         {

@@ -39,6 +39,7 @@ public sealed partial class AuditLoop(
     IOptions<CandleDatabaseOptions> candleOptions,
     IOptions<ServiceOptions> service,
     CandleReadiness candleReadiness,
+    AuditMetrics metrics,
     TimeProvider time,
     ILogger<AuditLoop> logger) : ILeaderLoop
 {
@@ -108,12 +109,12 @@ public sealed partial class AuditLoop(
             };
             await audits.SaveCycleAsync(cycle, cancellationToken);
             UpdateMetrics(reports.Select(r => r.Report));
-            AuditMetrics.CycleSeconds.Observe(elapsed.TotalSeconds);
-            AuditMetrics.LastCycleSeriesErrors.Set(cycle.Errors);
-            AuditMetrics.LastCycleSeries.Set(cycle.SeriesAudited);
+            metrics.CycleSeconds.Observe(elapsed.TotalSeconds);
+            metrics.LastCycleSeriesErrors.Set(cycle.Errors);
+            metrics.LastCycleSeries.Set(cycle.SeriesAudited);
             if (Succeeded(cycle))
             {
-                AuditMetrics.LastSuccess.Set(finished.ToUnixTimeMilliseconds() / 1000.0);
+                metrics.LastSuccess.Set(finished.ToUnixTimeMilliseconds() / 1000.0);
             }
 
             var retention = finished - TimeSpan.FromDays(options.Value.RetentionDays);
@@ -258,7 +259,7 @@ public sealed partial class AuditLoop(
             var key = new SeriesKey(report.Symbol, Timeframe.Parse(report.Timeframe));
             if (report.Error is not null)
             {
-                AuditMetrics.SeriesErrors.WithLabels(report.Symbol, report.Timeframe).Inc();
+                metrics.SeriesErrors.WithLabels(report.Symbol, report.Timeframe).Inc();
                 continue;
             }
 
@@ -270,23 +271,23 @@ public sealed partial class AuditLoop(
             // only where a problem was seen, so thousands of healthy series cost one line each on /metrics.
             if (newGaps > 0)
             {
-                AuditMetrics.GapsDetected.WithLabels(report.Symbol, report.Timeframe).Inc(newGaps);
+                metrics.GapsDetected.WithLabels(report.Symbol, report.Timeframe).Inc(newGaps);
             }
 
             if (newSurplus > 0)
             {
-                AuditMetrics.DuplicatesDetected.WithLabels(report.Symbol, report.Timeframe).Inc(newSurplus);
+                metrics.DuplicatesDetected.WithLabels(report.Symbol, report.Timeframe).Inc(newSurplus);
             }
 
             foreach (var finding in report.Integrity.Where(f => previous?.Integrity.Contains(f) != true))
             {
-                AuditMetrics.IntegrityViolations.WithLabels(report.Symbol, report.Timeframe, finding.Rule).Inc();
+                metrics.IntegrityViolations.WithLabels(report.Symbol, report.Timeframe, finding.Rule).Inc();
             }
 
-            SetOrRemove(AuditMetrics.OpenGaps, report, report.Gaps.Count);
-            SetOrRemove(AuditMetrics.OpenGapSeconds, report, report.Gaps.Sum(g => g.MissingCandles) * key.Timeframe.Interval.TotalSeconds);
-            SetOrRemove(AuditMetrics.DuplicateSurplus, report, report.DuplicateSurplus);
-            AuditMetrics.HealthScore.WithLabels(report.Symbol, report.Timeframe).Set(report.Health?.Quality ?? 0);
+            SetOrRemove(metrics.OpenGaps, report, report.Gaps.Count);
+            SetOrRemove(metrics.OpenGapSeconds, report, report.Gaps.Sum(g => g.MissingCandles) * key.Timeframe.Interval.TotalSeconds);
+            SetOrRemove(metrics.DuplicateSurplus, report, report.DuplicateSurplus);
+            metrics.HealthScore.WithLabels(report.Symbol, report.Timeframe).Set(report.Health?.Quality ?? 0);
             _previous[key] = report;
         }
     }

@@ -1,5 +1,6 @@
 using DataManager.Configuration;
 using DataManager.Leadership;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace DataManager.Auditing;
 
@@ -8,8 +9,7 @@ public static class AuditingServiceCollectionExtensions
     /// <summary>The audit engine, and its loop as a leader-only loop when ENABLE_AUDITOR is on.</summary>
     public static IServiceCollection AddAuditing(this IServiceCollection services, AuditOptions options)
     {
-        AuditMetrics.Enabled.Set(options.Enabled ? 1 : 0);
-        AuditMetrics.IntervalSeconds.Set(options.Interval.TotalSeconds);
+        services.TryAddSingleton<AuditMetrics>();
         services.AddSingleton<SeriesAuditor>();
         services.AddSingleton<DuplicateRemover>();
         services.AddSingleton<AuditLoop>();

@@ -14,6 +14,7 @@ public sealed partial class DuplicateRemover(
     ICandleWriter writer,
     ICandleArchiveStore archive,
     IOptions<AuditOptions> options,
+    AuditMetrics metrics,
     TimeProvider time,
     ILogger<DuplicateRemover> logger)
 {
@@ -48,7 +49,7 @@ public sealed partial class DuplicateRemover(
         })], cancellationToken);
 
         var deleted = await writer.RemoveDuplicatesAsync(series, [.. plan.Select(p => (p.OpenTime, p.Keep.Id, (IReadOnlyList<string>)[.. p.Remove.Select(r => r.Id)]))], cancellationToken);
-        AuditMetrics.DuplicatesRemoved.WithLabels(series.Symbol, series.Timeframe.Name).Inc(deleted);
+        metrics.DuplicatesRemoved.WithLabels(series.Symbol, series.Timeframe.Name).Inc(deleted);
         LogRemoved(logger, deleted, plan.Count, series.ToString(), strategy, FirstIds(plan.SelectMany(p => p.Remove).Select(r => r.Id)));
         return deleted;
     }

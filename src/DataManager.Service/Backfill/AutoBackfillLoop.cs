@@ -4,7 +4,6 @@ using DataManager.Configuration;
 using DataManager.Leadership;
 using DataManager.Storage;
 using Microsoft.Extensions.Options;
-using Prometheus;
 
 namespace DataManager.Backfill;
 
@@ -18,11 +17,10 @@ public sealed partial class AutoBackfillLoop(
     IAuditStore audits,
     IBackfillJobStore jobs,
     IOptions<BackfillOptions> options,
+    BackfillMetrics metrics,
     TimeProvider time,
     ILogger<AutoBackfillLoop> logger) : ILeaderLoop
 {
-    internal static readonly Counter Triggered = Metrics.CreateCounter("data_manager_audit_backfills_triggered_total", "Backfill jobs created from audit gaps.", ["symbol", "timeframe"]);
-
     /// <summary>Pending or running jobs read per state for the overlap check and the cap.</summary>
     private const int MaxActiveJobs = 10_000;
 
@@ -57,7 +55,7 @@ public sealed partial class AutoBackfillLoop(
             var job = BackfillJobs.New(wanted.Series, wanted.From, wanted.To, BackfillTriggers.Auto, time.GetUtcNow()) with { Term = term };
             await jobs.CreateAsync(job, cancellationToken);
             created.Add(job);
-            Triggered.WithLabels(wanted.Series.Symbol, wanted.Series.Timeframe.Name).Inc();
+            metrics.Triggered.WithLabels(wanted.Series.Symbol, wanted.Series.Timeframe.Name).Inc();
             LogTriggered(logger, job.Id, wanted.Series.ToString(), wanted.From, wanted.To, wanted.MissingCandles, cycle.Id);
         }
 

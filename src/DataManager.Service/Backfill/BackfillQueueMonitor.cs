@@ -2,7 +2,6 @@ using DataManager.Configuration;
 using DataManager.Leadership;
 using DataManager.Storage;
 using Microsoft.Extensions.Options;
-using Prometheus;
 
 namespace DataManager.Backfill;
 
@@ -11,26 +10,11 @@ namespace DataManager.Backfill;
 /// the oldest pending job has waited — the sign that no leader runs them (ENABLE_BACKFILLER=false on the
 /// replica that leads). Every replica exports 0 from its start, so the alert's query always has a series.
 /// </summary>
-public sealed class BackfillQueueMonitor(IBackfillJobStore jobs, IOptions<BackfillOptions> options, IOptions<ServiceOptions> service, TimeProvider time) : ILeaderLoop
+public sealed class BackfillQueueMonitor(IBackfillJobStore jobs, IOptions<BackfillOptions> options, IOptions<ServiceOptions> service, BackfillMetrics metrics, TimeProvider time)
+    : ILeaderLoop
 {
     /// <summary>How many pending jobs one iteration marks as waiting for a leader that runs backfill.</summary>
     public const int MarkLimit = 100;
-
-    internal static readonly Gauge Jobs = Metrics.CreateGauge("data_manager_backfill_jobs", "Backfill jobs by state.", ["state"]);
-
-    private static readonly Gauge OldestPending = Metrics.CreateGauge(
-        "data_manager_backfill_oldest_pending_seconds", "Age of the oldest pending backfill job (0 when none waits).");
-
-    /// <summary>Creates every series at 0, so they exist from the process's start.</summary>
-    public static void Publish()
-    {
-        foreach (var state in Enum.GetValues<BackfillJobState>())
-        {
-            Jobs.WithLabels(state.ToString().ToLowerInvariant());
-        }
-
-        OldestPending.Set(0);
-    }
 
     public string Name => "backfill-queue";
 
@@ -43,12 +27,12 @@ public sealed class BackfillQueueMonitor(IBackfillJobStore jobs, IOptions<Backfi
         var counts = await jobs.CountByStateAsync(cancellationToken);
         foreach (var state in Enum.GetValues<BackfillJobState>())
         {
-            Jobs.WithLabels(state.ToString().ToLowerInvariant()).Set(counts.GetValueOrDefault(state));
+            metrics.Jobs.WithLabels(state.ToString().ToLowerInvariant()).Set(counts.GetValueOrDefault(state));
         }
 
         var pending = counts.GetValueOrDefault(BackfillJobState.Pending) == 0 ? []
             : await jobs.ListAsync(BackfillJobState.Pending, options.Value.Enabled ? 1 : MarkLimit, cancellationToken);
-        OldestPending.Set(pending.Count == 0 ? 0 : Math.Max(0, (time.GetUtcNow() - pending[0].CreatedAt).TotalSeconds));
+        metrics.OldestPending.Set(pending.Count == 0 ? 0 : Math.Max(0, (time.GetUtcNow() - pending[0].CreatedAt).TotalSeconds));
         if (!options.Value.Enabled)
         {
             // This replica leads but does not run backfill: say so in the jobs that wait (the runner clears it when it claims them).

@@ -5,7 +5,6 @@ using DataManager.Configuration;
 using DataManager.Leadership;
 using DataManager.Storage;
 using Microsoft.Extensions.Options;
-using Prometheus;
 
 namespace DataManager.Backfill;
 
@@ -25,6 +24,7 @@ public sealed partial class BackfillRunner(
     SeriesAuditor auditor,
     IOptions<BackfillOptions> options,
     IOptions<ServiceOptions> service,
+    BackfillMetrics metrics,
     TimeProvider time,
     ILogger<BackfillRunner> logger) : ILeaderLoop
 {
@@ -39,9 +39,6 @@ public sealed partial class BackfillRunner(
 
     /// <summary>Ended jobs are pruned at most this often (each poll would be a needless delete every few seconds).</summary>
     public static readonly TimeSpan PruneInterval = TimeSpan.FromHours(1);
-
-    private static readonly Counter Finished = CreateFinished();
-    internal static readonly Counter Written = Metrics.CreateCounter("data_manager_backfill_candles_written_total", "Candles written by backfill.", ["symbol", "timeframe"]);
 
     private DateTimeOffset _nextPrune = DateTimeOffset.MinValue;
 
@@ -218,7 +215,7 @@ public sealed partial class BackfillRunner(
                 var closedUntil = ClosedUntil(time.GetUtcNow(), timeframe);
                 var candles = batch.SelectMany(b => b.Candles).Where(c => c.OpenTime + timeframe.Interval <= closedUntil.UtcDateTime).ToList();
                 var written = candles.Count == 0 ? 0 : await writer.InsertMissingAsync(series, candles, cancellationToken);
-                Written.WithLabels(job.Symbol, job.Timeframe).Inc(written);
+                metrics.Written.WithLabels(job.Symbol, job.Timeframe).Inc(written);
                 var next = job with
                 {
                     Cursor = PageEnd(batch[^1].Page, timeframe),
@@ -254,7 +251,7 @@ public sealed partial class BackfillRunner(
             var now = time.GetUtcNow();
             var failed = job with { State = BackfillJobState.Failed, LastError = Describe(e), UpdatedAt = now, FinishedAt = now, WeightUsed = job.WeightUsed + meter.TakeWeight() };
             await jobs.TryUpdateAsync(failed, job.Version, CancellationToken.None);
-            Finished.WithLabels("failed").Inc();
+            metrics.Finished.WithLabels("failed").Inc();
             LogFailed(logger, job.Id, failed.LastError!, job.WrittenCandles, job.FetchedCandles, failed.WeightUsed);
             return failed with { Version = job.Version + 1 };
         }
@@ -282,7 +279,7 @@ public sealed partial class BackfillRunner(
             return await jobs.GetAsync(job.Id, cancellationToken) ?? job;
         }
 
-        Finished.WithLabels("completed").Inc();
+        metrics.Finished.WithLabels("completed").Inc();
         LogCompleted(logger, job.Id, job.WrittenCandles, job.FetchedCandles, job.WeightUsed, (now - (job.StartedAt ?? now)).TotalSeconds, done.Verification);
         return done with { Version = job.Version + 1 };
     }
@@ -343,15 +340,6 @@ public sealed partial class BackfillRunner(
                 // Abandoned on purpose: the job already failed or stopped.
             }
         }
-    }
-
-    /// <summary>Both outcomes exist from the start, so "failures in the last 15 minutes" is 0, not absent.</summary>
-    private static Counter CreateFinished()
-    {
-        var finished = Metrics.CreateCounter("data_manager_backfill_jobs_finished_total", "Backfill jobs that ended, by outcome (completed or failed).", ["state"]);
-        finished.WithLabels("completed");
-        finished.WithLabels("failed");
-        return finished;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Backfill job {JobId} {Symbol}/{Timeframe} started: {From:O} to {To:O}, {Expected} candles expected (term {Term})")]

@@ -1,4 +1,5 @@
 using DataManager.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Http.Resilience;
 using Polly;
 
@@ -14,6 +15,7 @@ public static class BackfillServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddBinanceClient(this IServiceCollection services, BackfillOptions options)
     {
+        services.TryAddSingleton<BackfillMetrics>();
         services.AddSingleton<BinanceWeightLimiter>();
         services.AddTransient<BinanceWeightHandler>();
         var client = services.AddHttpClient<BinanceClient>(client =>
@@ -57,7 +59,6 @@ public static class BackfillServiceCollectionExtensions
 
         services.AddSingleton<BackfillRunner>();
         // On every replica: the leader exports the queue whether or not it runs jobs itself.
-        BackfillQueueMonitor.Publish();
         services.AddSingleton<Leadership.ILeaderLoop, BackfillQueueMonitor>();
         if (options.Enabled)
         {

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Net;
 using DataManager.Configuration;
 using Microsoft.Extensions.Options;
-using Prometheus;
 
 namespace DataManager.Backfill;
 
@@ -12,11 +11,8 @@ namespace DataManager.Backfill;
 /// pauses every request until <c>Retry-After</c>; a 418 (an IP ban, for ignoring 429s) stops them all until
 /// the ban ends and raises <c>data_manager_binance_banned</c>.
 /// </summary>
-public sealed partial class BinanceWeightLimiter(IOptions<BackfillOptions> options, TimeProvider time, ILogger<BinanceWeightLimiter> logger)
+public sealed partial class BinanceWeightLimiter(IOptions<BackfillOptions> options, BackfillMetrics metrics, TimeProvider time, ILogger<BinanceWeightLimiter> logger)
 {
-    internal static readonly Counter Requests = Metrics.CreateCounter("data_manager_binance_requests_total", "Binance REST requests, by HTTP status.", ["status"]);
-    internal static readonly Gauge WeightUsed = Metrics.CreateGauge("data_manager_binance_weight_used", "Request weight used in the current minute (this process, or the server's count when higher).");
-    internal static readonly Gauge Banned = Metrics.CreateGauge("data_manager_binance_banned", "1 while Binance bans this IP (HTTP 418), else 0.");
 
     private readonly Lock _gate = new();
     private long _minute = -1;
@@ -44,7 +40,7 @@ public sealed partial class BinanceWeightLimiter(IOptions<BackfillOptions> optio
                     if (_banned)
                     {
                         _banned = false;
-                        Banned.Set(0);
+                        metrics.BinanceBanned.Set(0);
                     }
 
                     var minute = now.ToUnixTimeSeconds() / 60;
@@ -57,7 +53,7 @@ public sealed partial class BinanceWeightLimiter(IOptions<BackfillOptions> optio
                     if (_used + weight <= Budget || _used == 0)
                     {
                         _used += weight;
-                        WeightUsed.Set(_used);
+                        metrics.BinanceWeightUsed.Set(_used);
                         return;
                     }
 
@@ -74,14 +70,14 @@ public sealed partial class BinanceWeightLimiter(IOptions<BackfillOptions> optio
     public void Observe(HttpResponseMessage response)
     {
         var status = (int)response.StatusCode;
-        Requests.WithLabels(status.ToString(CultureInfo.InvariantCulture)).Inc();
+        metrics.BinanceRequests.WithLabels(status.ToString(CultureInfo.InvariantCulture)).Inc();
         lock (_gate)
         {
             if (response.Headers.TryGetValues("X-MBX-USED-WEIGHT-1M", out var values)
                 && int.TryParse(values.FirstOrDefault(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var used) && used > _used)
             {
                 _used = used; // the server counts requests this process did not make (the extractor shares the IP)
-                WeightUsed.Set(_used);
+                metrics.BinanceWeightUsed.Set(_used);
             }
 
             if (status is 429 or 418)
@@ -92,7 +88,7 @@ public sealed partial class BinanceWeightLimiter(IOptions<BackfillOptions> optio
                 if (status == 418)
                 {
                     _banned = true;
-                    Banned.Set(1);
+                    metrics.BinanceBanned.Set(1);
                     LogBanned(logger, retryAfter.TotalSeconds);
                 }
                 else

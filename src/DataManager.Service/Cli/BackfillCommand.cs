@@ -63,6 +63,7 @@ public static class BackfillCommand
             .AddSingleton(configuration)
             .AddLogging()
             .AddSingleton(TimeProvider.System)
+            .AddMetricsRegistry() // a registry of its own, never served: the verb reports through its output
             .AddDataManagerStore(settings.Store)
             .AddCandleDatabase(settings.Candles)
             .AddBinanceClient(backfillOptions)

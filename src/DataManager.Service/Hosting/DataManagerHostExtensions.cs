@@ -35,14 +35,13 @@ public static class DataManagerHostExtensions
         // budget's own timers and new requests are not queued behind them while the pool grows (a thread per ~0.5 s).
         ThreadPool.GetMinThreads(out var workers, out var completionPorts);
         ThreadPool.SetMinThreads(Math.Max(workers, 64), completionPorts);
-        MetricsBaseline.SuppressRuntimeMeters();
-        MetricsBaseline.Publish(settings.Series.Scheduled(candles.IsEmbedded));
         builder.AddDataManagerLogging(service);
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenAnyIP(service.ApiPort));
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = service.ShutdownTimeout);
 
         builder.Services.AddSingleton(TimeProvider.System);
         settings.AddTo(builder.Services);
+        builder.Services.AddMetricsRegistry();
         builder.Services.AddDataManagerStore(store);
         builder.Services.AddCandleDatabase(candles);
         builder.Services.AddNatsConnection(settings.Nats, settings.Series, service.PodId);
@@ -53,6 +52,7 @@ public static class DataManagerHostExtensions
         builder.Services.AddAnalytics(settings.Analytics);
         builder.Services.AddReadinessChecks();
         builder.Services.AddHostedService<StartupBanner>();
+        builder.Services.AddHostedService<MetricsBaseline>();
         builder.Services.ConfigureHttpJsonOptions(json =>
         {
             json.SerializerOptions.PropertyNamingPolicy = StoreJson.Options.PropertyNamingPolicy;
@@ -69,7 +69,7 @@ public static class DataManagerHostExtensions
     public static WebApplication MapDataManager(this WebApplication app)
     {
         app.UseDataManagerHttpGuards();
-        app.UseHttpMetrics();
+        app.UseHttpMetrics(http => http.SetMetricFactory(app.Services.GetRequiredService<IMetricFactory>()));
         app.UseDataManagerHttp();
         app.MapHealthEndpoints();
         app.MapLeadershipEndpoints();
@@ -81,7 +81,7 @@ public static class DataManagerHostExtensions
         store.MapAnalyticsEndpoints();
         store.MapBackfillEndpoints();
         store.MapIncidentEndpoints();
-        app.MapMetrics("/metrics").WithMetadata(new HttpMethodMetadata(ApiRoutes.GetOrHead));
+        app.MapMetrics("/metrics", app.Services.GetRequiredService<CollectorRegistry>()).WithMetadata(new HttpMethodMetadata(ApiRoutes.GetOrHead));
         app.MapOpenApi(ApiContract.DocumentPath.Replace("v1", "{documentName}", StringComparison.Ordinal));
         return app;
     }

@@ -19,6 +19,7 @@ public sealed partial class IncidentTracker(
     IIncidentStore incidents,
     IBackfillJobStore jobs,
     IOptions<IncidentOptions> options,
+    IncidentMetrics metrics,
     TimeProvider time,
     ILogger<IncidentTracker> logger) : ILeaderLoop
 {
@@ -71,7 +72,7 @@ public sealed partial class IncidentTracker(
             LogApplied(logger, cycles.Count, written, open.Count, term);
         }
 
-        IncidentMetrics.SetOpen(open.Values);
+        metrics.SetOpen(open.Values);
         var now = time.GetUtcNow();
         if (now - _lastPrune >= TimeSpan.FromHours(1))
         {
@@ -100,7 +101,7 @@ public sealed partial class IncidentTracker(
             var previousAt = _lastAudited.GetValueOrDefault(seriesKey);
             if (record.AuditedAt > (previousAt ?? DateTimeOffset.MinValue))
             {
-                IncidentMetrics.Record(record.Symbol, record.Timeframe, ServiceLevels.Between(previousAt, record, timeframe.Interval));
+                metrics.Record(record.Symbol, record.Timeframe, ServiceLevels.Between(previousAt, record, timeframe.Interval));
                 if (record.Error is null)
                 {
                     _lastAudited[seriesKey] = record.AuditedAt;
@@ -139,10 +140,10 @@ public sealed partial class IncidentTracker(
     {
         if (isNew)
         {
-            IncidentMetrics.Opened.WithLabels(IncidentMetrics.Name(saved.Severity), IncidentMetrics.Name(saved.Kind)).Inc();
+            metrics.Opened.WithLabels(IncidentMetrics.Name(saved.Severity), IncidentMetrics.Name(saved.Kind)).Inc();
             if (saved.DetectSeconds is { } detect)
             {
-                IncidentMetrics.DetectSeconds.WithLabels(saved.Timeframe).Observe(detect);
+                metrics.DetectSeconds.WithLabels(saved.Timeframe).Observe(detect);
             }
 
             LogOpened(logger, saved.Id, saved.Symbol, saved.Timeframe, IncidentMetrics.Name(saved.Kind), IncidentMetrics.Name(saved.Severity), saved.From, saved.To);
@@ -150,7 +151,7 @@ public sealed partial class IncidentTracker(
 
         if (saved.State == IncidentState.Resolved)
         {
-            IncidentMetrics.RepairSeconds.WithLabels(IncidentMetrics.Name(saved.Cause!.Value)).Observe(saved.RepairSeconds ?? 0);
+            metrics.RepairSeconds.WithLabels(IncidentMetrics.Name(saved.Cause!.Value)).Observe(saved.RepairSeconds ?? 0);
             LogResolved(logger, saved.Id, saved.Symbol, saved.Timeframe, IncidentMetrics.Name(saved.Kind), IncidentMetrics.Name(saved.Cause!.Value), saved.RepairSeconds ?? 0);
         }
     }

@@ -1,4 +1,5 @@
 using DataManager.Leadership;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace DataManager.Incidents;
 
@@ -7,8 +8,7 @@ public static class IncidentsServiceCollectionExtensions
     /// <summary>The incident tracker, as a leader-only loop when the auditor runs (it reads the auditor's records).</summary>
     public static IServiceCollection AddIncidents(this IServiceCollection services, bool auditorEnabled, IncidentOptions options)
     {
-        IncidentMetrics.Objective.WithLabels("completeness").Set(options.CompletenessObjective / 100);
-        IncidentMetrics.Objective.WithLabels("freshness").Set(options.FreshnessObjective / 100);
+        services.TryAddSingleton<IncidentMetrics>();
         services.AddSingleton<IncidentTracker>();
         if (auditorEnabled)
         {

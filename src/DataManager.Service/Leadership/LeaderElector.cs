@@ -1,7 +1,6 @@
 using DataManager.Configuration;
 using DataManager.Storage;
 using Microsoft.Extensions.Options;
-using Prometheus;
 
 namespace DataManager.Leadership;
 
@@ -19,11 +18,6 @@ public readonly record struct LeadershipTicket(long Term, CancellationToken Toke
 /// </summary>
 public sealed partial class LeaderElector : BackgroundService
 {
-    private static readonly Gauge LeaderStatus = Metrics.CreateGauge("data_manager_audit_leader_status", "1 while this replica is the leader, else 0.");
-    private static readonly Gauge LeaderTerm = Metrics.CreateGauge("data_manager_leader_term", "The lease term this replica last saw.");
-    private static readonly Counter Transitions = Metrics.CreateCounter("data_manager_leader_transitions_total", "Times this replica became leader or stopped being leader.");
-    private static readonly Counter RenewFailures = Metrics.CreateCounter("data_manager_leader_renew_failures_total", "Lease writes that failed (store error or timeout).");
-
     private readonly ILeaseStore _store;
     private readonly LeaderElectionOptions _options;
     private readonly string _podId;
@@ -32,6 +26,7 @@ public sealed partial class LeaderElector : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger<LeaderElector> _logger;
     private readonly IHostApplicationLifetime _lifetime;
+    private readonly LeadershipMetrics _metrics;
     private readonly Lock _gate = new();
 
     private TaskCompletionSource<LeadershipTicket> _leadership = NewLeadershipSource();
@@ -50,6 +45,7 @@ public sealed partial class LeaderElector : BackgroundService
         IOptions<LeaderElectionOptions> options,
         IOptions<ServiceOptions> service,
         StoreReadiness storeReadiness,
+        LeadershipMetrics metrics,
         TimeProvider time,
         IHostApplicationLifetime lifetime,
         ILogger<LeaderElector> logger)
@@ -59,6 +55,7 @@ public sealed partial class LeaderElector : BackgroundService
         _podId = service.Value.PodId;
         _claimant = new LeaseClaimant(_podId, service.Value.Incarnation);
         _storeReadiness = storeReadiness;
+        _metrics = metrics;
         _time = time;
         _logger = logger;
         _lifetime = lifetime;
@@ -199,11 +196,11 @@ public sealed partial class LeaderElector : BackgroundService
                 }
             }
 
-            LeaderTerm.Set(attempt.Lease?.Term ?? 0);
+            _metrics.LeaderTerm.Set(attempt.Lease?.Term ?? 0);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
-            RenewFailures.Inc();
+            _metrics.RenewFailures.Inc();
             var message = e is TimeoutException or OperationCanceledException ? "lease write timed out" : e.Message;
             lock (_gate)
             {
@@ -345,9 +342,9 @@ public sealed partial class LeaderElector : BackgroundService
             _leadership.TrySetResult(ticket);
         }
 
-        LeaderStatus.Set(1);
-        LeaderTerm.Set(term);
-        Transitions.Inc();
+        _metrics.LeaderStatus.Set(1);
+        _metrics.LeaderTerm.Set(term);
+        _metrics.Transitions.Inc();
         LogBecameLeader(_logger, _podId, term);
     }
 
@@ -369,8 +366,8 @@ public sealed partial class LeaderElector : BackgroundService
             _leadership = NewLeadershipSource();
         }
 
-        LeaderStatus.Set(0);
-        Transitions.Inc();
+        _metrics.LeaderStatus.Set(0);
+        _metrics.Transitions.Inc();
         LogSteppedDown(_logger, _podId, term, reason);
         try
         {

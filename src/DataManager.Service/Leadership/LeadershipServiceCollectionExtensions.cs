@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
 namespace DataManager.Leadership;
 
 public static class LeadershipServiceCollectionExtensions
@@ -5,6 +7,7 @@ public static class LeadershipServiceCollectionExtensions
     /// <summary>The elector, then the host of leader-only loops (stopped before the elector releases the lease).</summary>
     public static IServiceCollection AddLeadership(this IServiceCollection services)
     {
+        services.TryAddSingleton<LeadershipMetrics>();
         services.AddSingleton<LeaderElector>();
         services.AddHostedService(sp => sp.GetRequiredService<LeaderElector>());
         services.AddSingleton<LeaderLoopHost>();

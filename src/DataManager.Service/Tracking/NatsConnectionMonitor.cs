@@ -1,5 +1,4 @@
 using NATS.Client.Core;
-using Prometheus;
 
 namespace DataManager.Tracking;
 
@@ -8,11 +7,8 @@ namespace DataManager.Tracking;
 /// (the client's own per-retry errors are silenced), <c>data_manager_nats_connected</c> and
 /// <c>data_manager_nats_reconnects_total</c>.
 /// </summary>
-internal sealed partial class NatsConnectionMonitor(INatsConnection connection, ILogger<NatsConnectionMonitor> logger) : BackgroundService
+internal sealed partial class NatsConnectionMonitor(INatsConnection connection, TrackerMetrics metrics, ILogger<NatsConnectionMonitor> logger) : BackgroundService
 {
-    internal static readonly Gauge Connected = Metrics.CreateGauge("data_manager_nats_connected", "1 while this replica's NATS connection is open.");
-    internal static readonly Counter Reconnects = Metrics.CreateCounter("data_manager_nats_reconnects_total", "NATS connections re-opened after a disconnect.");
-
     private int _everOpened;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -26,7 +22,7 @@ internal sealed partial class NatsConnectionMonitor(INatsConnection connection, 
         nats.ConnectionDisconnected += OnDisconnectedAsync;
         nats.ServerError += OnServerErrorAsync;
         // Exported from the start (0 until connected); read after subscribing, so no change is missed.
-        Connected.Set(connection.ConnectionState == NatsConnectionState.Open ? 1 : 0);
+        metrics.NatsConnected.Set(connection.ConnectionState == NatsConnectionState.Open ? 1 : 0);
         try
         {
             // With RetryOnInitialConnect this completes only once connected, and takes no token:
@@ -54,10 +50,10 @@ internal sealed partial class NatsConnectionMonitor(INatsConnection connection, 
 
     private ValueTask OnOpenedAsync(object? sender, NatsEventArgs args)
     {
-        Connected.Set(1);
+        metrics.NatsConnected.Set(1);
         if (Interlocked.Exchange(ref _everOpened, 1) == 1)
         {
-            Reconnects.Inc();
+            metrics.NatsReconnects.Inc();
             LogReconnected(logger, connection.Opts.Url);
         }
         else
@@ -70,7 +66,7 @@ internal sealed partial class NatsConnectionMonitor(INatsConnection connection, 
 
     private ValueTask OnDisconnectedAsync(object? sender, NatsEventArgs args)
     {
-        Connected.Set(0);
+        metrics.NatsConnected.Set(0);
         LogDisconnected(logger, connection.Opts.Url, args.Message);
         return ValueTask.CompletedTask;
     }

@@ -1,5 +1,7 @@
 using DataManager.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using NATS.Client.Core;
+using Prometheus;
 
 namespace DataManager.Tracking;
 
@@ -26,7 +28,14 @@ public static class NatsServiceCollectionExtensions
             AuthOpts = new NatsAuthOpts { Username = options.User, Password = options.Password, Token = options.Token },
         }));
         services.AddHostedService<NatsConnectionMonitor>();
-        services.AddSingleton(new TrackerStats(series.SupportedPairs, options.TrackAllSymbols));
+        services.TryAddSingleton<TrackerMetrics>();
+        services.AddSingleton(sp =>
+        {
+            var stats = new TrackerStats(series.SupportedPairs, options.TrackAllSymbols, sp.GetRequiredService<TrackerMetrics>());
+            // The receive loop only counts; the counts reach the metrics when the host's registry is scraped.
+            sp.GetRequiredService<CollectorRegistry>().AddBeforeCollectCallback(stats.Export);
+            return stats;
+        });
         services.AddSingleton<MessageTracker>();
         services.AddHostedService(sp => sp.GetRequiredService<MessageTracker>());
         return services;

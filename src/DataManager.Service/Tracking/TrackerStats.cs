@@ -1,5 +1,4 @@
 using System.Text;
-using Prometheus;
 
 namespace DataManager.Tracking;
 
@@ -14,16 +13,6 @@ public sealed class TrackerStats
     public const int MaxSymbols = 500;
     public const string Other = "other";
 
-    private static readonly Counter Received = Metrics.CreateCounter("data_manager_messages_received_total", "Feed messages received, by event type and symbol.", ["event_type", "symbol"]);
-    private static readonly Counter Invalid = Metrics.CreateCounter("data_manager_messages_invalid_total", "Feed messages that could not be read, by reason.", ["reason"]);
-    private static readonly Counter Bytes = Metrics.CreateCounter("data_manager_message_bytes_total", "Payload bytes received from the feed.");
-    private static readonly Counter Dropped = Metrics.CreateCounter("data_manager_messages_dropped_total", "Feed messages dropped by the client (pending buffer full, slow consumer).");
-    private static readonly Counter ClockSkew = Metrics.CreateCounter("data_manager_message_clock_skew_total", "Messages whose event time was after their receive time (latency clamped to 0).");
-    private static readonly Gauge LastMessage = Metrics.CreateGauge("data_manager_last_message_timestamp_seconds", "Unix time the last message of a symbol was received.", ["symbol"]);
-
-    internal static readonly Histogram Latency = Metrics.CreateHistogram("data_manager_message_latency_seconds", "Receive time minus the exchange's event time.",
-        new HistogramConfiguration { Buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
-
     private static readonly int EventTypes = Enum.GetValues<FeedEventType>().Length;
     private static readonly int Reasons = Enum.GetValues<InvalidReason>().Length;
 
@@ -37,6 +26,7 @@ public sealed class TrackerStats
     private readonly long[] _exported;
     private readonly long[] _exportedInvalid = new long[Reasons];
     private readonly bool _trackAll;
+    private readonly TrackerMetrics _metrics;
     private int _symbolCount;
     private long _bytes;
     private long _exportedBytes;
@@ -46,8 +36,9 @@ public sealed class TrackerStats
     private long _exportedSkew;
     private long _lastReceivedMs;
 
-    public TrackerStats(IEnumerable<string> supportedPairs, bool trackAllSymbols)
+    public TrackerStats(IEnumerable<string> supportedPairs, bool trackAllSymbols, TrackerMetrics metrics)
     {
+        _metrics = metrics;
         _lookup = _symbolIndex.GetAlternateLookup<ReadOnlySpan<char>>();
         _symbols[0] = Other;
         _symbolCount = 1;
@@ -58,7 +49,6 @@ public sealed class TrackerStats
 
         _trackAll = trackAllSymbols;
         _exported = new long[_received.Length];
-        Metrics.DefaultRegistry.AddBeforeCollectCallback(Export);
     }
 
     public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
@@ -81,7 +71,7 @@ public sealed class TrackerStats
             }
 
             Volatile.Write(ref _lastLatency[slot], latency);
-            Latency.Observe(latency);
+            _metrics.Latency.Observe(latency);
         }
     }
 
@@ -164,8 +154,8 @@ public sealed class TrackerStats
         }
     }
 
-    /// <summary>Brings the Prometheus metrics up to the counts (at scrape time).</summary>
-    private void Export()
+    /// <summary>Brings the Prometheus metrics up to the counts (called by the registry at scrape time).</summary>
+    public void Export()
     {
         var symbols = Volatile.Read(ref _symbolCount);
         for (var s = 0; s < symbols; s++)
@@ -176,14 +166,14 @@ public sealed class TrackerStats
                 var count = Volatile.Read(ref _received[i]);
                 if (count != _exported[i])
                 {
-                    Received.WithLabels(FeedEnvelope.Label((FeedEventType)t), _symbols[s]).Inc(count - _exported[i]);
+                    _metrics.Received.WithLabels(FeedEnvelope.Label((FeedEventType)t), _symbols[s]).Inc(count - _exported[i]);
                     _exported[i] = count;
                 }
             }
 
             if (Volatile.Read(ref _lastSeenMs[s]) is var ms and > 0)
             {
-                LastMessage.WithLabels(_symbols[s]).Set(ms / 1000.0);
+                _metrics.LastMessage.WithLabels(_symbols[s]).Set(ms / 1000.0);
             }
         }
 
@@ -192,14 +182,14 @@ public sealed class TrackerStats
             var count = Volatile.Read(ref _invalid[r]);
             if (count != _exportedInvalid[r])
             {
-                Invalid.WithLabels(FeedEnvelope.Label((InvalidReason)r)).Inc(count - _exportedInvalid[r]);
+                _metrics.Invalid.WithLabels(FeedEnvelope.Label((InvalidReason)r)).Inc(count - _exportedInvalid[r]);
                 _exportedInvalid[r] = count;
             }
         }
 
-        Bytes.Inc(Delta(ref _bytes, ref _exportedBytes));
-        Dropped.Inc(Delta(ref _dropped, ref _exportedDropped));
-        ClockSkew.Inc(Delta(ref _skew, ref _exportedSkew));
+        _metrics.Bytes.Inc(Delta(ref _bytes, ref _exportedBytes));
+        _metrics.Dropped.Inc(Delta(ref _dropped, ref _exportedDropped));
+        _metrics.ClockSkew.Inc(Delta(ref _skew, ref _exportedSkew));
     }
 
     private static long Sum(long[] values)

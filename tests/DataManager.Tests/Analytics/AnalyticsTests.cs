@@ -5,6 +5,7 @@ using DataManager.Candles;
 using DataManager.Storage;
 using DataManager.Testing;
 using DataManager.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace DataManager.Tests.Analytics;
 
@@ -163,11 +164,16 @@ public sealed class AnalyticsServiceTests
             Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
         }
 
+        // The demo is fixed, so every cycle computes what the API served; the host's own registry holds only its cycles.
         var metrics = await host.Client.GetStringAsync("/metrics", Ct);
-        foreach (var name in new[] { "data_manager_analytics_cycle_seconds_bucket", "data_manager_analytics_last_success_timestamp_seconds", "data_manager_volatility_annualized{symbol=\"BTCUSDT\",timeframe=\"1h\"}", "data_manager_regime{symbol=\"BTCUSDT\",timeframe=\"1h\",regime=" })
+        Assert.Equal(latest.Groups["volatility"].Values["annualized"]!.Value, Exposition.Value(metrics, "data_manager_volatility_annualized{symbol=\"BTCUSDT\",timeframe=\"1h\"}"), 9);
+        foreach (var regime in new[] { "trending", "ranging", "volatile" })
         {
-            Assert.Contains(name, metrics, StringComparison.Ordinal);
+            Assert.Equal(regime == latest.Groups["regime"].Labels["regime"] ? 1 : 0, Exposition.Value(metrics, $"data_manager_regime{{symbol=\"BTCUSDT\",timeframe=\"1h\",regime=\"{regime}\"}}"));
         }
+
+        Assert.InRange(Exposition.Value(metrics, "data_manager_analytics_cycle_seconds_count"), 1, host.Services.GetRequiredService<AnalyticsScheduler>().Cycles);
+        Assert.InRange(Exposition.Value(metrics, "data_manager_analytics_last_success_timestamp_seconds"), latest.ComputedAt.ToUnixTimeSeconds(), DateTimeOffset.UtcNow.ToUnixTimeSeconds() + 1);
     }
 
     [Fact]

@@ -10,6 +10,7 @@ using DataManager.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
+using Prometheus;
 
 namespace DataManager.Tests.Auditing;
 
@@ -33,14 +34,15 @@ public sealed class AuditLoopTests(MariaDbServer mariaDb) : IDisposable
         return (Scheduler(candles, store, time, series, new CandleDatabaseOptions()), store, time);
     }
 
-    internal static AuditLoop Scheduler(SqlCandleStore candles, SqliteStore store, TimeProvider time, SeriesOptions series, CandleDatabaseOptions candleOptions, AuditOptions? auditOptions = null, ICandleSource? source = null)
+    internal static AuditLoop Scheduler(SqlCandleStore candles, SqliteStore store, TimeProvider time, SeriesOptions series, CandleDatabaseOptions candleOptions, AuditOptions? auditOptions = null, ICandleSource? source = null, AuditMetrics? metrics = null)
     {
         var readiness = new CandleReadiness();
         readiness.MarkReady();
         var audit = Options.Create(auditOptions ?? new AuditOptions());
-        var remover = new DuplicateRemover(candles, candles, store, audit, time, NullLogger<DuplicateRemover>.Instance);
+        metrics ??= new AuditMetrics(Metrics.WithCustomRegistry(Metrics.NewCustomRegistry()));
+        var remover = new DuplicateRemover(candles, candles, store, audit, metrics, time, NullLogger<DuplicateRemover>.Instance);
         return new AuditLoop(new SeriesAuditor(source ?? candles, audit), remover, new SqliteConfirmedEmptyRanges(store.Path), source ?? candles, store, store, audit, Options.Create(series), Options.Create(candleOptions),
-            Options.Create(new ServiceOptions { PodId = "pod-test" }), readiness, time, NullLogger<AuditLoop>.Instance);
+            Options.Create(new ServiceOptions { PodId = "pod-test" }), readiness, metrics, time, NullLogger<AuditLoop>.Instance);
     }
 
     [Fact]
@@ -175,28 +177,50 @@ public sealed class AuditEndpointTests
     }
 
     [Fact]
-    public async Task Leader_status_and_the_seed_metric_names_are_served()
+    public async Task Leader_status_and_the_audit_metrics_are_served_with_the_values_of_the_cycle()
     {
-        await using var host = await StartAsync();
-        await WaitForCycleAsync(host);
+        // One cycle only (the next is an hour away), so every counter holds exactly what that cycle saw.
+        await using var host = await ServiceHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["INITIAL_STARTUP_DELAY"] = "0",
+            ["AUDIT_INTERVAL"] = "3600",
+            ["ENABLE_LEADER_ELECTION"] = "false",
+        });
+        var status = await WaitForCycleAsync(host);
         using var leader = System.Text.Json.JsonDocument.Parse(await host.Client.GetStringAsync("/health/leader", Ct));
         Assert.Equal(["enabled", "isLeader", "podId", "lease", "lastError", "incarnation"], leader.RootElement.EnumerateObject().Select(p => p.Name).ToArray());
         Assert.False(leader.RootElement.GetProperty("enabled").GetBoolean()); // ENABLE_LEADER_ELECTION=false: always leader
         Assert.True(leader.RootElement.GetProperty("isLeader").GetBoolean());
 
-        // Metrics are process-wide and other tests audit the same demo series, so names and labels are checked, not counts.
+        // The host's own registry: no other test's audit of the same demo series is counted here.
         var metrics = await host.Client.GetStringAsync("/metrics", Ct);
-        foreach (var name in new[]
+        double Sample(string sample) => Exposition.Value(metrics, sample);
+        string Series(string symbol, string timeframe) => $"{{symbol=\"{symbol}\",timeframe=\"{timeframe}\"}}";
+        Assert.Equal((1, 0, 1, 0), (Sample("data_manager_audit_leader_status"), Sample("data_manager_leader_term"),
+            Sample("data_manager_leader_transitions_total"), Sample("data_manager_leader_renew_failures_total")));
+        Assert.Equal((1, 3600), (Sample("data_manager_audit_enabled"), Sample("data_manager_audit_interval_seconds")));
+        var cycle = status.LastCycle!;
+        Assert.Equal((1, cycle.SeriesAudited, 0), (Sample("data_manager_audit_cycle_seconds_count"), Sample("data_manager_audit_series_audited"), Sample("data_manager_audit_series_errors")));
+        Assert.Equal(cycle.FinishedAt.ToUnixTimeMilliseconds() / 1000.0, Sample("data_manager_audit_last_success_timestamp_seconds"), 0.5);
+        Assert.Equal(cycle.Gaps, status.Series.Sum(s => Sample("data_manager_audit_gaps_detected_total" + Series(s.Symbol, s.Timeframe))));
+        foreach (var series in status.Series)
         {
-            "data_manager_audit_leader_status", "data_manager_leader_term", "data_manager_leader_transitions_total", "data_manager_leader_renew_failures_total",
-            "data_manager_audit_cycle_seconds_bucket", "data_manager_audit_gaps_detected_total{symbol=\"BTCUSDT\",timeframe=\"15m\"}",
-            "data_manager_audit_duplicates_detected_total{symbol=\"SOLUSDT\",timeframe=\"30m\"}", "data_manager_audit_health_score{symbol=",
-            "data_manager_duplicates_removed_total", "data_manager_audit_integrity_violations_total{symbol=\"SOLUSDT\",timeframe=\"5m\",rule=\"ohlc_inconsistent\"}",
-            "data_manager_audit_open_gaps{symbol=\"ETHUSDT\",timeframe=\"1h\"}", "data_manager_audit_last_success_timestamp_seconds",
-        })
-        {
-            Assert.Contains(name, metrics, StringComparison.Ordinal);
+            Assert.Equal(series.Quality!.Value, Sample("data_manager_audit_health_score" + Series(series.Symbol, series.Timeframe)), 6);
+            Assert.Equal(series.Gaps, Sample("data_manager_audit_gaps_detected_total" + Series(series.Symbol, series.Timeframe)));
+            if (series.Gaps > 0)
+            {
+                Assert.Equal(series.Gaps, Sample("data_manager_audit_open_gaps" + Series(series.Symbol, series.Timeframe)));
+            }
+            else
+            {
+                Assert.DoesNotContain("data_manager_audit_open_gaps" + Series(series.Symbol, series.Timeframe), metrics, StringComparison.Ordinal);
+            }
         }
+
+        // The demo's seeded defects: two surplus rows on SOLUSDT 30m, one on BTCUSDT 1h, one broken candle on SOLUSDT 5m.
+        Assert.Equal((2, 1), (Sample("data_manager_audit_duplicates_detected_total" + Series("SOLUSDT", "30m")), Sample("data_manager_audit_duplicates_detected_total" + Series("BTCUSDT", "1h"))));
+        Assert.Equal(1, Sample("data_manager_audit_integrity_violations_total{symbol=\"SOLUSDT\",timeframe=\"5m\",rule=\"ohlc_inconsistent\"}"));
+        Assert.Equal(cycle.IntegrityViolations, metrics.Split('\n').Count(l => l.StartsWith("data_manager_audit_integrity_violations_total{", StringComparison.Ordinal)));
     }
 
     [Theory]

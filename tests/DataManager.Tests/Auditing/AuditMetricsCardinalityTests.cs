@@ -1,3 +1,4 @@
+using DataManager.Auditing;
 using DataManager.Candles;
 using DataManager.Configuration;
 using DataManager.Storage.Sqlite;
@@ -17,9 +18,9 @@ public sealed class AuditMetricsCardinalityTests : IDisposable
     private static readonly DateTime Day = new(2026, 11, 22, 0, 0, 0, DateTimeKind.Utc);
     private readonly string _directory = ServerAvailability.TempDirectory("dm-cardinality");
 
-    // Symbols of this test only: the registry is process-wide and other tests audit the demo's.
-    private readonly string _clean = "CLEAN" + Guid.NewGuid().ToString("N")[..8].ToUpperInvariant();
-    private readonly string _gappy = "GAPPY" + Guid.NewGuid().ToString("N")[..8].ToUpperInvariant();
+    private readonly string _clean = "CLEANUSDT";
+    private readonly string _gappy = "GAPPYUSDT";
+    private readonly CollectorRegistry _registry = Metrics.NewCustomRegistry();
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -34,7 +35,8 @@ public sealed class AuditMetricsCardinalityTests : IDisposable
         await store.InitializeAsync(Ct);
         var time = new FakeTimeProvider(new DateTimeOffset(Day.AddDays(1).AddMinutes(1)));
         var scheduler = AuditLoopTests.Scheduler(candles, store, time,
-            new SeriesOptions { PairsConfigured = true, SupportedPairs = [_clean, _gappy], SupportedTimeframes = [H1] }, new CandleDatabaseOptions());
+            new SeriesOptions { PairsConfigured = true, SupportedPairs = [_clean, _gappy], SupportedTimeframes = [H1] }, new CandleDatabaseOptions(),
+            metrics: new AuditMetrics(Metrics.WithCustomRegistry(_registry)));
 
         await scheduler.RunCycleAsync(1, Ct);
         var clean = await LinesAsync(_clean);
@@ -53,10 +55,10 @@ public sealed class AuditMetricsCardinalityTests : IDisposable
     }
 
     /// <summary>The metric names that have a series labelled with <paramref name="symbol"/>.</summary>
-    private static async Task<string[]> LinesAsync(string symbol)
+    private async Task<string[]> LinesAsync(string symbol)
     {
         using var stream = new MemoryStream();
-        await Metrics.DefaultRegistry.CollectAndExportAsTextAsync(stream, Ct);
+        await _registry.CollectAndExportAsTextAsync(stream, Ct);
         var text = System.Text.Encoding.UTF8.GetString(stream.ToArray());
         return [.. text.Split('\n').Where(l => l.Contains($"symbol=\"{symbol}\"", StringComparison.Ordinal)).Select(l => l[..l.IndexOf('{', StringComparison.Ordinal)]).Distinct().Order(StringComparer.Ordinal)];
     }

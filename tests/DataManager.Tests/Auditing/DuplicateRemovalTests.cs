@@ -137,7 +137,7 @@ public abstract class DuplicateRemovalContractTests : IDisposable
         var series = new SeriesKey("BTCUSDT", H1);
         var remover = new DuplicateRemover(candles, new RacingWriter(candles, series, Day.AddHours(11)), store,
             Microsoft.Extensions.Options.Options.Create(new AuditOptions { DuplicateRemoval = true, Strategy = DuplicateResolutionStrategy.KeepNewest }),
-            _time, Microsoft.Extensions.Logging.Abstractions.NullLogger<DuplicateRemover>.Instance);
+            new AuditMetrics(Prometheus.Metrics.WithCustomRegistry(Prometheus.Metrics.NewCustomRegistry())), _time, Microsoft.Extensions.Logging.Abstractions.NullLogger<DuplicateRemover>.Instance);
         DuplicateFinding[] duplicates = [new(Day.AddHours(11), 3), new(Day.AddHours(20), 2)];
         for (var attempt = 0; attempt < 3; attempt++)
         {

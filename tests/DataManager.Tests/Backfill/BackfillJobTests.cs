@@ -427,11 +427,15 @@ public sealed class BackfillJobTests(MariaDbServer mariaDb) : IDisposable
         var store = await StoreAsync("queue");
         var job = BackfillJobs.New(new SeriesKey("BTCUSDT", M1), Start, Start.AddHours(1), BackfillTriggers.Manual, DateTimeOffset.UtcNow.AddMinutes(-20));
         await store.CreateAsync(job, Ct);
-        var monitor = new BackfillQueueMonitor(store, Options.Create(new BackfillOptions { Enabled = false }), Options.Create(new ServiceOptions { PodId = "data-manager-1" }), TimeProvider.System);
+        var metrics = new BackfillMetrics(Prometheus.Metrics.WithCustomRegistry(Prometheus.Metrics.NewCustomRegistry()));
+        var monitor = new BackfillQueueMonitor(store, Options.Create(new BackfillOptions { Enabled = false }), Options.Create(new ServiceOptions { PodId = "data-manager-1" }), metrics,
+            TimeProvider.System);
 
         await monitor.RunOnceAsync(new DataManager.Leadership.LeadershipTicket(3, Ct), Ct);
         var waiting = await store.GetAsync(job.Id, Ct);
         Assert.Equal((BackfillJobState.Pending, BackfillQueueMonitor.WaitingMessage("data-manager-1")), (waiting!.State, waiting.LastError));
+        Assert.Equal((1.0, 0.0), (metrics.Jobs.WithLabels("pending").Value, metrics.Jobs.WithLabels("running").Value));
+        Assert.InRange(metrics.OldestPending.Value, 20 * 60, 60 * 60); // created 20 minutes ago
 
         await monitor.RunOnceAsync(new DataManager.Leadership.LeadershipTicket(3, Ct), Ct);
         Assert.Equal(waiting.Version, (await store.GetAsync(job.Id, Ct))!.Version); // said once, not rewritten every poll
@@ -447,7 +451,7 @@ public sealed class BackfillJobTests(MariaDbServer mariaDb) : IDisposable
         Assert.Contains(BackfillEndpoints.Disabled, await response.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
         Assert.Empty(await store.ListAsync(null, 10, Ct));
         var metrics = await host.Client.GetStringAsync("/metrics", Ct);
-        Assert.Matches(@"(?m)^data_manager_backfill_oldest_pending_seconds \d", metrics); // exported from the start (tests share the registry)
+        Assert.Matches(@"(?m)^data_manager_backfill_oldest_pending_seconds 0$", metrics); // exported from the start, at 0: no job waits
     }
 
     [Fact]
@@ -521,7 +525,7 @@ public sealed class BackfillJobTests(MariaDbServer mariaDb) : IDisposable
     private static AutoBackfillLoop AutoBackfill(Rig rig, TimeProvider time) => AutoBackfill(rig.Store, rig.Options, time);
 
     internal static AutoBackfillLoop AutoBackfill(SqliteStore store, BackfillOptions options, TimeProvider time) =>
-        new(store, store, Options.Create(options), time, Microsoft.Extensions.Logging.Abstractions.NullLogger<AutoBackfillLoop>.Instance);
+        new(store, store, Options.Create(options), new BackfillMetrics(Prometheus.Metrics.WithCustomRegistry(Prometheus.Metrics.NewCustomRegistry())), time, Microsoft.Extensions.Logging.Abstractions.NullLogger<AutoBackfillLoop>.Instance);
 
     /// <summary>The store file the way the service names it, so a host on the same DATA_DIR shares it.</summary>
     private async Task<SqliteStore> StoreAsync(string name)

@@ -4,6 +4,7 @@ using System.Text;
 using DataManager.Backfill;
 using DataManager.Candles;
 using DataManager.Configuration;
+using DataManager.Hosting;
 using DataManager.Testing;
 using DataManager.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -75,7 +76,8 @@ public sealed class BinanceWeightLimiterTests
     public async Task A_full_minute_waits_for_the_next_one_and_the_server_count_wins()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 22, 10, 0, 10, TimeSpan.Zero));
-        var limiter = new BinanceWeightLimiter(Options.Create(new BackfillOptions { BinanceRateLimit = 10 }), time, NullLogger<BinanceWeightLimiter>.Instance);
+        var metrics = new BackfillMetrics(Prometheus.Metrics.WithCustomRegistry(Prometheus.Metrics.NewCustomRegistry()));
+        var limiter = new BinanceWeightLimiter(Options.Create(new BackfillOptions { BinanceRateLimit = 10 }), metrics, time, NullLogger<BinanceWeightLimiter>.Instance);
         for (var i = 0; i < 5; i++)
         {
             await limiter.AcquireAsync(2, TestContext.Current.CancellationToken);
@@ -91,7 +93,9 @@ public sealed class BinanceWeightLimiterTests
         using var response = new HttpResponseMessage(System.Net.HttpStatusCode.OK);
         response.Headers.Add("X-MBX-USED-WEIGHT-1M", "9");
         limiter.Observe(response);
+        Assert.Equal((9.0, 1.0), (metrics.BinanceWeightUsed.Value, metrics.BinanceRequests.WithLabels("200").Value));
         await limiter.AcquireAsync(1, TestContext.Current.CancellationToken);
+        Assert.Equal(10.0, metrics.BinanceWeightUsed.Value);
         Assert.False(limiter.AcquireAsync(1, TestContext.Current.CancellationToken).IsCompleted);
     }
 
@@ -99,15 +103,18 @@ public sealed class BinanceWeightLimiterTests
     public async Task A_429_or_418_holds_every_request_until_retry_after()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 22, 10, 0, 0, TimeSpan.Zero));
-        var limiter = new BinanceWeightLimiter(Options.Create(new BackfillOptions { BinanceRateLimit = 2400 }), time, NullLogger<BinanceWeightLimiter>.Instance);
+        var metrics = new BackfillMetrics(Prometheus.Metrics.WithCustomRegistry(Prometheus.Metrics.NewCustomRegistry()));
+        var limiter = new BinanceWeightLimiter(Options.Create(new BackfillOptions { BinanceRateLimit = 2400 }), metrics, time, NullLogger<BinanceWeightLimiter>.Instance);
         using var banned = new HttpResponseMessage((System.Net.HttpStatusCode)418);
         banned.Headers.RetryAfter = new System.Net.Http.Headers.RetryConditionHeaderValue(TimeSpan.FromSeconds(30));
         limiter.Observe(banned);
+        Assert.Equal((1.0, 1.0), (metrics.BinanceBanned.Value, metrics.BinanceRequests.WithLabels("418").Value));
         var next = limiter.AcquireAsync(1, TestContext.Current.CancellationToken);
         time.Advance(TimeSpan.FromSeconds(29));
         Assert.False(next.IsCompleted);
         time.Advance(TimeSpan.FromSeconds(2));
         await next.WaitAsync(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
+        Assert.Equal(0.0, metrics.BinanceBanned.Value); // the ban is over
     }
 }
 
@@ -130,6 +137,7 @@ public sealed class BinanceClientTests
             .AddLogging()
             .AddSingleton(TimeProvider.System)
             .AddSingleton(Options.Create(options))
+            .AddMetricsRegistry()
             .AddBinanceClient(options)
             .BuildServiceProvider();
     }

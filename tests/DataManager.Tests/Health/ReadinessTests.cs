@@ -140,14 +140,28 @@ public sealed class ReadinessTests(MariaDbServer mariaDb, NatsServer nats)
     }
 
     [Fact]
-    public async Task Metrics_expose_process_and_http_metrics()
+    public async Task Metrics_expose_process_and_http_metrics_of_this_host_only()
     {
         await using var host = await ServiceHost.StartAsync();
         (await host.Client.GetAsync("/health/liveness", Ct)).Dispose();
+        (await host.Client.GetAsync("/health/liveness", Ct)).Dispose();
         var metrics = await host.Client.GetStringAsync("/metrics", Ct);
-        Assert.Contains("process_cpu_seconds_total", metrics, StringComparison.Ordinal);
-        Assert.Contains("process_working_set_bytes", metrics, StringComparison.Ordinal);
-        Assert.Contains("http_request_duration_seconds_count{code=\"200\",method=\"GET\"", metrics, StringComparison.Ordinal);
-        Assert.Contains("endpoint=\"/health/liveness\"", metrics, StringComparison.Ordinal);
+        Assert.True(Exposition.Value(metrics, "process_cpu_seconds_total") > 0);
+        Assert.True(Exposition.Value(metrics, "process_working_set_bytes") > 0);
+        Assert.True(Exposition.Value(metrics, "dotnet_total_memory_bytes") > 0); // the dashboard's memory panel
+        // Each host has its own registry: its own requests only, not those of every host the test process started.
+        Assert.Equal(2, LivenessProbes(metrics));
+
+        await using var other = await ServiceHost.StartAsync();
+        (await other.Client.GetAsync("/health/liveness", Ct)).Dispose();
+        Assert.Equal(1, LivenessProbes(await other.Client.GetStringAsync("/metrics", Ct)));
+        Assert.Equal(2, LivenessProbes(await host.Client.GetStringAsync("/metrics", Ct)));
+    }
+
+    private static double LivenessProbes(string metrics)
+    {
+        var line = metrics.Split('\n').Single(l => l.StartsWith("http_request_duration_seconds_count{code=\"200\",method=\"GET\"", StringComparison.Ordinal)
+            && l.Contains("endpoint=\"/health/liveness\"", StringComparison.Ordinal));
+        return double.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
     }
 }

@@ -34,7 +34,6 @@ public sealed class IncidentProofTests(MariaDbServer mariaDb) : IDisposable
     [Fact]
     public async Task Outage_backfill_source_empty_and_duplicates_each_make_the_incident_they_should()
     {
-        // Unique symbols: the SLI counters are process-wide.
         var suffix = Guid.NewGuid().ToString("N")[..6].ToUpperInvariant();
         var (ok, late) = ("OK" + suffix, "LATE" + suffix);
         await using var fake = await FakeBinance.StartAsync();
@@ -51,7 +50,8 @@ public sealed class IncidentProofTests(MariaDbServer mariaDb) : IDisposable
             new CandleDatabaseOptions { MySqlConnectionString = "unused" },
             new AuditOptions { Window = TimeSpan.FromHours(6), DuplicateRemoval = true });
         var autoBackfill = DataManager.Tests.Backfill.BackfillJobTests.AutoBackfill(store, backfill, time);
-        var tracker = new IncidentTracker(store, incidents, store, Options.Create(new IncidentOptions()), time, NullLogger<IncidentTracker>.Instance);
+        var metrics = new IncidentMetrics(Prometheus.Metrics.WithCustomRegistry(Prometheus.Metrics.NewCustomRegistry()));
+        var tracker = new IncidentTracker(store, incidents, store, Options.Create(new IncidentOptions()), metrics, time, NullLogger<IncidentTracker>.Instance);
 
         // Phases, by minute from the start: LATE writes nothing from 02:00 to 03:00; OK misses 04:00–05:00, which
         // Binance has no data for either; at 06:30 ten of OK's candles are written a second time under legacy ids.
@@ -129,12 +129,12 @@ public sealed class IncidentProofTests(MariaDbServer mariaDb) : IDisposable
         // (00:05), i.e. opens 00:03–07:57. LATE's candles 02:00–02:57 were missing at the first audit after their
         // deadline; 02:58 and 02:59 (deadlines 03:01, 03:02) were back by the 03:05 audit. Freshness: the audits
         // 02:05 to 03:00 found the newest candle too old, twelve 5-minute stretches.
-        var lateTotal = IncidentMetrics.CandlesTotal.WithLabels(late, "1m").Value;
-        var lateGood = IncidentMetrics.CandlesGood.WithLabels(late, "1m").Value;
+        var lateTotal = metrics.CandlesTotal.WithLabels(late, "1m").Value;
+        var lateGood = metrics.CandlesGood.WithLabels(late, "1m").Value;
         Assert.Equal((475.0, 58.0), (lateTotal, lateTotal - lateGood));
-        var freshTotal = IncidentMetrics.FreshnessMinutesTotal.WithLabels(late, "1m").Value;
-        Assert.Equal((475.0, 60.0), (freshTotal, freshTotal - IncidentMetrics.FreshnessMinutesGood.WithLabels(late, "1m").Value));
-        Assert.Equal(IncidentMetrics.CandlesTotal.WithLabels(ok, "1m").Value, IncidentMetrics.CandlesGood.WithLabels(ok, "1m").Value + 58); // the empty hour was bad until Binance confirmed it
+        var freshTotal = metrics.FreshnessMinutesTotal.WithLabels(late, "1m").Value;
+        Assert.Equal((475.0, 60.0), (freshTotal, freshTotal - metrics.FreshnessMinutesGood.WithLabels(late, "1m").Value));
+        Assert.Equal(metrics.CandlesTotal.WithLabels(ok, "1m").Value, metrics.CandlesGood.WithLabels(ok, "1m").Value + 58); // the empty hour was bad until Binance confirmed it
     }
 
     public void Dispose() => CandleDatabases.RemoveDirectory(_directory);

@@ -5,6 +5,7 @@ using DataManager.Storage.Sqlite;
 using DataManager.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
+using Prometheus;
 
 namespace DataManager.Tests.Incidents;
 
@@ -26,9 +27,14 @@ public sealed class IncidentTrackerTests : IDisposable
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
+    private readonly IncidentMetrics _metrics = new(Metrics.WithCustomRegistry(Metrics.NewCustomRegistry()));
+
     private IncidentTracker Tracker(IIncidentStore? incidents = null) => new(
-        _store, incidents ?? _incidents, _store, Microsoft.Extensions.Options.Options.Create(new IncidentOptions()), new FakeTimeProvider(T0.AddDays(1)),
+        _store, incidents ?? _incidents, _store, Microsoft.Extensions.Options.Options.Create(new IncidentOptions()), _metrics, new FakeTimeProvider(T0.AddDays(1)),
         NullLogger<IncidentTracker>.Instance);
+
+    private double Opened() =>
+        Enum.GetValues<IncidentSeverity>().SelectMany(s => Enum.GetValues<IncidentKind>().Select(k => _metrics.Opened.WithLabels(IncidentMetrics.Name(s), IncidentMetrics.Name(k)).Value)).Sum();
 
     private async Task CycleAsync(DateTimeOffset at, params AuditRecord[] records)
     {
@@ -53,12 +59,16 @@ public sealed class IncidentTrackerTests : IDisposable
 
         var open = Assert.Single(await _incidents.OpenAsync(Ct));
         Assert.Equal((8, 2L, 1L), (open.Size, open.Version, open.Term));
+        string[] pair = [IncidentMetrics.Name(open.Severity), IncidentMetrics.Name(open.Kind)];
+        Assert.Equal((1.0, 1.0), (Opened(), _metrics.Open.WithLabels(pair).Value)); // opened once, not again when it grew
 
         await CycleAsync(T0.AddMinutes(10), Clean(T0.AddMinutes(10)), Clean(T0.AddMinutes(10), "ETHUSDT"));
         Assert.Equal(1, await tracker.ApplyNewAuditsAsync(1, Ct));
         Assert.Empty(await _incidents.OpenAsync(Ct));
         var resolved = (await _incidents.GetAsync(open.Id, Ct))!;
         Assert.Equal((IncidentState.Resolved, ResolutionCause.LateWrite, 600.0), (resolved.State, resolved.Cause, resolved.RepairSeconds));
+        Assert.Equal((1.0, 0.0), (Opened(), _metrics.Open.WithLabels(pair).Value));
+        Assert.Equal((1L, 600.0), (_metrics.RepairSeconds.WithLabels("late_write").Count, _metrics.RepairSeconds.WithLabels("late_write").Sum));
         Assert.Equal(T0.AddMinutes(10), await _incidents.ReadCursorAsync(Ct));
     }
 

@@ -10,6 +10,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
+using Prometheus;
 
 namespace DataManager.Tests.Leadership;
 
@@ -40,14 +41,15 @@ public sealed class LeaderElectorTests : IDisposable
         return store;
     }
 
-    private (LeaderElector Elector, Lifetime Lifetime) Elector(ILeaseStore store, string pod, LeaderElectionOptions? options = null, ILogger<LeaderElector>? logger = null, TimeProvider? time = null)
+    private (LeaderElector Elector, Lifetime Lifetime) Elector(ILeaseStore store, string pod, LeaderElectionOptions? options = null, ILogger<LeaderElector>? logger = null, TimeProvider? time = null,
+        LeadershipMetrics? metrics = null)
     {
         var readiness = new StoreReadiness();
         readiness.MarkReady();
         var lifetime = new Lifetime();
         _lifetimes.Add(lifetime);
         var elector = new LeaderElector(store, Options.Create(options ?? Fast), Options.Create(new ServiceOptions { PodId = pod }), readiness,
-            time ?? _time, lifetime, logger ?? NullLogger<LeaderElector>.Instance);
+            metrics ?? new LeadershipMetrics(Metrics.WithCustomRegistry(Metrics.NewCustomRegistry())), time ?? _time, lifetime, logger ?? NullLogger<LeaderElector>.Instance);
         return (elector, lifetime);
     }
 
@@ -91,10 +93,13 @@ public sealed class LeaderElectorTests : IDisposable
     public async Task A_second_replica_follows_and_takes_over_with_a_higher_term_after_release()
     {
         var store = await StoreAsync();
-        var (a, _) = Elector(store, "pod-a");
-        var (b, _) = Elector(store, "pod-b");
+        var (metricsA, metricsB) = (new LeadershipMetrics(Metrics.WithCustomRegistry(Metrics.NewCustomRegistry())), new LeadershipMetrics(Metrics.WithCustomRegistry(Metrics.NewCustomRegistry())));
+        var (a, _) = Elector(store, "pod-a", metrics: metricsA);
+        var (b, _) = Elector(store, "pod-b", metrics: metricsB);
         await a.RunOnceAsync(Ct);
         await b.RunOnceAsync(Ct);
+        Assert.Equal((1.0, 1.0, 1.0), (metricsA.LeaderStatus.Value, metricsA.LeaderTerm.Value, metricsA.Transitions.Value));
+        Assert.Equal((0.0, 1.0, 0.0), (metricsB.LeaderStatus.Value, metricsB.LeaderTerm.Value, metricsB.Transitions.Value)); // a follower reports the term it saw
         Assert.True(a.Snapshot().IsLeader);
         Assert.False(b.Snapshot().IsLeader);
         Assert.Equal("pod-a", b.Snapshot().Lease!.Holder);
@@ -108,13 +113,16 @@ public sealed class LeaderElectorTests : IDisposable
         Assert.True(b.Snapshot().IsLeader);
         Assert.Equal(2, b.Snapshot().Term);
         Assert.False(a.IsFreshLeader(1));
+        Assert.Equal((0.0, 2.0), (metricsA.LeaderStatus.Value, metricsA.Transitions.Value)); // became leader, stepped down
+        Assert.Equal((1.0, 2.0, 1.0), (metricsB.LeaderStatus.Value, metricsB.LeaderTerm.Value, metricsB.Transitions.Value));
     }
 
     [Fact]
     public async Task A_leader_that_cannot_renew_steps_down_by_its_renew_deadline_and_its_token_ends()
     {
         var store = await StoreAsync();
-        var (elector, _) = Elector(store, "pod-a");
+        var metrics = new LeadershipMetrics(Metrics.WithCustomRegistry(Metrics.NewCustomRegistry()));
+        var (elector, _) = Elector(store, "pod-a", metrics: metrics);
         await elector.RunOnceAsync(Ct);
         var ticket = await elector.WaitForLeadershipAsync(Ct);
 
@@ -136,6 +144,7 @@ public sealed class LeaderElectorTests : IDisposable
         Assert.False(elector.Snapshot().IsLeader);
         Assert.True(ticket.Token.IsCancellationRequested);
         Assert.NotNull(elector.Snapshot().LastError);
+        Assert.Equal(1.0, metrics.RenewFailures.Value);
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using DataManager.Cli;
 using DataManager.Tracking;
+using Prometheus;
 
 namespace DataManager.Tests.Tracking;
 
@@ -234,7 +235,7 @@ public sealed class FeedEnvelopeTests
         var buffer = new ArrayBufferWriter<byte>();
         FeedCommand.WriteEnvelope(buffer, "aggTrade", "BTCUSDT", 1, 1732300000000);
         var payload = buffer.WrittenMemory.ToArray();
-        var stats = new TrackerStats(["BTCUSDT"], trackAllSymbols: false);
+        var stats = new TrackerStats(["BTCUSDT"], trackAllSymbols: false, new TrackerMetrics(Metrics.WithCustomRegistry(Metrics.NewCustomRegistry())));
         for (var i = 0; i < 5_000; i++)
         {
             Count(stats, payload); // warm up (JIT, tiering)
@@ -263,12 +264,18 @@ public sealed class FeedEnvelopeTests
     [Fact]
     public void Symbols_outside_the_list_are_other_unless_every_symbol_is_tracked()
     {
-        var bounded = new TrackerStats(["BTCUSDT"], trackAllSymbols: false);
+        var metrics = new TrackerMetrics(Metrics.WithCustomRegistry(Metrics.NewCustomRegistry()));
+        var bounded = new TrackerStats(["BTCUSDT"], trackAllSymbols: false, metrics);
         bounded.Received1(FeedEventType.Trade, "dogeusdt"u8, 10, 1, null);
         bounded.Received1(FeedEventType.Trade, "btcusdt"u8, 10, 1, null);
+        bounded.Received1(FeedEventType.Trade, "btcusdt"u8, 10, 1, null);
         Assert.Equal(["BTCUSDT", "other"], bounded.BySymbol().Select(s => s.Symbol).Order().ToArray());
+        bounded.Export(); // what a scrape does: the labels are bounded the same way, and a second export adds nothing twice
+        bounded.Export();
+        Assert.Equal((2.0, 1.0, 30.0), (metrics.Received.WithLabels("trade", "BTCUSDT").Value, metrics.Received.WithLabels("trade", "other").Value, metrics.Bytes.Value));
+        Assert.DoesNotContain(metrics.Received.GetAllLabelValues(), labels => labels[1] == "DOGEUSDT");
 
-        var all = new TrackerStats(["BTCUSDT"], trackAllSymbols: true);
+        var all = new TrackerStats(["BTCUSDT"], trackAllSymbols: true, new TrackerMetrics(Metrics.WithCustomRegistry(Metrics.NewCustomRegistry())));
         for (var i = 0; i < TrackerStats.MaxSymbols + 50; i++)
         {
             all.Received1(FeedEventType.Trade, Encoding.ASCII.GetBytes($"SYM{i}USDT"), 10, 1, null);

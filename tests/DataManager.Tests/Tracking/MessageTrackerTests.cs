@@ -25,12 +25,15 @@ public sealed class MessageTrackerTests(NatsServer sharedNats)
         ["SUPPORTED_PAIRS"] = "BTCUSDT,ETHUSDT,SOLUSDT",
     });
 
-    private static async Task<TrackerResponse> WaitForAsync(ServiceHost host, Func<TrackerResponse, bool> condition)
+    private static Task<TrackerResponse> WaitForAsync(ServiceHost host, Func<TrackerResponse, bool> condition) =>
+        WaitForAsync(async () => (await host.Client.GetFromJsonAsync<TrackerResponse>("/api/tracker", StoreJson.Options, Ct))!, condition);
+
+    private static async Task<T> WaitForAsync<T>(Func<Task<T>> read, Func<T, bool> condition)
     {
-        TrackerResponse? tracker = null;
-        return await Eventually.UntilValueAsync("/api/tracker reaches the expected state", async token =>
-            (tracker = await host.Client.GetFromJsonAsync<TrackerResponse>("/api/tracker", StoreJson.Options, token)) is { } t && condition(t) ? t : null,
-            TimeSpan.FromMinutes(1), seen: () => StoreJson.Serialize(tracker), cancellationToken: Ct);
+        var value = default(T);
+        await Eventually.UntilAsync("the expected state", async _ => condition(value = await read()), TimeSpan.FromMinutes(1),
+            seen: () => StoreJson.Serialize(value), cancellationToken: Ct);
+        return value!;
     }
 
     private static async Task PublishAsync(string url, string subject, IEnumerable<byte[]> payloads)
@@ -82,11 +85,14 @@ public sealed class MessageTrackerTests(NatsServer sharedNats)
         Assert.Equal(1, tracker.EventTypes["unknown"]);
         Assert.NotNull(tracker.Symbols.Single(s => s.Symbol == "BTCUSDT").LastLatencySeconds);
 
+        // This host's own registry: exactly what it received, nothing another test's host counted.
         var metrics = await host.Client.GetStringAsync("/metrics", Ct);
-        Assert.Contains("data_manager_messages_received_total{event_type=\"depth\",symbol=\"BTCUSDT\"}", metrics, StringComparison.Ordinal);
-        Assert.Contains("data_manager_message_latency_seconds_bucket", metrics, StringComparison.Ordinal);
-        Assert.Contains("data_manager_last_message_timestamp_seconds{symbol=\"ETHUSDT\"}", metrics, StringComparison.Ordinal);
-        Assert.Contains("data_manager_nats_connected 1", metrics, StringComparison.Ordinal);
+        Assert.Equal(3, Exposition.Value(metrics, "data_manager_messages_received_total{event_type=\"depth\",symbol=\"BTCUSDT\"}"));
+        Assert.Equal(1, Exposition.Value(metrics, "data_manager_messages_received_total{event_type=\"aggTrade\",symbol=\"other\"}"));
+        Assert.Equal(1, Exposition.Value(metrics, "data_manager_messages_received_total{event_type=\"unknown\",symbol=\"BTCUSDT\"}"));
+        Assert.Equal(34, Exposition.Value(metrics, "data_manager_message_latency_seconds_count")); // all but the 4 partial-depth snapshots (no E)
+        Assert.InRange(Exposition.Value(metrics, "data_manager_last_message_timestamp_seconds{symbol=\"ETHUSDT\"}"), DateTimeOffset.UtcNow.AddMinutes(-5).ToUnixTimeSeconds(), DateTimeOffset.UtcNow.AddMinutes(1).ToUnixTimeSeconds());
+        Assert.Equal(1, Exposition.Value(metrics, "data_manager_nats_connected"));
     }
 
     [Fact]
@@ -142,9 +148,12 @@ public sealed class MessageTrackerTests(NatsServer sharedNats)
         await own.WaitForSubscriberAsync(subject);
         await PublishAsync(own.Url, subject, Enumerable.Range(0, 10).Select(i => Envelope("trade", "BTCUSDT", i)));
         await WaitForAsync(host, t => t.Totals.Received == 10);
+        Assert.Equal(0, await host.ScrapeAsync("data_manager_nats_reconnects_total")); // the first connection is not a reconnect
+        Assert.Equal(1, await host.ScrapeAsync("data_manager_nats_connected"));
 
         await own.StopAsync();
         var down = await WaitForAsync(host, t => !t.Connected);
+        await WaitForAsync(() => host.ScrapeAsync("data_manager_nats_connected"), connected => connected == 0);
         using (var readiness = await host.Client.GetAsync("/health/readiness", Ct))
         {
             Assert.Equal(System.Net.HttpStatusCode.OK, readiness.StatusCode);
@@ -158,7 +167,10 @@ public sealed class MessageTrackerTests(NatsServer sharedNats)
         var after = await WaitForAsync(host, t => t.Totals.Received == 15);
         Assert.False(down.Connected);
         Assert.Equal(15, after.Totals.Received);
-        Assert.Contains("data_manager_nats_reconnects_total", await host.Client.GetStringAsync("/metrics", Ct), StringComparison.Ordinal);
+        await WaitForAsync(() => host.ScrapeAsync("data_manager_nats_reconnects_total"), reconnects => reconnects >= 1);
+        var metrics = await host.Client.GetStringAsync("/metrics", Ct);
+        Assert.Equal((1, 1), (Exposition.Value(metrics, "data_manager_nats_reconnects_total"), Exposition.Value(metrics, "data_manager_nats_connected")));
+        Assert.Equal(15, Exposition.Value(metrics, "data_manager_messages_received_total{event_type=\"trade\",symbol=\"BTCUSDT\"}"));
     }
 
     [Fact]

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using NATS.Client.Core;
+using Prometheus;
 
 namespace DataManager.Tests.Tracking;
 
@@ -24,7 +25,7 @@ public sealed class TrackerLogTests(NatsServer nats)
         var logger = new RecordingLogger<MessageTracker>();
         await using var connection = new NatsConnection(new NatsOpts { Url = nats.Url });
         await connection.ConnectAsync();
-        var stats = new TrackerStats(["BTCUSDT"], trackAllSymbols: false);
+        var stats = new TrackerStats(["BTCUSDT"], trackAllSymbols: false, new TrackerMetrics(Metrics.WithCustomRegistry(Metrics.NewCustomRegistry())));
         using var tracker = new MessageTracker(connection, stats, Options.Create(new NatsOptions { Subject = subject, QueueGroup = "" }), time, logger);
         await tracker.StartAsync(Ct);
         await nats.WaitForSubscriberAsync(subject);
