@@ -50,7 +50,7 @@ public sealed class IncidentTrackerTests : IDisposable
         var tracker = new IncidentTracker(_store, _incidents, _store, Microsoft.Extensions.Options.Options.Create(new IncidentOptions()), new FakeTimeProvider(T0.AddDays(1)), logger);
         await tracker.ApplyNewAuditsAsync(1, Ct);
         var opened = Assert.Single(logger.Lines, l => l.Contains(" opened: ", StringComparison.Ordinal));
-        Assert.EndsWith("BTCUSDT/1m gap (major) 2026-11-22T08:00:00Z..2026-11-22T08:04:00Z", opened);
+        Assert.EndsWith("BTCUSDT/1m gap (minor) 2026-11-22T08:00:00Z..2026-11-22T08:04:00Z", opened);
     }
 
     [Fact]
