@@ -37,14 +37,10 @@ public static class QualityReportFormats
             text.AppendLine();
             text.AppendLine(Invariant($"## {s.Symbol} {s.Timeframe}"));
             text.AppendLine();
-            if (s.Audits == 0)
-            {
-                text.AppendLine("No audit in the period.");
-                text.AppendLine();
-            }
-
-            text.AppendLine(Invariant($"Completeness {Percent(s.Completeness.AttainmentPercent)} ({s.Completeness.GoodEvents:0} of {s.Completeness.TotalEvents:0} candles), error budget left {Percent(s.Completeness.ErrorBudgetLeftPercent)}. ") + Invariant(
-                $"Freshness {Percent(s.Freshness.AttainmentPercent)} ({s.Freshness.GoodEvents:0.#} of {s.Freshness.TotalEvents:0.#} minutes), error budget left {Percent(s.Freshness.ErrorBudgetLeftPercent)}."));
+            text.AppendLine(s.Audits == 0
+                ? "No audit in the period: no SLO figures."
+                : Invariant($"Completeness {Percent(s.Completeness.AttainmentPercent)} ({s.Completeness.GoodEvents:0} of {s.Completeness.TotalEvents:0} candles), error budget left {Percent(s.Completeness.ErrorBudgetLeftPercent)}. ") + Invariant(
+                    $"Freshness {Percent(s.Freshness.AttainmentPercent)} ({s.Freshness.GoodEvents:0.#} of {s.Freshness.TotalEvents:0.#} minutes), error budget left {Percent(s.Freshness.ErrorBudgetLeftPercent)}."));
             text.AppendLine();
             if (s.Incidents.Total > 0)
             {
@@ -101,6 +97,7 @@ public static class QualityReportFormats
             h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 6px;border-top:1px solid #d5dae3;padding-top:14px}
             table{border-collapse:collapse;margin:8px 0 12px}th,td{border:1px solid #d5dae3;padding:3px 8px;text-align:right}
             th{background:#f1f3f7}td:first-child,th:first-child{text-align:left}
+            table.incidents td,table.incidents th{text-align:left;white-space:nowrap}
             .met{color:#1a7f37}.missed{color:#c62828;font-weight:600}.muted{color:#69707d}
             .critical{fill:#c62828;color:#c62828}.major{fill:#ef6c00;color:#ef6c00}.minor{fill:#f9a825;color:#9a6700}
             svg.chart{display:block;border:1px solid #d5dae3;background:#fbfcfe;margin:6px 0}
@@ -178,11 +175,11 @@ public static class QualityReportFormats
 
     /// <summary>
     /// Hourly attainment of both SLIs (0–100 %, hours without events left out) over the period, the objectives as
-    /// dashed lines, and each incident as a band under the plot in its severity's colour.
+    /// dashed lines, and each incident as a band under the plot in its severity's colour and lane.
     /// </summary>
     private static string Chart(QualityReport report, SeriesQuality s)
     {
-        const double width = 900, plotTop = 10, plotHeight = 120, left = 44, right = 8, bandTop = 138, bandHeight = 12, height = 172;
+        const double width = 900, plotTop = 10, plotHeight = 120, left = 44, right = 8, bandTop = 136, bandHeight = 5, height = 172;
         var span = (report.To - report.From).TotalSeconds;
         double X(DateTimeOffset t) => left + (Math.Clamp((t - report.From).TotalSeconds, 0, span) / span * (width - left - right));
         double Y(double percent) => plotTop + ((100 - percent) / 100 * plotHeight);
@@ -209,7 +206,8 @@ public static class QualityReportFormats
         {
             var x = X(i.OpenedAt);
             var w = Math.Max(2, X(i.ResolvedAt ?? report.To) - x);
-            svg.Append(Invariant($"<rect class=\"incident {Name(i.Severity)}\" x=\"{x:0.#}\" y=\"{bandTop}\" width=\"{w:0.#}\" height=\"{bandHeight}\" opacity=\"0.8\"><title>{Name(i.Severity)} {E(Kind(i))} {Iso(i.OpenedAt)}, {Duration(i.DurationSeconds)}</title></rect>"));
+            var lane = IncidentSeverity.Critical - i.Severity; // critical on top, so overlapping incidents stay visible
+            svg.Append(Invariant($"<rect class=\"incident {Name(i.Severity)}\" x=\"{x:0.#}\" y=\"{bandTop + (lane * (bandHeight + 1))}\" width=\"{w:0.#}\" height=\"{bandHeight}\" opacity=\"0.85\"><title>{Name(i.Severity)} {E(Kind(i))} {Iso(i.OpenedAt)}, {Duration(i.DurationSeconds)}</title></rect>"));
         }
 
         svg.Append(Invariant($"<text x=\"{left}\" y=\"{height - 4}\" font-size=\"10\" fill=\"#69707d\">{Iso(report.From)}</text><text x=\"{width - right}\" y=\"{height - 4}\" font-size=\"10\" text-anchor=\"end\" fill=\"#69707d\">{Iso(report.To)}</text>"));
