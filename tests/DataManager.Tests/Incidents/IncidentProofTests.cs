@@ -231,7 +231,7 @@ public sealed class IncidentProofTests(MariaDbServer mariaDb) : IDisposable
                                 exp_samples: []
                         """;
                     await File.WriteAllTextAsync(Path.Combine(directory, "proof.test.yaml"), test, cancellationToken);
-                    var run = await LocalProcess.RunAsync(promtool, ["test", "rules", "proof.test.yaml"], TimeSpan.FromMinutes(2), workingDirectory: directory);
+                    var run = await LocalProcess.RunAsync(promtool, ["test", "rules", "proof.test.yaml"], TimeSpan.FromMinutes(6), workingDirectory: directory);
                     result[minute] = run.ExitCode == 0 ? "" : Firing(run.StandardOutput + run.StandardError);
                 }
 
