@@ -46,21 +46,13 @@ public static class ReportCommand
     private static async Task<int> RunAsync(Request request, VerbContext context, CancellationToken cancellationToken)
     {
         var (configuration, output, errors, time) = context;
-        var configurationErrors = DataManagerConfiguration.Validate(configuration);
-        if (configurationErrors.Count > 0)
+        var settings = DataManagerSettings.Bind(configuration);
+        if (await Verbs.ReportInvalidAsync(settings, errors))
         {
-            foreach (var error in configurationErrors)
-            {
-                await errors.WriteLineAsync("Invalid configuration: " + error);
-            }
-
             return AuditCommand.BadArguments;
         }
 
-        var storeOptions = BindableOptionsServiceCollectionExtensions.BindNow<StoreOptions>(configuration);
-        var candleOptions = BindableOptionsServiceCollectionExtensions.BindNow<CandleDatabaseOptions>(configuration);
-        var seriesOptions = BindableOptionsServiceCollectionExtensions.BindNow<SeriesOptions>(configuration);
-        var incidentOptions = BindableOptionsServiceCollectionExtensions.BindNow<IncidentOptions>(configuration);
+        var (storeOptions, candleOptions, seriesOptions, incidentOptions) = (settings.Store, settings.Candles, settings.Series, settings.Incidents);
         IReadOnlyList<string> symbols = request.Symbols ?? (candleOptions.IsEmbedded && !seriesOptions.PairsConfigured ? DemoCandles.Symbols : seriesOptions.SupportedPairs);
         IReadOnlyList<Timeframe> timeframes = request.Timeframes ?? seriesOptions.SupportedTimeframes;
         var now = time.GetUtcNow();
