@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command (README): installs the servers and tools the tests run against when missing (as root, from
-# Debian: MariaDB, nats-server, Prometheus with promtool, kubectl for `kubectl kustomize`),
+# Debian: MariaDB, nats-server, Prometheus with promtool, kubectl for `kubectl kustomize`, Chromium for the HTML report),
 # builds the solution, runs every test project and prints one line: "N passed, N failed, N skipped".
 # Exits non-zero on any failure, on an errored test run, or when no test ran.
 # --fast: the developer's loop: only tests without [Trait("Category", "Server")] (no server, host or process;
@@ -24,13 +24,14 @@ install_missing() {
   have mariadbd || missing+=(mariadb-server)
   have nats-server || missing+=(nats-server)
   have prometheus && have promtool || missing+=(prometheus)
+  have chromium || missing+=(chromium)
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
       echo "Installing ${missing[*]} ..."
       apt-get update -qq
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     else
-      echo "Missing ${missing[*]}: install them, or set MYSQL_TEST_URI / NATS_TEST_URL; those tests will be skipped." >&2
+      echo "Missing ${missing[*]}: install them, or set MYSQL_TEST_URI / NATS_TEST_URL / CHROMIUM_TEST_BINARY; those tests will be skipped." >&2
     fi
   fi
 

@@ -121,11 +121,12 @@ public static partial class Verbs
             AuditCommand.Create(context),
             BackfillCommand.Create(context),
             FeedCommand.Create(context),
+            ReportCommand.Create(context),
         };
         root.TreatUnmatchedTokensAsErrors = false; // the service's own settings; checked in HostArgumentProblem
         root.SetAction(_ => 0); // the service: Program.cs starts the host
         var helpVerb = new Command("help", "Show this help, or a verb's: help audit");
-        var about = new Argument<string?>("verb") { Arity = ArgumentArity.ZeroOrOne, Description = "audit, backfill or feed" };
+        var about = new Argument<string?>("verb") { Arity = ArgumentArity.ZeroOrOne, Description = "audit, backfill, feed or report" };
         about.AcceptOnlyFromAmong([.. root.Subcommands.Where(c => c != helpVerb).Select(c => c.Name)]);
         helpVerb.Add(about);
         helpVerb.SetAction(parsed =>
@@ -151,7 +152,7 @@ public static partial class Verbs
             var token = tokens[i];
             if (!token.StartsWith("--", StringComparison.Ordinal))
             {
-                return $"unknown verb '{token}' (the verbs are audit, backfill, feed and help)";
+                return $"unknown verb '{token}' (the verbs are audit, backfill, feed, report and help)";
             }
 
             var equals = token.IndexOf('=', StringComparison.Ordinal);

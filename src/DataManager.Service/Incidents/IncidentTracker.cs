@@ -146,7 +146,7 @@ public sealed partial class IncidentTracker(
                 metrics.DetectSeconds.WithLabels(saved.Timeframe).Observe(detect);
             }
 
-            LogOpened(logger, saved.Id, saved.Symbol, saved.Timeframe, IncidentMetrics.Name(saved.Kind), IncidentMetrics.Name(saved.Severity), saved.From, saved.To);
+            LogOpened(logger, saved.Id, saved.Symbol, saved.Timeframe, IncidentMetrics.Name(saved.Kind), IncidentMetrics.Name(saved.Severity), Cli.CliOptions.Iso(saved.From), Cli.CliOptions.Iso(saved.To));
         }
 
         if (saved.State == IncidentState.Resolved)
@@ -178,8 +178,9 @@ public sealed partial class IncidentTracker(
     [LoggerMessage(Level = LogLevel.Information, Message = "Incidents: applied {Cycles} audit cycles under term {Term}: {Written} incidents written, {Open} open")]
     private static partial void LogApplied(ILogger logger, int cycles, int written, int open, long term);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Incident {Id:l} opened: {Symbol:l}/{Timeframe:l} {Kind:l} ({Severity:l}) {From:o}..{To:o}")]
-    private static partial void LogOpened(ILogger logger, string id, string symbol, string timeframe, string kind, string severity, DateTimeOffset from, DateTimeOffset to);
+    // Times as the API and the verbs print them (2026-11-26T10:05:00Z), not the round-trip form's +00:00 and 7 decimals.
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Incident {Id:l} opened: {Symbol:l}/{Timeframe:l} {Kind:l} ({Severity:l}) {From:l}..{To:l}")]
+    private static partial void LogOpened(ILogger logger, string id, string symbol, string timeframe, string kind, string severity, string from, string to);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Incident {Id:l} resolved: {Symbol:l}/{Timeframe:l} {Kind:l}, {Cause:l} after {Seconds:F0} s")]
     private static partial void LogResolved(ILogger logger, string id, string symbol, string timeframe, string kind, string cause, double seconds);

@@ -32,7 +32,7 @@ public sealed class CommandLineTests : IDisposable
         var (code, output, errors) = await RunAsync(help);
         Assert.Equal(0, code);
         Assert.Empty(errors);
-        foreach (var verb in new[] { "audit", "backfill", "feed", "help" })
+        foreach (var verb in new[] { "audit", "backfill", "feed", "report", "help" })
         {
             Assert.Matches($@"(?m)^\s+{verb}\b", output);
         }
@@ -45,6 +45,7 @@ public sealed class CommandLineTests : IDisposable
     [InlineData("audit", "--symbols", "--timeframes", "--from", "--to", "--format", "--fail-below")]
     [InlineData("backfill", "--symbol", "--timeframe", "--from", "--to")]
     [InlineData("feed", "--nats", "--rate", "--duration", "--symbols", "--subject", "--malformed")]
+    [InlineData("report", "--days", "--format", "--symbols", "--timeframes", "--to")]
     public async Task Each_verb_has_its_own_help(string verb, params string[] options)
     {
         foreach (var args in new[] { new[] { verb, "--help" }, new[] { verb, "-h" }, new[] { "help", verb } })
@@ -69,6 +70,7 @@ public sealed class CommandLineTests : IDisposable
     [InlineData("audit", "--bogus", "x")]
     [InlineData("backfill", "--symbol", "BTCUSDT", "--timeframe", "1m", "--from", "2026-11-22T00:00:00Z", "--to", "2026-11-22T01:00:00Z", "--bogus")]
     [InlineData("feed", "--nats", "nats://127.0.0.1:1", "--bogus", "x")]
+    [InlineData("report", "--bogus", "x")]
     [InlineData("audit", "extra")]
     public async Task An_unknown_option_of_a_verb_exits_2_naming_it(params string[] args)
     {
@@ -103,6 +105,9 @@ public sealed class CommandLineTests : IDisposable
     [InlineData("audit: --symbols: \"ETH USDT\" is not a symbol", "audit", "--symbols", "BTCUSDT,ETH USDT")]
     [InlineData("audit: --timeframes: \"1h \" is not one of", "audit", "--timeframes", "15m,1h ")]
     [InlineData("feed: --malformed: \"2\" is not a fraction from 0 to 1", "feed", "--nats", "nats://127.0.0.1:1", "--malformed", "2")]
+    [InlineData("report: --format: \"pdf\" is not one of markdown,html,json", "report", "--format", "pdf")]
+    [InlineData("report: --days: \"0\" is not a number of days above 0, at most 3650", "report", "--days", "0")]
+    [InlineData("report: --to: \"yesterday\" is not an ISO 8601 time", "report", "--to", "yesterday")]
     public Task A_bad_value_exits_2_naming_the_option_and_the_value(string expected, params string[] args) =>
         AssertRefusedAsync(expected, args);
 

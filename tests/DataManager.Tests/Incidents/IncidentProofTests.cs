@@ -20,7 +20,8 @@ namespace DataManager.Tests.Incidents;
 /// minutes, auto-backfill and duplicate removal on), the real backfill runner against the fake Binance, and the
 /// incident tracker after each cycle. Phases: on time; one series misses an hour (stale, then a major gap, repaired
 /// by auto-backfill); an hour Binance has no data for (resolved source_empty, and it stays so); a duplicate burst
-/// (removed).
+/// (removed); two candles written late. The SLI counters, sampled every minute as a scrape would, then go through
+/// the real rule file in <c>promtool test rules</c> to check which burn-rate alerts fire in each phase.
 /// </summary>
 [Trait("Category", "Server")]
 public sealed class IncidentProofTests(MariaDbServer mariaDb) : IDisposable
@@ -52,12 +53,17 @@ public sealed class IncidentProofTests(MariaDbServer mariaDb) : IDisposable
         var autoBackfill = DataManager.Tests.Backfill.BackfillJobTests.AutoBackfill(store, backfill, time);
         var metrics = new IncidentMetrics(Prometheus.Metrics.WithCustomRegistry(Prometheus.Metrics.NewCustomRegistry()));
         var tracker = new IncidentTracker(store, incidents, store, Options.Create(new IncidentOptions()), metrics, time, NullLogger<IncidentTracker>.Instance);
+        var scrapes = new SliScrapes(metrics, [ok, late]);
+        scrapes.Sample(); // 00:00
 
         // Phases, by minute from the start: LATE writes nothing from 02:00 to 03:00; OK misses 04:00–05:00, which
-        // Binance has no data for either; at 06:30 ten of OK's candles are written a second time under legacy ids.
+        // Binance has no data for either; at 06:30 ten of OK's candles are written a second time under legacy ids;
+        // OK's 07:30 and 07:31 candles (the smallest gap the audit reports: MIN_GAP_SIZE_SECONDS is 120) are written at
+        // 07:36, after the audit that follows their deadlines.
+        var lateCandle = Start.AddHours(7).AddMinutes(30);
         bool Skipped(string symbol, DateTimeOffset open) =>
             (symbol == late && open >= Start.AddHours(2) && open < Start.AddHours(3))
-            || (symbol == ok && open >= Start.AddHours(4) && open < Start.AddHours(5));
+            || (symbol == ok && ((open >= Start.AddHours(4) && open < Start.AddHours(5)) || open == lateCandle || open == lateCandle.AddMinutes(1)));
         fake.Outages.Add((Start.AddHours(4).UtcDateTime, Start.AddHours(5).UtcDateTime));
 
         // Six hours of history, so the first audit's window is complete.
@@ -75,6 +81,11 @@ public sealed class IncidentProofTests(MariaDbServer mariaDb) : IDisposable
                 rows.AddRange(Enumerable.Range(1, 10).Select(i => DemoCandles.Make(ok, M1, now.AddMinutes(-20 - i).UtcDateTime, 1m, 2m, 0.5m, 1.5m, 1m, 1) with { Id = $"legacy-{i}" }));
             }
 
+            if (now == lateCandle.AddMinutes(6))
+            {
+                rows.AddRange([.. new[] { lateCandle, lateCandle.AddMinutes(1) }.Select(t => DemoCandles.Make(ok, M1, t.UtcDateTime, 1m, 2m, 0.5m, 1.5m, 1m, 1))]);
+            }
+
             await candles.InsertIgnoreAsync(M1, rows, Ct);
             if (minute % 5 == 0)
             {
@@ -83,6 +94,8 @@ public sealed class IncidentProofTests(MariaDbServer mariaDb) : IDisposable
                 await runner.RunOnceAsync(new LeadershipTicket(1, Ct), Ct);
                 await tracker.ApplyNewAuditsAsync(1, Ct);
             }
+
+            scrapes.Sample();
         }
 
         var all = await incidents.QueryAsync(new IncidentQuery(Limit: 1000), Ct);
@@ -95,6 +108,7 @@ public sealed class IncidentProofTests(MariaDbServer mariaDb) : IDisposable
             "OK gap major source_empty",
             "OK stale critical late_write",
             "OK duplicate minor duplicates_removed",
+            "OK gap minor late_write",
         ], all.OrderBy(i => i.OpenedAt).ThenBy(i => i.Symbol, StringComparer.Ordinal).Select(i => Describe(i)).ToArray());
 
         // The outage: a growing tail (a major gap, and from 02:10 a stale series, critical) while the extractor was
@@ -115,7 +129,7 @@ public sealed class IncidentProofTests(MariaDbServer mariaDb) : IDisposable
         Assert.Equal(outage.BackfillJobId, outage.Timeline[^1].BackfillJobId);
 
         // The empty hour stays resolved: later audits report it sourceEmpty and open nothing.
-        var empty = all.Single(i => i.Symbol == ok && i.Kind == IncidentKind.Gap);
+        var empty = all.Single(i => i.Symbol == ok && i.Kind == IncidentKind.Gap && i.Cause == ResolutionCause.SourceEmpty);
         Assert.Equal((Start.AddHours(4), 60), (empty.From, empty.Size));
         Assert.True(empty.ResolvedAt < Start.AddHours(5).AddMinutes(15));
         var latestOk = (await store.LatestPerSeriesAsync(Ct)).Single(a => a.Symbol == ok);
@@ -134,7 +148,112 @@ public sealed class IncidentProofTests(MariaDbServer mariaDb) : IDisposable
         Assert.Equal((475.0, 58.0), (lateTotal, lateTotal - lateGood));
         var freshTotal = metrics.FreshnessMinutesTotal.WithLabels(late, "1m").Value;
         Assert.Equal((475.0, 60.0), (freshTotal, freshTotal - metrics.FreshnessMinutesGood.WithLabels(late, "1m").Value));
-        Assert.Equal(metrics.CandlesTotal.WithLabels(ok, "1m").Value, metrics.CandlesGood.WithLabels(ok, "1m").Value + 58); // the empty hour was bad until Binance confirmed it
+        // The empty hour was bad until Binance confirmed it, and the late candles were missing when their deadline passed.
+        Assert.Equal(metrics.CandlesTotal.WithLabels(ok, "1m").Value, metrics.CandlesGood.WithLabels(ok, "1m").Value + 60);
+        var lateWrite = all.Single(i => i.Symbol == ok && i.Kind == IncidentKind.Gap && i.Cause == ResolutionCause.LateWrite);
+        Assert.Equal((lateCandle, 2, lateCandle.AddMinutes(5), 300.0), (lateWrite.From, lateWrite.Size, lateWrite.OpenedAt, lateWrite.RepairSeconds!.Value));
+
+        // The burn-rate alerts on these counters, phase by phase, as Prometheus evaluates the rule file.
+        var firing = await scrapes.FiringAlertsAsync([90, 160, 200, 280, 400, 470], Ct);
+        var phases = string.Join("\n", firing.Select(f => $"{f.Key}: {f.Value}")).Replace(late, "LATE", StringComparison.Ordinal).Replace(ok, "OK", StringComparison.Ordinal);
+        // 01:30 on time: nothing. 02:40, LATE's outage: pages (1 h and 5 m over 14.4x) and tickets; OK, on time, quiet.
+        // 03:20, repaired: the pages stop, the tickets (6 h and 30 m windows) linger. 04:40, OK's hour that Binance
+        // turns out to have no data for pages too: its candles counted bad before the backfill confirmed it empty.
+        // 06:40, the duplicate burst spends no budget. 07:50, two late candles page nobody (fewer than three bad
+        // candles in the hour); the ticket is the empty hour, still in the 6 h window, plus those two in the 30 m one.
+        string[] expected =
+        [
+            "90: ",
+            "160: DataManagerCompletenessBudgetBurnFast LATE, DataManagerCompletenessBudgetBurnSlow LATE, DataManagerFreshnessBudgetBurnFast LATE, DataManagerFreshnessBudgetBurnSlow LATE",
+            "200: DataManagerCompletenessBudgetBurnSlow LATE, DataManagerFreshnessBudgetBurnSlow LATE",
+            "280: DataManagerCompletenessBudgetBurnFast OK, DataManagerCompletenessBudgetBurnSlow OK, DataManagerFreshnessBudgetBurnFast OK, DataManagerFreshnessBudgetBurnSlow OK",
+            "400: ",
+            "470: DataManagerCompletenessBudgetBurnSlow OK",
+        ];
+        Assert.True(phases == string.Join("\n", expected), phases);
+    }
+
+    /// <summary>The four SLI counters of each series and the objectives, once a minute, as Prometheus would scrape them.</summary>
+    private sealed class SliScrapes(IncidentMetrics metrics, IReadOnlyList<string> symbols)
+    {
+        private readonly Dictionary<string, List<double>> _values = [];
+
+        public void Sample()
+        {
+            foreach (var symbol in symbols)
+            {
+                Add($"data_manager_slo_candles_total{{symbol=\"{symbol}\",timeframe=\"1m\"}}", metrics.CandlesTotal.WithLabels(symbol, "1m").Value);
+                Add($"data_manager_slo_candles_good_total{{symbol=\"{symbol}\",timeframe=\"1m\"}}", metrics.CandlesGood.WithLabels(symbol, "1m").Value);
+                Add($"data_manager_slo_freshness_minutes_total{{symbol=\"{symbol}\",timeframe=\"1m\"}}", metrics.FreshnessMinutesTotal.WithLabels(symbol, "1m").Value);
+                Add($"data_manager_slo_freshness_minutes_good_total{{symbol=\"{symbol}\",timeframe=\"1m\"}}", metrics.FreshnessMinutesGood.WithLabels(symbol, "1m").Value);
+            }
+
+            var defaults = new IncidentOptions();
+            Add("data_manager_slo_objective_ratio{slo=\"completeness\"}", defaults.CompletenessObjective / 100);
+            Add("data_manager_slo_objective_ratio{slo=\"freshness\"}", defaults.FreshnessObjective / 100);
+        }
+
+        private void Add(string series, double value)
+        {
+            if (!_values.TryGetValue(series, out var values))
+            {
+                _values[series] = values = [];
+            }
+
+            values.Add(value);
+        }
+
+        /// <summary>
+        /// For each minute asked, the burn-rate alerts firing then ("Name SYMBOL, …", sorted; the others watch series
+        /// this test does not feed), read from promtool's unit-test
+        /// evaluation of k8s/base/prometheusrule.yaml over the sampled series: each minute is a promql test of
+        /// ALERTS; the failure message of a test expecting nothing lists what did fire.
+        /// </summary>
+        public async Task<Dictionary<int, string>> FiringAlertsAsync(IReadOnlyList<int> minutes, CancellationToken cancellationToken)
+        {
+            var promtool = DataManager.Tests.Deployment.AlertRuleTests.Promtool();
+            var directory = ServerAvailability.TempDirectory("dm-proof-rules");
+            try
+            {
+                var rule = DataManager.Tests.Deployment.Manifests.ParseAll(await File.ReadAllTextAsync(DataManager.Tests.Deployment.Manifests.Directory("base/prometheusrule.yaml"), cancellationToken)).Single();
+                await File.WriteAllTextAsync(Path.Combine(directory, "rules.yaml"), DataManager.Tests.Deployment.Manifests.ToYaml(rule["spec"]!), cancellationToken);
+                var result = new Dictionary<int, string>();
+                foreach (var minute in minutes)
+                {
+                    var input = string.Join("\n", _values.Select(v => $"      - series: '{v.Key}'\n        values: '{string.Join(' ', v.Value.Select(x => x.ToString(System.Globalization.CultureInfo.InvariantCulture)))}'"));
+                    var test = $$"""
+                        rule_files: [rules.yaml]
+                        evaluation_interval: 1m
+                        tests:
+                          - interval: 1m
+                            input_series:
+                        {{input}}
+                            promql_expr_test:
+                              - expr: count by (alertname, symbol) (ALERTS{alertstate="firing",alertname=~".*BudgetBurn.*"})
+                                eval_time: {{minute}}m
+                                exp_samples: []
+                        """;
+                    await File.WriteAllTextAsync(Path.Combine(directory, "proof.test.yaml"), test, cancellationToken);
+                    var run = await LocalProcess.RunAsync(promtool, ["test", "rules", "proof.test.yaml"], TimeSpan.FromMinutes(6), workingDirectory: directory);
+                    result[minute] = run.ExitCode == 0 ? "" : Firing(run.StandardOutput + run.StandardError);
+                }
+
+                return result;
+            }
+            finally
+            {
+                LocalServers.DeleteDirectory(directory);
+            }
+        }
+
+        // promtool prints the unexpected samples as {alertname="X", symbol="Y"} 1 (older versions without the space).
+        private static string Firing(string output)
+        {
+            var alerts = System.Text.RegularExpressions.Regex.Matches(output, "alertname=\"(\\w+)\",\\s*symbol=\"(\\w+)\"")
+                .Select(m => m.Groups[1].Value + " " + m.Groups[2].Value).Distinct().Order(StringComparer.Ordinal).ToList();
+            Assert.True(alerts.Count > 0, "promtool failed: " + output);
+            return string.Join(", ", alerts);
+        }
     }
 
     public void Dispose() => CandleDatabases.RemoveDirectory(_directory);

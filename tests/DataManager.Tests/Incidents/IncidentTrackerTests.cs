@@ -49,6 +49,17 @@ public sealed class IncidentTrackerTests : IDisposable
     private static AuditRecord Clean(DateTimeOffset at, string symbol = "BTCUSDT") => IncidentRulesTests.Audit(at, symbol: symbol);
 
     [Fact]
+    public async Task The_opened_log_line_prints_the_range_in_utc_with_z_like_the_api()
+    {
+        await CycleAsync(T0, Gap(T0, 5));
+        var logger = new RecordingLogger<IncidentTracker>();
+        var tracker = new IncidentTracker(_store, _incidents, _store, Microsoft.Extensions.Options.Options.Create(new IncidentOptions()), new FakeTimeProvider(T0.AddDays(1)), logger);
+        await tracker.ApplyNewAuditsAsync(1, Ct);
+        var opened = Assert.Single(logger.Lines, l => l.Contains(" opened: ", StringComparison.Ordinal));
+        Assert.EndsWith("BTCUSDT/1m gap (minor) 2026-11-22T08:00:00Z..2026-11-22T08:04:00Z", opened);
+    }
+
+    [Fact]
     public async Task Audit_cycles_open_update_and_resolve_incidents_and_the_cursor_skips_applied_cycles()
     {
         await CycleAsync(T0, Gap(T0, 5), Clean(T0, "ETHUSDT"));
