@@ -15,6 +15,7 @@ namespace DataManager.Tests.Reporting;
 /// an hour-long outage each (<see cref="QualityReportTests"/>), in its three formats; the HTML rendered by headless
 /// Chromium.
 /// </summary>
+[Trait("Category", "Server")]
 public sealed class ReportCommandTests : IDisposable
 {
     private static readonly string[] Symbols = ["BTCUSDT", "ETHUSDT"];
