@@ -6,6 +6,7 @@ using DataManager.Configuration;
 using DataManager.Backfill;
 using DataManager.Storage;
 using DataManager.Storage.Sqlite;
+using DataManager.Testing;
 using DataManager.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -20,19 +21,19 @@ public sealed class AuditSchedulerTests(MariaDbServer mariaDb) : IDisposable
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private async Task<(AuditScheduler Scheduler, SqliteStore Store, FakeTimeProvider Time)> EmbeddedAsync(string timeframes = "5m,15m,30m,1h,1d")
+    private async Task<(AuditScheduler Scheduler, SqliteTestStore Store, FakeTimeProvider Time)> EmbeddedAsync(string timeframes = "5m,15m,30m,1h,1d")
     {
         var time = new FakeTimeProvider(Now);
         var dialect = new SqliteCandleDialect(Path.Combine(_directory, "candles.db"));
         var candles = new SqlCandleStore(dialect, NullLogger<SqlCandleStore>.Instance);
         await new EmbeddedCandleDatabase(dialect, candles, time, NullLogger<EmbeddedCandleDatabase>.Instance).EnsureSeededAsync(Ct);
-        var store = new SqliteStore(Path.Combine(_directory, "store.db"));
+        var store = new SqliteTestStore(Path.Combine(_directory, "store.db"));
         await store.InitializeAsync(Ct);
         var series = new SeriesOptions { SupportedTimeframes = [.. timeframes.Split(',').Select(Timeframe.Parse)] };
         return (Scheduler(candles, store, time, series, new CandleDatabaseOptions()), store, time);
     }
 
-    internal static AuditScheduler Scheduler(SqlCandleStore candles, SqliteStore store, TimeProvider time, SeriesOptions series, CandleDatabaseOptions candleOptions, AuditOptions? auditOptions = null, BackfillOptions? backfillOptions = null, ICandleSource? source = null)
+    internal static AuditScheduler Scheduler(SqlCandleStore candles, SqliteTestStore store, TimeProvider time, SeriesOptions series, CandleDatabaseOptions candleOptions, AuditOptions? auditOptions = null, BackfillOptions? backfillOptions = null, ICandleSource? source = null)
     {
         var readiness = new CandleReadiness();
         readiness.MarkReady();
@@ -100,7 +101,7 @@ public sealed class AuditSchedulerTests(MariaDbServer mariaDb) : IDisposable
         var connectionString = await mariaDb.CreateDatabaseAsync();
         var builder = new MySqlConnector.MySqlConnectionStringBuilder(connectionString) { Port = (uint)ServerAvailability.FreePort(), ConnectionTimeout = 1 };
         var candles = new SqlCandleStore(new MySqlCandleDialect(builder.ConnectionString), NullLogger<SqlCandleStore>.Instance);
-        var store = new SqliteStore(Path.Combine(_directory, "store.db"));
+        var store = new SqliteTestStore(Path.Combine(_directory, "store.db"));
         await store.InitializeAsync(Ct);
         var scheduler = Scheduler(candles, store, new FakeTimeProvider(Now), new SeriesOptions { SupportedPairs = ["BTCUSDT", "ETHUSDT"], PairsConfigured = true }, new CandleDatabaseOptions { MySqlConnectionString = builder.ConnectionString });
 

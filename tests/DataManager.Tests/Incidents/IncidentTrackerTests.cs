@@ -2,6 +2,7 @@ using DataManager.Auditing;
 using DataManager.Incidents;
 using DataManager.Storage;
 using DataManager.Storage.Sqlite;
+using DataManager.Testing;
 using DataManager.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
@@ -13,15 +14,15 @@ public sealed class IncidentTrackerTests : IDisposable
 {
     private static readonly DateTimeOffset T0 = new(2026, 11, 22, 10, 0, 0, TimeSpan.Zero);
     private readonly string _directory = ServerAvailability.TempDirectory("dm-incidents");
-    private readonly SqliteStore _store;
+    private readonly SqliteTestStore _store;
     private readonly SqliteIncidentStore _incidents;
 
     public IncidentTrackerTests()
     {
         var path = Path.Combine(_directory, "store.db");
-        _store = new SqliteStore(path);
+        _store = new SqliteTestStore(path);
         _store.InitializeAsync(Ct).GetAwaiter().GetResult();
-        _incidents = new SqliteIncidentStore(path);
+        _incidents = _store.Incidents;
     }
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

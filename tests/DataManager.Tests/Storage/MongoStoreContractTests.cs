@@ -1,23 +1,20 @@
-using DataManager.Storage.Mongo;
+using DataManager.Configuration;
+using DataManager.Storage;
 using DataManager.Tests.Infrastructure;
-using MongoDB.Driver;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace DataManager.Tests.Storage;
 
 /// <summary>The same contract on a real MongoDB (MONGODB_TEST_URI or Docker); skipped with the reason elsewhere.</summary>
 public sealed class MongoStoreContractTests(MongoServer server) : StoreContractTests
 {
-    protected override async Task<TStore> CreateStoreAsync<TStore>()
-    {
-        server.Require();
-        var store = new MongoStore(new MongoClient(server.ConnectionString), "dm_test_" + Guid.NewGuid().ToString("N")[..12]);
-        await store.InitializeAsync(TestContext.Current.CancellationToken);
-        return (TStore)(object)store;
-    }
+    protected override async Task<TStore> CreateStoreAsync<TStore>() => (await NewDatabaseAsync()).GetRequiredService<TStore>();
 
-    protected override Task<DataManager.Storage.IIncidentStore> CreateIncidentStoreAsync()
+    protected override async Task<IIncidentStore> CreateIncidentStoreAsync() => (await NewDatabaseAsync()).GetRequiredService<IIncidentStore>();
+
+    private Task<ServiceProvider> NewDatabaseAsync()
     {
         server.Require();
-        return Task.FromResult<DataManager.Storage.IIncidentStore>(new MongoIncidentStore(new MongoClient(server.ConnectionString), "dm_test_" + Guid.NewGuid().ToString("N")[..12]));
+        return StoreServices.StartAsync(new StoreOptions { MongoUrl = server.ConnectionString, MongoDatabase = "dm_test_" + Guid.NewGuid().ToString("N")[..12] });
     }
 }

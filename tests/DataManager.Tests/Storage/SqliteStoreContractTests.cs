@@ -1,5 +1,8 @@
-using DataManager.Storage.Sqlite;
+using DataManager.Configuration;
+using DataManager.Storage;
+using DataManager.Testing;
 using DataManager.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace DataManager.Tests.Storage;
 
@@ -7,28 +10,32 @@ public sealed class SqliteStoreContractTests : StoreContractTests, IDisposable
 {
     private readonly string _directory = ServerAvailability.TempDirectory("dm-sqlite-store");
 
-    protected override async Task<TStore> CreateStoreAsync<TStore>()
-    {
-        var store = new SqliteStore(Path.Combine(_directory, Guid.NewGuid().ToString("N") + ".db"));
-        await store.InitializeAsync(TestContext.Current.CancellationToken);
-        return (TStore)(object)store;
-    }
+    protected override async Task<TStore> CreateStoreAsync<TStore>() => (await NewDatabaseAsync()).GetRequiredService<TStore>();
 
-    protected override Task<DataManager.Storage.IIncidentStore> CreateIncidentStoreAsync() =>
-        Task.FromResult<DataManager.Storage.IIncidentStore>(new SqliteIncidentStore(Path.Combine(_directory, Guid.NewGuid().ToString("N") + ".db")));
+    protected override async Task<IIncidentStore> CreateIncidentStoreAsync() => (await NewDatabaseAsync()).GetRequiredService<IIncidentStore>();
+
+    private Task<ServiceProvider> NewDatabaseAsync() =>
+        StoreServices.StartAsync(new StoreOptions { DataDir = Path.Combine(_directory, Guid.NewGuid().ToString("N")) });
+
+    private static async Task<SqliteTestStore> NewStoreAsync(string path)
+    {
+        var store = new SqliteTestStore(path);
+        await store.InitializeAsync(TestContext.Current.CancellationToken);
+        return store;
+    }
 
     [Fact]
     public async Task Initialising_twice_and_from_parallel_instances_is_safe()
     {
         var path = Path.Combine(_directory, "shared.db");
-        await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => new SqliteStore(path).InitializeAsync(TestContext.Current.CancellationToken))));
-        await new SqliteStore(path).PingAsync(TestContext.Current.CancellationToken);
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => new SqliteTestStore(path).InitializeAsync(TestContext.Current.CancellationToken))));
+        await new SqliteTestStore(path).PingAsync(TestContext.Current.CancellationToken);
     }
 
     [Fact]
     public async Task The_file_runs_in_wal_mode()
     {
-        var store = await CreateStoreAsync<SqliteStore>();
+        var store = await NewStoreAsync(Path.Combine(_directory, Guid.NewGuid().ToString("N") + ".db"));
         await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={store.Path}");
         await connection.OpenAsync(TestContext.Current.CancellationToken);
         await using var command = connection.CreateCommand();
@@ -39,7 +46,7 @@ public sealed class SqliteStoreContractTests : StoreContractTests, IDisposable
     [Fact]
     public async Task A_lease_write_waiting_on_a_lock_is_abandoned_at_its_token_and_never_lands_later()
     {
-        var store = await CreateStoreAsync<SqliteStore>();
+        var store = await NewStoreAsync(Path.Combine(_directory, Guid.NewGuid().ToString("N") + ".db"));
         var claimant = new DataManager.Leadership.LeaseClaimant("pod-a", "first");
         await using (var blocker = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={store.Path};Pooling=False"))
         {
@@ -79,8 +86,7 @@ public sealed class SqliteStoreContractTests : StoreContractTests, IDisposable
             await create.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
         }
 
-        var store = new SqliteStore(path);
-        await store.InitializeAsync(TestContext.Current.CancellationToken);
+        var store = await NewStoreAsync(path);
         await store.InitializeAsync(TestContext.Current.CancellationToken);
         var lease = await store.ReadAsync("e", TestContext.Current.CancellationToken);
         Assert.Equal("", lease!.Incarnation);
