@@ -70,6 +70,66 @@ public sealed class SqliteStoreContractTests : StoreContractTests, IDisposable
     }
 
     [Fact]
+    public async Task A_write_of_any_port_waiting_on_a_lock_is_abandoned_at_its_token_and_never_lands_later()
+    {
+        var store = await NewStoreAsync(Path.Combine(_directory, Guid.NewGuid().ToString("N") + ".db"));
+        await using (await HoldAsync(store.Path, "BEGIN EXCLUSIVE;"))
+        {
+            using var budget = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+            var write = store.Audits.InsertAsync([Audit("BTCUSDT", "1h", T0)], budget.Token);
+            // Ended at the token while the lock is still held, not after SQLite's 30 s busy timeout...
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => write);
+        }
+
+        // ...and nothing lands once the lock is gone.
+        await Task.Delay(500, TestContext.Current.CancellationToken);
+        Assert.Empty(await store.Audits.QueryAsync(new DataManager.Auditing.AuditQuery(), TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public async Task A_read_waiting_on_a_lock_ends_at_its_token()
+    {
+        var store = await NewStoreAsync(Path.Combine(_directory, Guid.NewGuid().ToString("N") + ".db"));
+        await using (await HoldAsync(store.Path, ReadersLocked))
+        {
+            using var budget = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+            var read = store.Audits.RecentCyclesAsync(5, budget.Token);
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => read);
+        }
+    }
+
+    [Fact]
+    public async Task A_call_waiting_on_a_lock_returns_its_task_at_once_and_completes_once_the_lock_is_gone()
+    {
+        var store = await NewStoreAsync(Path.Combine(_directory, Guid.NewGuid().ToString("N") + ".db"));
+        Task<IReadOnlyList<DataManager.Auditing.AuditCycleRecord>> read;
+        await using (await HoldAsync(store.Path, ReadersLocked))
+        {
+            // Microsoft.Data.Sqlite alone would block right here, in the call, until its busy timeout.
+            read = store.Audits.RecentCyclesAsync(5, TestContext.Current.CancellationToken);
+            Assert.False(read.IsCompleted);
+        }
+
+        Assert.Empty(await read);
+    }
+
+    // Exclusive locking mode holds the file's exclusive lock, so even WAL readers wait (they cannot open a
+    // snapshot). Other connections must be closed for it to be taken: the store's pooled ones are cleared first.
+    private const string ReadersLocked = "PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE; SELECT COUNT(*) FROM audits;";
+
+    /// <summary>Another connection holding a lock until disposed (not pooled, so closing it releases the lock).</summary>
+    private static async Task<Microsoft.Data.Sqlite.SqliteConnection> HoldAsync(string path, string sql)
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        var blocker = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False");
+        await blocker.OpenAsync(TestContext.Current.CancellationToken);
+        await using var command = blocker.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
+        return blocker;
+    }
+
+    [Fact]
     public async Task A_store_file_from_before_incarnations_gets_the_column_and_its_lease_is_someone_elses()
     {
         var path = Path.Combine(_directory, "old.db");

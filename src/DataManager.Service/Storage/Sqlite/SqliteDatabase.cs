@@ -9,11 +9,16 @@ namespace DataManager.Storage.Sqlite;
 /// connection, a read or a write transaction. Times are Unix milliseconds in the columns.
 /// <para>
 /// Microsoft.Data.Sqlite's async methods run synchronously, and on a locked database it retries in a loop
-/// that sleeps its thread and never looks at the token, up to the busy timeout. So a unit first takes its lock
-/// here, polled by hand: a try that finds the database busy returns at once, and the wait between tries is an
-/// async delay that ends at the token. Once the lock is held (WAL: a read snapshot, or the write lock) the
-/// statements do not wait on other connections. A write is committed only if its token is still live, so a
-/// write abandoned at its caller's budget never lands later.
+/// that sleeps its thread and never looks at the token, up to the busy timeout. So a unit runs off its
+/// caller's thread (the caller gets its task back at once, and a budget it puts on the task holds), and takes
+/// its lock here, polled by hand: a try that finds the database busy returns at once, and the wait between
+/// tries is an async delay that ends at the token. Once the lock is held (WAL: a read snapshot, or the write
+/// lock) the statements do not wait on other connections. A write is committed only if its token is still
+/// live, so a write abandoned at its caller's budget never lands later.
+/// </para>
+/// <para>
+/// One wait stays inside SQLite: when another process holds the WAL index's own locks (the -shm file), SQLite
+/// retries for about 10 s in the call and then fails with "locking protocol"; that holds a pool thread.
 /// </para>
 /// </summary>
 public sealed class SqliteDatabase(string path)
@@ -70,7 +75,10 @@ public sealed class SqliteDatabase(string path)
         await LockAsync(connection, sql, cancellationToken);
     }
 
-    private async Task<T> RunAsync<T>(string begin, Func<SqliteConnection, T> work, bool commit, CancellationToken cancellationToken)
+    private Task<T> RunAsync<T>(string begin, Func<SqliteConnection, T> work, bool commit, CancellationToken cancellationToken) =>
+        Task.Run(() => RunHereAsync(begin, work, commit, cancellationToken), cancellationToken);
+
+    private async Task<T> RunHereAsync<T>(string begin, Func<SqliteConnection, T> work, bool commit, CancellationToken cancellationToken)
     {
         await using var connection = new SqliteConnection(_connectionString);
         connection.Open();
