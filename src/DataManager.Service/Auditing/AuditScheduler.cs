@@ -208,7 +208,8 @@ public sealed partial class AuditScheduler(
     private async Task<SeriesAuditReport> PlanGapsAsync(SeriesKey series, SeriesAuditReport report, long term, CancellationToken cancellationToken) =>
         report.Gaps.Count == 0 ? report : report with { Gaps = await backfillPlanner.PlanAsync(series, report.Gaps, term, cancellationToken) };
 
-    private static AuditRecord ToRecord(SeriesAuditReport report, AuditCycleRecord cycle, DateTimeOffset auditedAt) => new()
+    // The findings come with the report; the record adds which audit it is, of what and when.
+    private static AuditRecord ToRecord(SeriesAuditReport report, AuditCycleRecord cycle, DateTimeOffset auditedAt) => new(report)
     {
         Id = Guid.NewGuid().ToString("N"),
         CycleId = cycle.Id,
@@ -218,16 +219,7 @@ public sealed partial class AuditScheduler(
         WindowFrom = report.From,
         WindowTo = report.To,
         AuditedAt = auditedAt,
-        ExpectedCandles = report.ExpectedCandles,
-        ActualCandles = report.ActualCandles,
-        Gaps = report.Gaps,
-        Duplicates = report.Duplicates,
-        DuplicateSurplus = report.DuplicateSurplus,
-        Integrity = report.Integrity,
-        Anomalies = report.Anomalies,
-        Health = report.Health,
         DuplicatesRemoved = report.DuplicatesRemoved,
-        Error = report.Error,
     };
 
     private void UpdateMetrics(IEnumerable<SeriesAuditReport> reports)
