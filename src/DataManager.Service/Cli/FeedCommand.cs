@@ -24,9 +24,9 @@ public static class FeedCommand
         var nats = new Option<string?>("--nats") { Description = "NATS server URL (default: NATS_URL)" };
         var subject = CliOptions.Checked("--subject", "Subject to publish on (default: NATS_CONSUMER_SUBJECT, else binance.futures.websocket.data)",
             (string text, out string value) => (value = text).Length > 0, "a subject");
-        var rate = CliOptions.Checked("--rate", "Messages per second (default 1000)", CliOptions.Number(0, double.MaxValue, minExclusive: true), "a number above 0");
+        var rate = CliOptions.Checked("--rate", "Messages per second", CliOptions.Number(0, double.MaxValue, minExclusive: true), "a number above 0");
         rate.DefaultValueFactory = _ => 1000;
-        var duration = CliOptions.Checked("--duration", "Seconds to publish for (default 10)", CliOptions.Number(0, double.MaxValue, minExclusive: true), "a number of seconds above 0");
+        var duration = CliOptions.Checked("--duration", "Seconds to publish for", CliOptions.Number(0, double.MaxValue, minExclusive: true), "a number of seconds above 0");
         duration.DefaultValueFactory = _ => 10;
         var symbols = CliOptions.CheckedList<string>("--symbols", "Symbols, comma-separated (default BTCUSDT,ETHUSDT,SOLUSDT,BNBUSDT)", CliOptions.TrySymbol, CliOptions.SymbolExpected);
         var malformed = CliOptions.Checked("--malformed", "Share of malformed messages, 0 to 1 (default 0)", CliOptions.Number(0, 1, minExclusive: false), "a fraction from 0 to 1");
