@@ -13,7 +13,7 @@ public static class AuditEndpoints
     public static IEndpointRouteBuilder MapAuditEndpoints(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGroup("/health").WithTags("Auditing").MapMethods("/audit-status", ApiRoutes.GetOrHead, GetStatusAsync);
-        var api = endpoints.MapGroup("/api").WithTags("Auditing");
+        var api = endpoints.MapGroup("/api").WithTags("Auditing").ValidateRequests();
         api.MapGet("/audits", QueryAuditsAsync);
         api.MapGet("/health-scores/{symbol}/{timeframe}", GetHealthHistoryAsync);
         return endpoints;
@@ -44,34 +44,42 @@ public static class AuditEndpoints
     }
 
     internal static async Task<Results<Ok<AuditPage>, ValidationProblem>> QueryAuditsAsync(
-        IAuditStore audits, string? symbol, string? timeframe, string? from, string? to, int? skip, int? limit, CancellationToken cancellationToken)
+        IAuditStore audits, [AsParameters] AuditsRequest request, CancellationToken cancellationToken)
     {
-        var errors = new Dictionary<string, string[]>();
-        var (series, fromTime, toTime) = RequestValidation.SeriesWindow(symbol, timeframe, from, to, errors);
-        var page = RequestValidation.Page(skip, limit, 100, 1000, errors);
-        if (errors.Count > 0)
-        {
-            return TypedResults.ValidationProblem(errors);
-        }
-
-        var items = await audits.QueryAsync(new AuditQuery(series, timeframe, fromTime, toTime, page.Skip, page.Limit), cancellationToken);
-        return TypedResults.Ok(new AuditPage(items, page.Skip, page.Limit));
+        var query = request.Query;
+        var items = await audits.QueryAsync(query, cancellationToken);
+        return TypedResults.Ok(new AuditPage(items, query.Skip, query.Limit));
     }
 
     internal static async Task<Results<Ok<HealthHistory>, ValidationProblem>> GetHealthHistoryAsync(
-        IHealthScoreStore scores, string symbol, string timeframe, string? from, string? to, int? limit, CancellationToken cancellationToken)
+        IHealthScoreStore scores, [AsParameters] HealthHistoryRequest request, CancellationToken cancellationToken)
     {
-        var errors = new Dictionary<string, string[]>();
-        var (series, fromTime, toTime) = RequestValidation.SeriesWindow(symbol, timeframe, from, to, errors);
-        var page = RequestValidation.Page(0, limit, 500, 10_000, errors);
-        if (errors.Count > 0)
-        {
-            return TypedResults.ValidationProblem(errors);
-        }
-
-        var history = await scores.HistoryAsync(series!, timeframe, fromTime, toTime, page.Limit, cancellationToken);
-        return TypedResults.Ok(new HealthHistory(series!, timeframe,
+        var symbol = RequestValidation.Symbol(request.symbol)!;
+        var history = await scores.HistoryAsync(symbol, request.timeframe, RequestValidation.Time(request.from), RequestValidation.Time(request.to), request.limit ?? 500, cancellationToken);
+        return TypedResults.Ok(new HealthHistory(symbol, request.timeframe,
             [.. history.Select(h => new HealthPoint(h.At, h.Health.Completeness, h.Health.Freshness, h.Health.Consistency, h.Health.Quality, h.Health.Level, h.Term))]));
+    }
+}
+
+/// <summary>GET /api/audits: every filter optional, newest first, a page at a time.</summary>
+internal sealed record AuditsRequest(string? symbol, string? timeframe, string? from, string? to, int? skip, int? limit) : IValidatedRequest
+{
+    public AuditQuery Query => new(RequestValidation.Symbol(symbol), timeframe, RequestValidation.Time(from), RequestValidation.Time(to), skip ?? 0, limit ?? 100);
+
+    public void Validate(Dictionary<string, string[]> errors)
+    {
+        RequestValidation.SeriesWindow(symbol, timeframe, from, to, errors);
+        RequestValidation.Page(skip, limit, 1000, errors);
+    }
+}
+
+/// <summary>GET /api/health-scores/{symbol}/{timeframe}.</summary>
+internal sealed record HealthHistoryRequest(string symbol, string timeframe, string? from, string? to, int? limit) : IValidatedRequest
+{
+    public void Validate(Dictionary<string, string[]> errors)
+    {
+        RequestValidation.SeriesWindow(symbol, timeframe, from, to, errors);
+        RequestValidation.Page(0, limit, 10_000, errors);
     }
 }
 

@@ -12,7 +12,7 @@ public static class BackfillEndpoints
 {
     public static IEndpointRouteBuilder MapBackfillEndpoints(this IEndpointRouteBuilder endpoints)
     {
-        var group = endpoints.MapGroup("/backfill/jobs").WithTags("Backfill");
+        var group = endpoints.MapGroup("/backfill/jobs").WithTags("Backfill").ValidateRequests();
         group.MapPost("/", CreateAsync).RequireApiToken();
         group.MapGet("/", ListAsync);
         group.MapGet("/{id}", GetAsync);
@@ -120,47 +120,19 @@ public static class BackfillEndpoints
         return null;
     }
 
-    /// <summary>Jobs newest first, <paramref name="limit"/> at a time; the <c>X-Next-Cursor</c> header (and <c>Link: rel="next"</c>) names the next page.</summary>
+    /// <summary>Jobs newest first, a page at a time; the <c>X-Next-Cursor</c> header (and <c>Link: rel="next"</c>) names the next page.</summary>
     internal static async Task<Results<Ok<IReadOnlyList<BackfillJob>>, ValidationProblem>> ListAsync(
-        HttpContext context, IBackfillJobStore jobs, string? state, int? limit, string? cursor, CancellationToken cancellationToken)
+        HttpContext context, IBackfillJobStore jobs, [AsParameters] JobListRequest request, CancellationToken cancellationToken)
     {
-        var errors = new Dictionary<string, string[]>();
-        BackfillJobState? filter = null;
-        if (state is not null)
-        {
-            if (!Enum.TryParse<BackfillJobState>(state, ignoreCase: true, out var parsed) || int.TryParse(state, out _))
-            {
-                errors["state"] = ["expected pending, running, completed, failed or cancelled"];
-            }
-
-            filter = parsed;
-        }
-
-        if (limit is < 1 or > MaxPageSize)
-        {
-            errors["limit"] = [$"expected 1 to {MaxPageSize}"];
-        }
-
-        BackfillJobPosition? after = null;
-        if (cursor is not null && !BackfillJobPosition.TryParse(cursor, out after))
-        {
-            errors["cursor"] = ["expected the X-Next-Cursor of a previous page"];
-        }
-
-        if (errors.Count > 0)
-        {
-            return TypedResults.ValidationProblem(errors);
-        }
-
-        var size = limit ?? DefaultPageSize;
-        var page = await jobs.ListNewestAsync(filter, after, size + 1, cancellationToken);
+        var size = request.limit ?? DefaultPageSize;
+        var page = await jobs.ListNewestAsync(request.State, request.After, size + 1, cancellationToken);
         if (page.Count > size)
         {
             page = [.. page.Take(size)];
             var next = BackfillJobPosition.Of(page[^1]).ToString();
             context.Response.Headers["X-Next-Cursor"] = next;
             var query = QueryString.Create([
-                .. state is null ? [] : new[] { KeyValuePair.Create("state", (string?)state) },
+                .. request.state is null ? [] : new[] { KeyValuePair.Create("state", (string?)request.state) },
                 KeyValuePair.Create("limit", (string?)size.ToString(System.Globalization.CultureInfo.InvariantCulture)),
                 KeyValuePair.Create("cursor", (string?)next)]);
             context.Response.Headers.Link = $"</backfill/jobs{query}>; rel=\"next\"";
@@ -205,6 +177,32 @@ public static class BackfillEndpoints
     }
 
     private static ProblemHttpResult NotFound(string id) => TypedResults.Problem($"no backfill job {id}", statusCode: StatusCodes.Status404NotFound, title: "Not found");
+}
+
+/// <summary>GET /backfill/jobs: an optional state, a page size and the cursor of the previous page.</summary>
+internal sealed record JobListRequest(string? state, int? limit, string? cursor) : IValidatedRequest
+{
+    public BackfillJobState? State => state is not null && Enum.TryParse<BackfillJobState>(state, ignoreCase: true, out var parsed) ? parsed : null;
+
+    public BackfillJobPosition? After => cursor is not null && BackfillJobPosition.TryParse(cursor, out var after) ? after : null;
+
+    public void Validate(Dictionary<string, string[]> errors)
+    {
+        if (state is not null && (!Enum.TryParse<BackfillJobState>(state, ignoreCase: true, out _) || int.TryParse(state, out _)))
+        {
+            errors["state"] = ["expected pending, running, completed, failed or cancelled"];
+        }
+
+        if (limit is < 1 or > BackfillEndpoints.MaxPageSize)
+        {
+            errors["limit"] = [$"expected 1 to {BackfillEndpoints.MaxPageSize}"];
+        }
+
+        if (cursor is not null && !BackfillJobPosition.TryParse(cursor, out _))
+        {
+            errors["cursor"] = ["expected the X-Next-Cursor of a previous page"];
+        }
+    }
 }
 
 /// <summary>A manual job: times are ISO 8601 strings with Z or an offset (checked here, not by the JSON reader, which accepts more).</summary>

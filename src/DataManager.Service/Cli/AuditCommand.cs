@@ -4,7 +4,6 @@ using System.Text;
 using System.Text.Json;
 using DataManager.Auditing;
 using DataManager.Candles;
-using DataManager.Configuration;
 using DataManager.Hosting;
 using DataManager.Storage;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -53,20 +52,13 @@ public static class AuditCommand
     private static async Task<int> RunAsync(Request request, VerbContext context, CancellationToken cancellationToken)
     {
         var (configuration, output, errors, time) = context;
-        var configurationErrors = DataManagerConfiguration.Validate(configuration);
-        if (configurationErrors.Count > 0)
+        var settings = DataManagerSettings.Bind(configuration);
+        if (await Verbs.ReportInvalidAsync(settings, errors))
         {
-            foreach (var error in configurationErrors)
-            {
-                await errors.WriteLineAsync("Invalid configuration: " + error);
-            }
-
             return BadArguments;
         }
 
-        var candleOptions = BindableOptionsServiceCollectionExtensions.BindNow<CandleDatabaseOptions>(configuration);
-        var seriesOptions = BindableOptionsServiceCollectionExtensions.BindNow<SeriesOptions>(configuration);
-        var auditOptions = BindableOptionsServiceCollectionExtensions.BindNow<AuditOptions>(configuration);
+        var (candleOptions, seriesOptions, auditOptions) = (settings.Candles, settings.Series, settings.Audit);
         IReadOnlyList<string> symbols = request.Symbols ?? (candleOptions.IsEmbedded && !seriesOptions.PairsConfigured ? DemoCandles.Symbols : seriesOptions.SupportedPairs);
         IReadOnlyList<Timeframe> timeframes = request.Timeframes ?? seriesOptions.SupportedTimeframes;
         var now = time.GetUtcNow().UtcDateTime;

@@ -3,7 +3,6 @@ using System.Globalization;
 using DataManager.Auditing;
 using DataManager.Backfill;
 using DataManager.Candles;
-using DataManager.Configuration;
 using DataManager.Hosting;
 using DataManager.Storage;
 
@@ -40,18 +39,13 @@ public static class BackfillCommand
     private static async Task<int> RunAsync(SeriesKey series, DateTimeOffset from, DateTimeOffset to, VerbContext context, CancellationToken cancellationToken)
     {
         var (configuration, output, errors, _) = context;
-        var configurationErrors = DataManagerConfiguration.Validate(configuration);
-        if (configurationErrors.Count > 0)
+        var settings = DataManagerSettings.Bind(configuration);
+        if (await Verbs.ReportInvalidAsync(settings, errors))
         {
-            foreach (var problem in configurationErrors)
-            {
-                await errors.WriteLineAsync("Invalid configuration: " + problem);
-            }
-
             return AuditCommand.BadArguments;
         }
 
-        var backfillOptions = BindableOptionsServiceCollectionExtensions.BindNow<BackfillOptions>(configuration);
+        var backfillOptions = settings.Backfill;
         if (from >= to)
         {
             await errors.WriteLineAsync($"backfill: --to ({CliOptions.Iso(to)}) must be after --from ({CliOptions.Iso(from)})");
@@ -65,13 +59,12 @@ public static class BackfillCommand
         }
 
         var transport = new TransportOutcome();
-        var services = new ServiceCollection()
+        var services = settings.AddTo(new ServiceCollection())
             .AddSingleton(configuration)
             .AddLogging()
             .AddSingleton(TimeProvider.System)
-            .AddDataManagerOptions()
-            .AddDataManagerStore(BindableOptionsServiceCollectionExtensions.BindNow<StoreOptions>(configuration))
-            .AddCandleDatabase(BindableOptionsServiceCollectionExtensions.BindNow<CandleDatabaseOptions>(configuration))
+            .AddDataManagerStore(settings.Store)
+            .AddCandleDatabase(settings.Candles)
             .AddBinanceClient(backfillOptions)
             .AddSingleton<SeriesAuditor>();
         services.AddHttpClient<BinanceClient>().AddHttpMessageHandler(() => new RecordingHandler(transport));

@@ -3,6 +3,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using DataManager.Hosting;
 using NATS.Client.Core;
 
 namespace DataManager.Cli;
@@ -35,8 +36,9 @@ public static class FeedCommand
             nats, subject, rate, duration, symbols, malformed,
         };
         command.SetAction((parsed, cancellationToken) => RunAsync(
+            // The URL as configured, credentials included: the generator connects with them as they are.
             parsed.GetValue(nats) ?? context.Configuration["NATS_URL"],
-            parsed.GetValue(subject) ?? (context.Configuration["NATS_CONSUMER_SUBJECT"] is { Length: > 0 } configured ? configured : "binance.futures.websocket.data"),
+            parsed.GetValue(subject) ?? DataManagerSettings.Bind(context.Configuration).Nats.Subject,
             parsed.GetValue(rate),
             parsed.GetValue(duration),
             parsed.GetValue(malformed),

@@ -99,6 +99,17 @@ public static partial class Verbs
         return await parsed.InvokeAsync(new InvocationConfiguration { Output = context.Output, Error = context.Errors, EnableDefaultExceptionHandler = false }, cancellationToken);
     }
 
+    /// <summary>Writes one "Invalid configuration: ..." line per bad setting; true when there was one (the verb exits 2).</summary>
+    public static async Task<bool> ReportInvalidAsync(Hosting.DataManagerSettings settings, TextWriter errors)
+    {
+        foreach (var error in settings.Errors)
+        {
+            await errors.WriteLineAsync("Invalid configuration: " + error);
+        }
+
+        return settings.Errors.Count > 0;
+    }
+
     /// <summary>Parses <paramref name="args"/> as the arguments of one verb (what tests and scripts call directly).</summary>
     public static async Task<int> RunVerbAsync(string verb, string[] args, VerbContext context, CancellationToken cancellationToken) =>
         await RunAsync([verb, .. args], context, cancellationToken) ?? BadArguments;

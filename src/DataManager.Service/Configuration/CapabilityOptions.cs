@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+
 namespace DataManager.Configuration;
 
 public sealed class NatsOptions : BindableOptions
@@ -31,8 +33,8 @@ public sealed class NatsOptions : BindableOptions
 
     public override void Bind(SettingsReader reader)
     {
-        PendingMessages = reader.WholeNumber("TRACKER_PENDING_MESSAGES", 65_536, 1_024, 10_000_000);
-        MaxMessageBytes = reader.WholeNumber("TRACKER_MAX_MESSAGE_BYTES", 256 * 1024, 1_024, 64 * 1024 * 1024);
+        PendingMessages = reader.WholeNumber("TRACKER_PENDING_MESSAGES", PendingMessages, 1_024, 10_000_000);
+        MaxMessageBytes = reader.WholeNumber("TRACKER_MAX_MESSAGE_BYTES", MaxMessageBytes, 1_024, 64 * 1024 * 1024);
         var raw = reader.Raw("NATS_URL");
         string? urlUser = null, urlPassword = null, urlToken = null;
         if (raw is not null && !IsNatsUrl(raw))
@@ -53,13 +55,11 @@ public sealed class NatsOptions : BindableOptions
             reader.Fail("NATS_PASSWORD", "a password with NATS_USER", null);
         }
 
-        Subject = reader.Text("NATS_CONSUMER_SUBJECT", "binance.futures.websocket.data");
+        Subject = reader.Text("NATS_CONSUMER_SUBJECT", Subject);
         // An explicitly empty NATS_QUEUE_GROUP means "no queue group", so read the raw value.
-        QueueGroup = reader.Raw("NATS_QUEUE_GROUP") ?? (IsSetEmpty(reader) ? "" : "data-manager");
-        TrackAllSymbols = reader.Bool("TRACK_ALL_SYMBOLS", false);
+        QueueGroup = reader.Raw("NATS_QUEUE_GROUP") ?? (reader.IsPresent("NATS_QUEUE_GROUP") ? "" : QueueGroup);
+        TrackAllSymbols = reader.Bool("TRACK_ALL_SYMBOLS", TrackAllSymbols);
     }
-
-    private static bool IsSetEmpty(SettingsReader reader) => reader.IsPresent("NATS_QUEUE_GROUP");
 
     private static bool IsNatsUrl(string value) => value.Split(',').All(part =>
         Uri.TryCreate(part.Trim(), UriKind.Absolute, out var uri) && uri.Scheme is "nats" or "tls" or "ws" or "wss" && uri.Host.Length > 0);
@@ -86,6 +86,7 @@ public sealed class AuditOptions : BindableOptions
 
     public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(300);
 
+    /// <summary>INITIAL_STARTUP_DELAY: before the first audit cycle, and (read here once) before the first analytics cycle.</summary>
     public TimeSpan InitialDelay { get; set; } = TimeSpan.FromSeconds(60);
 
     public TimeSpan Window { get; set; } = TimeSpan.FromHours(24);
@@ -108,16 +109,16 @@ public sealed class AuditOptions : BindableOptions
 
     public override void Bind(SettingsReader reader)
     {
-        Enabled = reader.Bool("ENABLE_AUDITOR", true);
-        AnomalyThreshold = reader.Number("ANOMALY_THRESHOLD", 12, 1, 1_000);
-        Interval = reader.Seconds("AUDIT_INTERVAL", 300, 0.1, 86_400);
-        InitialDelay = reader.Seconds("INITIAL_STARTUP_DELAY", 60, 0, 3_600);
-        Window = TimeSpan.FromHours(reader.WholeNumber("AUDIT_WINDOW_HOURS", 24, 1, 24 * 366));
-        GapTolerance = reader.Seconds("GAP_TOLERANCE_SECONDS", 60, 0, 86_400);
-        MinGapSize = reader.Seconds("MIN_GAP_SIZE_SECONDS", 120, 0, 86_400 * 30);
-        DuplicateRemoval = reader.Bool("ENABLE_DUPLICATE_REMOVAL", false);
-        Strategy = reader.Choice("DUPLICATE_RESOLUTION_STRATEGY", DuplicateResolutionStrategy.KeepNewest, Strategies);
-        RetentionDays = reader.WholeNumber("AUDIT_RETENTION_DAYS", 30, 1, 3_650);
+        Enabled = reader.Bool("ENABLE_AUDITOR", Enabled);
+        AnomalyThreshold = reader.Number("ANOMALY_THRESHOLD", AnomalyThreshold, 1, 1_000);
+        Interval = reader.Seconds("AUDIT_INTERVAL", Interval, 0.1, 86_400);
+        InitialDelay = reader.Seconds("INITIAL_STARTUP_DELAY", InitialDelay, 0, 3_600);
+        Window = reader.WholeHours("AUDIT_WINDOW_HOURS", Window, 1, 24 * 366);
+        GapTolerance = reader.Seconds("GAP_TOLERANCE_SECONDS", GapTolerance, 0, 86_400);
+        MinGapSize = reader.Seconds("MIN_GAP_SIZE_SECONDS", MinGapSize, 0, 86_400 * 30);
+        DuplicateRemoval = reader.Bool("ENABLE_DUPLICATE_REMOVAL", DuplicateRemoval);
+        Strategy = reader.Choice("DUPLICATE_RESOLUTION_STRATEGY", Strategy, Strategies);
+        RetentionDays = reader.WholeNumber("AUDIT_RETENTION_DAYS", RetentionDays, 1, 3_650);
     }
 }
 
@@ -135,19 +136,19 @@ public sealed class LeaderElectionOptions : BindableOptions
 
     public override void Bind(SettingsReader reader)
     {
-        Enabled = reader.Bool("ENABLE_LEADER_ELECTION", true);
-        HeartbeatInterval = reader.Seconds("LEADER_ELECTION_HEARTBEAT_INTERVAL", 10, 0.05, 3_600);
-        LeaseTimeout = reader.Seconds("LEADER_ELECTION_TIMEOUT", 30, 0.1, 3_600);
-        RenewDeadline = reader.Seconds("LEADER_ELECTION_RENEW_DEADLINE", 20, 0.1, 3_600);
-        ElectionName = reader.Text("LEADER_ELECTION_NAME", "data-manager");
+        Enabled = reader.Bool("ENABLE_LEADER_ELECTION", Enabled);
+        HeartbeatInterval = reader.Seconds("LEADER_ELECTION_HEARTBEAT_INTERVAL", HeartbeatInterval, 0.05, 3_600);
+        LeaseTimeout = reader.Seconds("LEADER_ELECTION_TIMEOUT", LeaseTimeout, 0.1, 3_600);
+        RenewDeadline = reader.Seconds("LEADER_ELECTION_RENEW_DEADLINE", RenewDeadline, 0.1, 3_600);
+        ElectionName = reader.Text("LEADER_ELECTION_NAME", ElectionName);
     }
 
-    protected override IEnumerable<string> CrossValidate()
+    protected override void CrossValidate(ValidateOptionsResultBuilder result)
     {
         if (!(HeartbeatInterval < RenewDeadline && RenewDeadline < LeaseTimeout))
         {
-            yield return "LEADER_ELECTION_HEARTBEAT_INTERVAL, LEADER_ELECTION_RENEW_DEADLINE, LEADER_ELECTION_TIMEOUT: expected heartbeat < renew deadline < timeout, got "
-                + $"{HeartbeatInterval.TotalSeconds} < {RenewDeadline.TotalSeconds} < {LeaseTimeout.TotalSeconds}";
+            result.AddError("LEADER_ELECTION_HEARTBEAT_INTERVAL, LEADER_ELECTION_RENEW_DEADLINE, LEADER_ELECTION_TIMEOUT: expected heartbeat < renew deadline < timeout, got "
+                + $"{HeartbeatInterval.TotalSeconds} < {RenewDeadline.TotalSeconds} < {LeaseTimeout.TotalSeconds}");
         }
     }
 }
@@ -187,18 +188,18 @@ public sealed class BackfillOptions : BindableOptions
 
     public override void Bind(SettingsReader reader)
     {
-        BinanceRequestTimeout = reader.Seconds("BINANCE_REQUEST_TIMEOUT_SECONDS", 10, 0.05, 300);
-        PollInterval = reader.Seconds("BACKFILL_POLL_INTERVAL", 5, 0.05, 3_600);
-        Prefetch = reader.WholeNumber("BACKFILL_PREFETCH", 4, 1, 32);
-        SlicePages = reader.WholeNumber("BACKFILL_SLICE_PAGES", 20, 1, 10_000);
-        MaxJobRange = TimeSpan.FromDays(reader.WholeNumber("BACKFILL_MAX_RANGE_DAYS", 366, 1, 3_650));
-        RetentionDays = reader.WholeNumber("BACKFILL_RETENTION_DAYS", 30, 1, 3_650);
-        Enabled = reader.Bool("ENABLE_BACKFILLER", false);
-        AutoBackfill = reader.Bool("ENABLE_AUTO_BACKFILL", false);
-        MinAutoBackfillGap = reader.Seconds("MIN_AUTO_BACKFILL_GAP", 3600, 0, 86_400 * 366);
-        MaxAutoBackfillJobs = reader.WholeNumber("MAX_AUTO_BACKFILL_JOBS", 5, 0, 1_000);
-        BinanceBaseUrl = reader.HttpUrl("BINANCE_FAPI_BASE_URL", "https://fapi.binance.com") ?? BinanceBaseUrl;
-        BinanceRateLimit = reader.WholeNumber("BINANCE_RATE_LIMIT", 1200, 1, 100_000);
+        BinanceRequestTimeout = reader.Seconds("BINANCE_REQUEST_TIMEOUT_SECONDS", BinanceRequestTimeout, 0.05, 300);
+        PollInterval = reader.Seconds("BACKFILL_POLL_INTERVAL", PollInterval, 0.05, 3_600);
+        Prefetch = reader.WholeNumber("BACKFILL_PREFETCH", Prefetch, 1, 32);
+        SlicePages = reader.WholeNumber("BACKFILL_SLICE_PAGES", SlicePages, 1, 10_000);
+        MaxJobRange = reader.WholeDays("BACKFILL_MAX_RANGE_DAYS", MaxJobRange, 1, 3_650);
+        RetentionDays = reader.WholeNumber("BACKFILL_RETENTION_DAYS", RetentionDays, 1, 3_650);
+        Enabled = reader.Bool("ENABLE_BACKFILLER", Enabled);
+        AutoBackfill = reader.Bool("ENABLE_AUTO_BACKFILL", AutoBackfill);
+        MinAutoBackfillGap = reader.Seconds("MIN_AUTO_BACKFILL_GAP", MinAutoBackfillGap, 0, 86_400 * 366);
+        MaxAutoBackfillJobs = reader.WholeNumber("MAX_AUTO_BACKFILL_JOBS", MaxAutoBackfillJobs, 0, 1_000);
+        BinanceBaseUrl = reader.HttpUrl("BINANCE_FAPI_BASE_URL", BinanceBaseUrl);
+        BinanceRateLimit = reader.WholeNumber("BINANCE_RATE_LIMIT", BinanceRateLimit, 1, 100_000);
     }
 }
 
@@ -212,14 +213,14 @@ public sealed class AnalyticsOptions : BindableOptions
 
     public int RetentionDays { get; set; } = 30;
 
-    public TimeSpan InitialDelay { get; set; } = TimeSpan.FromSeconds(60);
+    /// <summary>INITIAL_STARTUP_DELAY, read once by <see cref="AuditOptions.InitialDelay"/> and copied here when the settings are bound.</summary>
+    public TimeSpan InitialDelay { get; set; }
 
     public override void Bind(SettingsReader reader)
     {
-        Enabled = reader.Bool("ENABLE_ANALYTICS", true);
-        RetentionDays = reader.WholeNumber("ANALYTICS_RETENTION_DAYS", 30, 1, 3_650);
-        InitialDelay = reader.Seconds("INITIAL_STARTUP_DELAY", 60, 0, 3_600);
-        Interval = reader.Seconds("ANALYTICS_INTERVAL", 900, 0.1, 86_400);
-        LookbackCandles = reader.WholeNumber("ANALYTICS_LOOKBACK_CANDLES", 500, 2, 100_000);
+        Enabled = reader.Bool("ENABLE_ANALYTICS", Enabled);
+        RetentionDays = reader.WholeNumber("ANALYTICS_RETENTION_DAYS", RetentionDays, 1, 3_650);
+        Interval = reader.Seconds("ANALYTICS_INTERVAL", Interval, 0.1, 86_400);
+        LookbackCandles = reader.WholeNumber("ANALYTICS_LOOKBACK_CANDLES", LookbackCandles, 2, 100_000);
     }
 }

@@ -25,11 +25,11 @@ public sealed class ServiceOptions : BindableOptions
 
     public Serilog.Events.LogEventLevel LogLevel { get; set; } = Serilog.Events.LogEventLevel.Information;
 
-    /// <summary>Where the embedded SQLite files live (store and demo candle database).</summary>
-    public string DataDir { get; set; } = "data";
+    /// <summary>Where the embedded SQLite files live (store and demo candle database), as a full path.</summary>
+    public string DataDir { get; set; } = Path.GetFullPath("data");
 
     /// <summary>This replica's identity: the pod name in Kubernetes, else machine name and process id.</summary>
-    public string PodId { get; set; } = "";
+    public string PodId { get; set; } = $"{Environment.MachineName}-{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}";
 
     /// <summary>
     /// This process's incarnation: new at every start, so a process restarted under the same <see cref="PodId"/>
@@ -43,11 +43,11 @@ public sealed class ServiceOptions : BindableOptions
 
     public override void Bind(SettingsReader reader)
     {
-        ApiPort = reader.WholeNumber("API_PORT", 8000, 1, 65535);
-        LogLevel = reader.Choice("LOG_LEVEL", Serilog.Events.LogEventLevel.Information, LogLevels);
-        DataDir = Path.GetFullPath(reader.Text("DATA_DIR", "data"));
-        PodId = reader.Raw("POD_NAME") ?? reader.Raw("HOSTNAME") ?? $"{Environment.MachineName}-{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}";
-        ShutdownTimeout = reader.Seconds("SHUTDOWN_TIMEOUT", 20, 1, 600);
+        ApiPort = reader.WholeNumber("API_PORT", ApiPort, 1, 65535);
+        LogLevel = reader.Choice("LOG_LEVEL", LogLevel, LogLevels);
+        DataDir = Path.GetFullPath(reader.Text("DATA_DIR", DataDir));
+        PodId = reader.Raw("POD_NAME") ?? reader.Raw("HOSTNAME") ?? PodId;
+        ShutdownTimeout = reader.Seconds("SHUTDOWN_TIMEOUT", ShutdownTimeout, 1, 600);
     }
 }
 
@@ -58,16 +58,16 @@ public sealed class StoreOptions : BindableOptions
 
     public string MongoDatabase { get; set; } = "data_manager";
 
-    public string DataDir { get; set; } = "data";
-
     public bool UsesMongo => MongoUrl is not null;
 
-    public string SqlitePath => Path.Combine(DataDir, "datamanager.db");
+    /// <summary>The embedded store's file, in DATA_DIR (read by <see cref="ServiceOptions"/>; set when the settings are bound).</summary>
+    public string SqlitePath { get; set; } = Path.Combine(new ServiceOptions().DataDir, FileName);
+
+    public const string FileName = "datamanager.db";
 
     public override void Bind(SettingsReader reader)
     {
-        DataDir = Path.GetFullPath(reader.Text("DATA_DIR", "data"));
-        MongoDatabase = reader.Text("MONGODB_DATABASE", "data_manager");
+        MongoDatabase = reader.Text("MONGODB_DATABASE", MongoDatabase);
         MongoUrl = reader.Raw("MONGODB_URL");
         if (MongoUrl is not null)
         {
@@ -88,15 +88,20 @@ public sealed class CandleDatabaseOptions : BindableOptions
 {
     public string? MySqlConnectionString { get; set; }
 
-    public string DataDir { get; set; } = "data";
+    /// <summary>Port and user when neither MYSQL_URI nor MYSQL_PORT/MYSQL_USER names them.</summary>
+    public const int DefaultMySqlPort = 3306;
+
+    public const string DefaultMySqlUser = "root";
 
     public bool IsEmbedded => MySqlConnectionString is null;
 
-    public string SqlitePath => Path.Combine(DataDir, "candles.db");
+    /// <summary>The embedded demo's file, in DATA_DIR (read by <see cref="ServiceOptions"/>; set when the settings are bound).</summary>
+    public string SqlitePath { get; set; } = Path.Combine(new ServiceOptions().DataDir, FileName);
+
+    public const string FileName = "candles.db";
 
     public override void Bind(SettingsReader reader)
     {
-        DataDir = Path.GetFullPath(reader.Text("DATA_DIR", "data"));
         var uri = reader.Raw("MYSQL_URI");
         if (uri is not null)
         {
@@ -122,8 +127,8 @@ public sealed class CandleDatabaseOptions : BindableOptions
         var builder = new MySqlConnectionStringBuilder
         {
             Server = host,
-            Port = (uint)reader.WholeNumber("MYSQL_PORT", 3306, 1, 65535),
-            UserID = reader.Text("MYSQL_USER", "root"),
+            Port = (uint)reader.WholeNumber("MYSQL_PORT", DefaultMySqlPort, 1, 65535),
+            UserID = reader.Text("MYSQL_USER", DefaultMySqlUser),
             Password = reader.Raw("MYSQL_PASSWORD") ?? "",
             Database = database,
         };
@@ -168,8 +173,8 @@ public static class MySqlUri
         var builder = new MySqlConnectionStringBuilder
         {
             Server = parsed.Host,
-            Port = parsed.Port > 0 ? (uint)parsed.Port : 3306,
-            UserID = userInfo[0].Length > 0 ? Uri.UnescapeDataString(userInfo[0]) : "root",
+            Port = (uint)(parsed.Port > 0 ? parsed.Port : CandleDatabaseOptions.DefaultMySqlPort),
+            UserID = userInfo[0].Length > 0 ? Uri.UnescapeDataString(userInfo[0]) : CandleDatabaseOptions.DefaultMySqlUser,
             Password = userInfo.Length > 1 ? Uri.UnescapeDataString(userInfo[1]) : "",
             Database = database,
         };
@@ -209,7 +214,7 @@ public sealed class SeriesOptions : BindableOptions
     public override void Bind(SettingsReader reader)
     {
         PairsConfigured = reader.Raw("SUPPORTED_PAIRS") is not null;
-        SupportedPairs = reader.Symbols("SUPPORTED_PAIRS", DefaultPairs);
-        SupportedTimeframes = reader.Timeframes("SUPPORTED_TIMEFRAMES", Timeframe.ExtractorDefaults);
+        SupportedPairs = reader.Symbols("SUPPORTED_PAIRS", SupportedPairs);
+        SupportedTimeframes = reader.Timeframes("SUPPORTED_TIMEFRAMES", SupportedTimeframes);
     }
 }

@@ -6,7 +6,8 @@ namespace DataManager.Configuration;
 /// <summary>
 /// Reads the deployment's flat setting names (environment variables such as <c>AUDIT_INTERVAL</c>, or the
 /// same keys at the root of appsettings.json) and parses them strictly. Every bad value becomes one line
-/// naming the variable and what it expects; nothing is silently defaulted.
+/// naming the variable and what it expects; nothing is silently defaulted. The default passed in is the
+/// options property's own initial value, so each setting's default is written once, on its property.
 /// </summary>
 public sealed class SettingsReader(IConfiguration configuration)
 {
@@ -63,8 +64,16 @@ public sealed class SettingsReader(IConfiguration configuration)
     }
 
     /// <summary>A duration given in seconds; fractions are allowed so tests can run with short timings.</summary>
-    public TimeSpan Seconds(string name, double defaultSeconds, double minSeconds, double maxSeconds) =>
-        TimeSpan.FromSeconds(Number(name, defaultSeconds, minSeconds, maxSeconds, "a number of seconds"));
+    public TimeSpan Seconds(string name, TimeSpan defaultValue, double minSeconds, double maxSeconds) =>
+        TimeSpan.FromSeconds(Number(name, defaultValue.TotalSeconds, minSeconds, maxSeconds, "a number of seconds"));
+
+    /// <summary>A duration given as a whole number of hours.</summary>
+    public TimeSpan WholeHours(string name, TimeSpan defaultValue, int min, int max) =>
+        TimeSpan.FromHours(WholeNumber(name, (int)defaultValue.TotalHours, min, max));
+
+    /// <summary>A duration given as a whole number of days.</summary>
+    public TimeSpan WholeDays(string name, TimeSpan defaultValue, int min, int max) =>
+        TimeSpan.FromDays(WholeNumber(name, (int)defaultValue.TotalDays, min, max));
 
     public double Number(string name, double defaultValue, double min, double max, string what = "a number")
     {
@@ -152,18 +161,18 @@ public sealed class SettingsReader(IConfiguration configuration)
         return result;
     }
 
-    public Uri? HttpUrl(string name, string? defaultValue)
+    public Uri HttpUrl(string name, Uri defaultValue)
     {
-        var raw = Raw(name) ?? defaultValue;
+        var raw = Raw(name);
         if (raw is null)
         {
-            return null;
+            return defaultValue;
         }
 
         if (!Uri.TryCreate(raw, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
         {
             Fail(name, "an absolute http:// or https:// URL", raw);
-            return null;
+            return defaultValue;
         }
 
         return uri;

@@ -2,7 +2,6 @@ using DataManager.Analytics;
 using DataManager.Auditing;
 using DataManager.Backfill;
 using DataManager.Candles;
-using DataManager.Configuration;
 using DataManager.Health;
 using DataManager.Incidents;
 using DataManager.Http;
@@ -18,17 +17,13 @@ public static class DataManagerHostExtensions
     /// <summary>Composes the whole service: configuration, logging, store, candle source, NATS, health and metrics.</summary>
     public static WebApplicationBuilder AddDataManager(this WebApplicationBuilder builder)
     {
-        var errors = DataManagerConfiguration.Validate(builder.Configuration);
-        if (errors.Count > 0)
+        var settings = DataManagerSettings.Bind(builder.Configuration);
+        if (settings.Errors.Count > 0)
         {
-            throw new InvalidConfigurationException(errors);
+            throw new InvalidConfigurationException(settings.Errors);
         }
 
-        var service = BindableOptionsServiceCollectionExtensions.BindNow<ServiceOptions>(builder.Configuration);
-        var store = BindableOptionsServiceCollectionExtensions.BindNow<StoreOptions>(builder.Configuration);
-        var candles = BindableOptionsServiceCollectionExtensions.BindNow<CandleDatabaseOptions>(builder.Configuration);
-        var nats = BindableOptionsServiceCollectionExtensions.BindNow<NatsOptions>(builder.Configuration);
-        var audit = BindableOptionsServiceCollectionExtensions.BindNow<AuditOptions>(builder.Configuration);
+        var (service, store, candles) = (settings.Service, settings.Store, settings.Candles);
         if ((!store.UsesMongo || candles.IsEmbedded) && DataDirectory.Unusable(service.DataDir) is { } unusable)
         {
             // The embedded store or demo lives there: without it the replica could only ever answer 503.
@@ -41,21 +36,21 @@ public static class DataManagerHostExtensions
         ThreadPool.GetMinThreads(out var workers, out var completionPorts);
         ThreadPool.SetMinThreads(Math.Max(workers, 64), completionPorts);
         MetricsBaseline.SuppressRuntimeMeters();
-        MetricsBaseline.Publish(BindableOptionsServiceCollectionExtensions.BindNow<SeriesOptions>(builder.Configuration).Scheduled(candles.IsEmbedded));
+        MetricsBaseline.Publish(settings.Series.Scheduled(candles.IsEmbedded));
         builder.AddDataManagerLogging(service);
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenAnyIP(service.ApiPort));
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = service.ShutdownTimeout);
 
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddDataManagerOptions();
+        settings.AddTo(builder.Services);
         builder.Services.AddDataManagerStore(store);
         builder.Services.AddCandleDatabase(candles);
-        builder.Services.AddNatsConnection(nats, BindableOptionsServiceCollectionExtensions.BindNow<SeriesOptions>(builder.Configuration), service.PodId);
-        builder.Services.AddLeadership(builder.Configuration);
-        builder.Services.AddAuditing(audit);
-        builder.Services.AddIncidents(audit.Enabled, BindableOptionsServiceCollectionExtensions.BindNow<IncidentOptions>(builder.Configuration));
-        builder.Services.AddBinanceClient(BindableOptionsServiceCollectionExtensions.BindNow<BackfillOptions>(builder.Configuration));
-        builder.Services.AddAnalytics(BindableOptionsServiceCollectionExtensions.BindNow<AnalyticsOptions>(builder.Configuration));
+        builder.Services.AddNatsConnection(settings.Nats, settings.Series, service.PodId);
+        builder.Services.AddLeadership(settings.LeaderWorkLog);
+        builder.Services.AddAuditing(settings.Audit);
+        builder.Services.AddIncidents(settings.Audit.Enabled, settings.Incidents);
+        builder.Services.AddBinanceClient(settings.Backfill);
+        builder.Services.AddAnalytics(settings.Analytics);
         builder.Services.AddReadinessChecks();
         builder.Services.AddHostedService<StartupBanner>();
         builder.Services.ConfigureHttpJsonOptions(json =>
@@ -66,7 +61,7 @@ public static class DataManagerHostExtensions
                 json.SerializerOptions.Converters.Add(converter);
             }
         });
-        builder.AddDataManagerHttp();
+        builder.AddDataManagerHttp(settings.ApiAccess);
         builder.Services.AddSingleton<StoreOutageLog>();
         return builder;
     }

@@ -16,7 +16,10 @@ public sealed partial class ApiAccessOptions : BindableOptions
     /// <summary>Accepted tokens: a name (recorded as <c>createdBy</c>) and the SHA-256 of the secret.</summary>
     public IReadOnlyList<ApiToken> Tokens { get; set; } = [];
 
-    /// <summary>Neither MongoDB nor MySQL configured: the local demo, where writes stay open when no token is set.</summary>
+    /// <summary>
+    /// Neither MongoDB nor MySQL configured: the local demo, where writes stay open when no token is set. Taken from
+    /// the store and candle settings when the settings are bound, not read again here.
+    /// </summary>
     public bool EmbeddedMode { get; set; }
 
     /// <summary>State-changing requests one token may make per minute.</summary>
@@ -33,9 +36,8 @@ public sealed partial class ApiAccessOptions : BindableOptions
 
     public override void Bind(SettingsReader reader)
     {
-        EmbeddedMode = reader.Raw("MONGODB_URL") is null && reader.Raw("MYSQL_URI") is null && reader.Raw("MYSQL_HOST") is null;
-        WritesPerMinute = reader.WholeNumber("API_WRITE_RATE_LIMIT", 30, 1, 100_000);
-        MaxActiveManualJobs = reader.WholeNumber("BACKFILL_MAX_MANUAL_JOBS", 20, 1, 10_000);
+        WritesPerMinute = reader.WholeNumber("API_WRITE_RATE_LIMIT", WritesPerMinute, 1, 100_000);
+        MaxActiveManualJobs = reader.WholeNumber("BACKFILL_MAX_MANUAL_JOBS", MaxActiveManualJobs, 1, 10_000);
         var raw = reader.Raw(TokensSetting);
         if (raw is null)
         {

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Threading.RateLimiting;
-using DataManager.Configuration;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.RateLimiting;
 
@@ -22,10 +21,8 @@ public static class ApiHttpExtensions
 
     public const string OtherMethod = "OTHER";
 
-    public static WebApplicationBuilder AddDataManagerHttp(this WebApplicationBuilder builder)
+    public static WebApplicationBuilder AddDataManagerHttp(this WebApplicationBuilder builder, ApiAccessOptions access)
     {
-        var access = BindableOptionsServiceCollectionExtensions.BindNow<ApiAccessOptions>(builder.Configuration);
-        builder.Services.AddBindableOptions<ApiAccessOptions>();
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = access.MaxRequestBodyBytes);
         // Binding failures throw, so BadRequestProblems answers them with a body naming the parameter.
         builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
@@ -90,7 +87,7 @@ public static class ApiHttpExtensions
             }
             catch (BadHttpRequestException e) when (!context.Response.HasStarted)
             {
-                var (detail, errors) = BadRequestProblems.Describe(e);
+                var (detail, errors) = BadRequestProblems.Describe(e, context.Request.Query);
                 context.Response.Clear();
                 await ApiProblems.WriteAsync(context, e.StatusCode, e.StatusCode == StatusCodes.Status413PayloadTooLarge ? "Request body too large" : "Bad request", detail, errors);
             }
@@ -115,7 +112,7 @@ public static class ApiHttpExtensions
 /// <summary>What a binding failure says: the parameter or JSON property at fault, never a type name or a stack trace.</summary>
 internal static partial class BadRequestProblems
 {
-    public static (string Detail, Dictionary<string, string[]>? Errors) Describe(BadHttpRequestException exception)
+    public static (string Detail, Dictionary<string, string[]>? Errors) Describe(BadHttpRequestException exception, IQueryCollection query)
     {
         if (exception.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
@@ -146,6 +143,13 @@ internal static partial class BadRequestProblems
         if (parameter.Success)
         {
             var name = parameter.Groups["name"].Value;
+            if (query[name].Count > 1)
+            {
+                // Repeated values arrive joined ("1,2"): say it was given more than once, not that "1,2" is invalid.
+                var repeated = RequestValidation.Repeated(query[name].Count);
+                return ($"parameter '{name}' {repeated}", new() { [name] = [repeated] });
+            }
+
             var value = parameter.Groups["value"].Success ? $" (got \"{Shorten(parameter.Groups["value"].Value)}\")" : "";
             return ($"invalid value for parameter '{name}'{value}", new() { [name] = [$"invalid value{value}"] });
         }

@@ -9,7 +9,7 @@ public static class IncidentEndpoints
 {
     public static IEndpointRouteBuilder MapIncidentEndpoints(this IEndpointRouteBuilder endpoints)
     {
-        var api = endpoints.MapGroup("/api/incidents").WithTags("Incidents");
+        var api = endpoints.MapGroup("/api/incidents").WithTags("Incidents").ValidateRequests();
         api.MapGet("", QueryAsync);
         api.MapGet("/{id}", GetAsync);
         return endpoints;
@@ -17,19 +17,11 @@ public static class IncidentEndpoints
 
     /// <summary>Newest opened first; every filter optional; <c>from</c>/<c>to</c> bound the opening time.</summary>
     internal static async Task<Results<Ok<IncidentPage>, ValidationProblem>> QueryAsync(
-        IIncidentStore incidents, string? state, string? symbol, string? timeframe, string? severity, string? from, string? to, int? skip, int? limit,
-        CancellationToken cancellationToken)
+        IIncidentStore incidents, [AsParameters] IncidentsRequest request, CancellationToken cancellationToken)
     {
-        var errors = new Dictionary<string, string[]>();
-        var query = IncidentRequest.Parse(state, symbol, timeframe, severity, from, to, errors);
-        var page = RequestValidation.Page(skip, limit, 100, 1000, errors);
-        if (errors.Count > 0)
-        {
-            return TypedResults.ValidationProblem(errors);
-        }
-
-        var items = await incidents.QueryAsync(query with { Skip = page.Skip, Limit = page.Limit }, cancellationToken);
-        return TypedResults.Ok(new IncidentPage(items, page.Skip, page.Limit));
+        var query = request.Query;
+        var items = await incidents.QueryAsync(query, cancellationToken);
+        return TypedResults.Ok(new IncidentPage(items, query.Skip, query.Limit));
     }
 
     /// <summary>One incident with its timeline: each audit that saw it and, when a backfill job repaired it, the job's id.</summary>
@@ -42,39 +34,39 @@ public static class IncidentEndpoints
     }
 }
 
-/// <summary>The incident list's query parameters, checked with the shared request validation.</summary>
-public static class IncidentRequest
+/// <summary>GET /api/incidents: every filter optional; <c>from</c>/<c>to</c> bound the opening time.</summary>
+internal sealed record IncidentsRequest(string? state, string? symbol, string? timeframe, string? severity, string? from, string? to, int? skip, int? limit)
+    : IValidatedRequest
 {
-    public static IncidentQuery Parse(string? state, string? symbol, string? timeframe, string? severity, string? from, string? to, Dictionary<string, string[]> errors)
+    public IncidentQuery Query => new(
+        State: Choice<IncidentState>(state),
+        Symbol: RequestValidation.Symbol(symbol),
+        Timeframe: timeframe is not null && Timeframe.TryParseExact(timeframe, out var parsed) ? parsed.Name : null,
+        Severity: Choice<IncidentSeverity>(severity),
+        From: RequestValidation.Time(from),
+        To: RequestValidation.Time(to),
+        Skip: skip ?? 0,
+        Limit: limit ?? 100);
+
+    public void Validate(Dictionary<string, string[]> errors)
     {
-        var (normalized, fromTime, toTime) = RequestValidation.SeriesWindow(symbol, timeframe, from, to, errors);
-        return new IncidentQuery(
-            State: Choice<IncidentState>("state", state, errors),
-            Symbol: normalized,
-            Timeframe: timeframe is not null && Timeframe.TryParseExact(timeframe, out var parsed) ? parsed.Name : null,
-            Severity: Choice<IncidentSeverity>("severity", severity, errors),
-            From: fromTime,
-            To: toTime);
+        RequestValidation.SeriesWindow(symbol, timeframe, from, to, errors);
+        CheckChoice<IncidentState>("state", state, errors);
+        CheckChoice<IncidentSeverity>("severity", severity, errors);
+        RequestValidation.Page(skip, limit, 1000, errors);
     }
 
-    private static TEnum? Choice<TEnum>(string name, string? value, Dictionary<string, string[]> errors)
+    private static TEnum? Choice<TEnum>(string? value)
+        where TEnum : struct, Enum =>
+        Enum.GetValues<TEnum>().Where(c => string.Equals(IncidentMetrics.Name(c), value, StringComparison.Ordinal)).Select(c => (TEnum?)c).FirstOrDefault();
+
+    private static void CheckChoice<TEnum>(string name, string? value, Dictionary<string, string[]> errors)
         where TEnum : struct, Enum
     {
-        if (value is null)
+        if (value is not null && Choice<TEnum>(value) is null)
         {
-            return null;
+            errors[name] = ["expected one of " + string.Join(", ", Enum.GetValues<TEnum>().Select(IncidentMetrics.Name))];
         }
-
-        foreach (var candidate in Enum.GetValues<TEnum>())
-        {
-            if (string.Equals(IncidentMetrics.Name(candidate), value, StringComparison.Ordinal))
-            {
-                return candidate;
-            }
-        }
-
-        errors[name] = ["expected one of " + string.Join(", ", Enum.GetValues<TEnum>().Select(IncidentMetrics.Name))];
-        return null;
     }
 }
 

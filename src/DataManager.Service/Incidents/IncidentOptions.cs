@@ -18,9 +18,9 @@ public sealed class IncidentOptions : BindableOptions
 
     public override void Bind(SettingsReader reader)
     {
-        Interval = reader.Seconds("INCIDENT_INTERVAL", 30, 0.05, 86_400);
-        RetentionDays = reader.WholeNumber("INCIDENT_RETENTION_DAYS", 90, 1, 3_650);
-        CompletenessObjective = reader.Number("QUALITY_SLO_COMPLETENESS", 99.9, 50, 99.999, "a percentage");
-        FreshnessObjective = reader.Number("QUALITY_SLO_FRESHNESS", 99, 50, 99.999, "a percentage");
+        Interval = reader.Seconds("INCIDENT_INTERVAL", Interval, 0.05, 86_400);
+        RetentionDays = reader.WholeNumber("INCIDENT_RETENTION_DAYS", RetentionDays, 1, 3_650);
+        CompletenessObjective = reader.Number("QUALITY_SLO_COMPLETENESS", CompletenessObjective, 50, 99.999, "a percentage");
+        FreshnessObjective = reader.Number("QUALITY_SLO_FRESHNESS", FreshnessObjective, 50, 99.999, "a percentage");
     }
 }

@@ -126,6 +126,6 @@ public sealed class LeaderWorkRecorderOptions : Configuration.BindableOptions
     public override void Bind(Configuration.SettingsReader reader)
     {
         Path = reader.Raw("LEADER_WORK_LOG");
-        Interval = reader.Seconds("LEADER_WORK_LOG_INTERVAL", 0.05, 0.001, 60);
+        Interval = reader.Seconds("LEADER_WORK_LOG_INTERVAL", Interval, 0.001, 60);
     }
 }

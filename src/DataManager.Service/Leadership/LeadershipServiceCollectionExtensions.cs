@@ -1,19 +1,16 @@
-using DataManager.Configuration;
-
 namespace DataManager.Leadership;
 
 public static class LeadershipServiceCollectionExtensions
 {
     /// <summary>The elector, then the host of leader-only loops (stopped before the elector releases the lease).</summary>
-    public static IServiceCollection AddLeadership(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddLeadership(this IServiceCollection services, LeaderWorkRecorderOptions workLog)
     {
         services.AddSingleton<LeaderElector>();
         services.AddHostedService(sp => sp.GetRequiredService<LeaderElector>());
         services.AddSingleton<LeaderLoopHost>();
         services.AddHostedService(sp => sp.GetRequiredService<LeaderLoopHost>());
 
-        services.AddBindableOptions<LeaderWorkRecorderOptions>();
-        if (BindableOptionsServiceCollectionExtensions.BindNow<LeaderWorkRecorderOptions>(configuration).Path is not null)
+        if (workLog.Path is not null)
         {
             services.AddSingleton<ILeaderLoop, LeaderWorkRecorder>();
         }

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace DataManager.Tracking;
@@ -11,9 +12,10 @@ public static class TrackerEndpoints
     }
 
     /// <summary>This replica's view of the feed (with a queue group, each replica sees its share).</summary>
-    internal static Ok<TrackerResponse> GetTracker(IServiceProvider services)
+    /// <remarks>Both services exist only when NATS_URL is set: null otherwise.</remarks>
+    internal static Ok<TrackerResponse> GetTracker([FromServices] MessageTracker? tracker, [FromServices] TrackerStats? stats)
     {
-        if (services.GetService<MessageTracker>() is not { } tracker || services.GetService<TrackerStats>() is not { } stats)
+        if (tracker is null || stats is null)
         {
             return TypedResults.Ok(new TrackerResponse(false, false, null, null, null, new TrackerTotals(0, 0, 0, 0), null, [], new Dictionary<string, long>(), new Dictionary<string, long>()));
         }

@@ -12,9 +12,9 @@ public sealed class SettingsTests
     [Fact]
     public void Defaults_match_the_deployed_service()
     {
-        var config = Config();
-        Assert.Empty(DataManagerConfiguration.Validate(config));
-        var audit = BindableOptionsServiceCollectionExtensions.BindNow<AuditOptions>(config);
+        var settings = DataManagerSettings.Bind(Config());
+        Assert.Empty(settings.Errors);
+        var audit = settings.Audit;
         Assert.True(audit.Enabled);
         Assert.Equal(TimeSpan.FromSeconds(300), audit.Interval);
         Assert.Equal(TimeSpan.FromSeconds(60), audit.InitialDelay);
@@ -24,22 +24,22 @@ public sealed class SettingsTests
         Assert.False(audit.DuplicateRemoval);
         Assert.Equal(DuplicateResolutionStrategy.KeepNewest, audit.Strategy);
 
-        var series = BindableOptionsServiceCollectionExtensions.BindNow<SeriesOptions>(config);
+        var series = settings.Series;
         Assert.Equal(["BTCUSDT", "ETHUSDT", "BNBUSDT", "ADAUSDT", "SOLUSDT", "LINKUSDT", "LTCUSDT", "XRPUSDT"], series.SupportedPairs);
         Assert.Equal(["5m", "15m", "30m", "1h", "1d"], series.SupportedTimeframes.Select(t => t.Name));
 
-        var leader = BindableOptionsServiceCollectionExtensions.BindNow<LeaderElectionOptions>(config);
+        var leader = settings.LeaderElection;
         Assert.Equal((10, 20, 30), (leader.HeartbeatInterval.TotalSeconds, leader.RenewDeadline.TotalSeconds, leader.LeaseTimeout.TotalSeconds));
 
-        var backfill = BindableOptionsServiceCollectionExtensions.BindNow<BackfillOptions>(config);
+        var backfill = settings.Backfill;
         Assert.Equal((3600, 5), (backfill.MinAutoBackfillGap.TotalSeconds, backfill.MaxAutoBackfillJobs));
         Assert.Equal(new Uri("https://fapi.binance.com"), backfill.BinanceBaseUrl);
 
-        var service = BindableOptionsServiceCollectionExtensions.BindNow<ServiceOptions>(config);
+        var service = settings.Service;
         Assert.Equal(8000, service.ApiPort);
-        Assert.True(BindableOptionsServiceCollectionExtensions.BindNow<CandleDatabaseOptions>(config).IsEmbedded);
-        Assert.False(BindableOptionsServiceCollectionExtensions.BindNow<StoreOptions>(config).UsesMongo);
-        Assert.Null(BindableOptionsServiceCollectionExtensions.BindNow<NatsOptions>(config).Url);
+        Assert.True(settings.Candles.IsEmbedded);
+        Assert.False(settings.Store.UsesMongo);
+        Assert.Null(settings.Nats.Url);
     }
 
     [Fact]
@@ -54,30 +54,31 @@ public sealed class SettingsTests
             ("LEADER_ELECTION_HEARTBEAT_INTERVAL", "0.2"), ("LEADER_ELECTION_TIMEOUT", "1.5"), ("LEADER_ELECTION_RENEW_DEADLINE", "1"),
             ("MIN_AUTO_BACKFILL_GAP", "600"), ("MAX_AUTO_BACKFILL_JOBS", "2"), ("BINANCE_FAPI_BASE_URL", "http://127.0.0.1:9999"),
             ("BINANCE_RATE_LIMIT", "600"), ("LOG_LEVEL", "DEBUG"), ("MYSQL_URI", "mysql+pymysql://u%40x:p%3Aw@db.local:3307/market"));
-        Assert.Empty(DataManagerConfiguration.Validate(config));
+        var settings = DataManagerSettings.Bind(config);
+        Assert.Empty(settings.Errors);
 
-        var audit = BindableOptionsServiceCollectionExtensions.BindNow<AuditOptions>(config);
+        var audit = settings.Audit;
         Assert.Equal((false, 120.0, 0.0, 30.0, 60.0, true, DuplicateResolutionStrategy.KeepOldest),
             (audit.Enabled, audit.Interval.TotalSeconds, audit.InitialDelay.TotalSeconds, audit.GapTolerance.TotalSeconds, audit.MinGapSize.TotalSeconds, audit.DuplicateRemoval, audit.Strategy));
-        var series = BindableOptionsServiceCollectionExtensions.BindNow<SeriesOptions>(config);
+        var series = settings.Series;
         Assert.Equal(["BTCUSDT", "ETHUSDT"], series.SupportedPairs);
         Assert.Equal(["1m", "1h"], series.SupportedTimeframes.Select(t => t.Name));
-        var leader = BindableOptionsServiceCollectionExtensions.BindNow<LeaderElectionOptions>(config);
+        var leader = settings.LeaderElection;
         Assert.False(leader.Enabled);
         Assert.Equal(TimeSpan.FromMilliseconds(200), leader.HeartbeatInterval);
-        var backfill = BindableOptionsServiceCollectionExtensions.BindNow<BackfillOptions>(config);
+        var backfill = settings.Backfill;
         Assert.Equal((true, true, 600.0, 2, 600), (backfill.Enabled, backfill.AutoBackfill, backfill.MinAutoBackfillGap.TotalSeconds, backfill.MaxAutoBackfillJobs, backfill.BinanceRateLimit));
         Assert.Equal(new Uri("http://127.0.0.1:9999"), backfill.BinanceBaseUrl);
-        var analytics = BindableOptionsServiceCollectionExtensions.BindNow<AnalyticsOptions>(config);
+        var analytics = settings.Analytics;
         Assert.Equal((false, 60.0), (analytics.Enabled, analytics.Interval.TotalSeconds));
-        var service = BindableOptionsServiceCollectionExtensions.BindNow<ServiceOptions>(config);
+        var service = settings.Service;
         Assert.Equal((9000, Serilog.Events.LogEventLevel.Debug), (service.ApiPort, service.LogLevel));
-        var store = BindableOptionsServiceCollectionExtensions.BindNow<StoreOptions>(config);
+        var store = settings.Store;
         Assert.Equal(("mongodb://m:27017", "dm"), (store.MongoUrl, store.MongoDatabase));
-        var nats = BindableOptionsServiceCollectionExtensions.BindNow<NatsOptions>(config);
+        var nats = settings.Nats;
         Assert.Equal(("nats://nats:4222", "x.y", "data-manager"), (nats.Url, nats.Subject, nats.QueueGroup));
 
-        var mysql = new MySqlConnector.MySqlConnectionStringBuilder(BindableOptionsServiceCollectionExtensions.BindNow<CandleDatabaseOptions>(config).MySqlConnectionString!);
+        var mysql = new MySqlConnector.MySqlConnectionStringBuilder(settings.Candles.MySqlConnectionString!);
         Assert.Equal(("db.local", 3307u, "u@x", "p:w", "market"), (mysql.Server, mysql.Port, mysql.UserID, mysql.Password, mysql.Database));
     }
 
@@ -85,15 +86,15 @@ public sealed class SettingsTests
     public void Mysql_parts_are_used_when_there_is_no_uri()
     {
         var config = Config(("MYSQL_HOST", "db"), ("MYSQL_PORT", "3306"), ("MYSQL_USER", "reader"), ("MYSQL_PASSWORD", "s3cret"), ("MYSQL_DATABASE", "binance"));
-        var mysql = new MySqlConnector.MySqlConnectionStringBuilder(BindableOptionsServiceCollectionExtensions.BindNow<CandleDatabaseOptions>(config).MySqlConnectionString!);
+        var mysql = new MySqlConnector.MySqlConnectionStringBuilder(DataManagerSettings.Bind(config).Candles.MySqlConnectionString!);
         Assert.Equal(("db", "reader", "s3cret", "binance"), (mysql.Server, mysql.UserID, mysql.Password, mysql.Database));
     }
 
     [Fact]
     public void An_empty_queue_group_means_every_replica_sees_every_message()
     {
-        Assert.Equal("", BindableOptionsServiceCollectionExtensions.BindNow<NatsOptions>(Config(("NATS_QUEUE_GROUP", ""))).QueueGroup);
-        Assert.Equal("g", BindableOptionsServiceCollectionExtensions.BindNow<NatsOptions>(Config(("NATS_QUEUE_GROUP", "g"))).QueueGroup);
+        Assert.Equal("", DataManagerSettings.Bind(Config(("NATS_QUEUE_GROUP", ""))).Nats.QueueGroup);
+        Assert.Equal("g", DataManagerSettings.Bind(Config(("NATS_QUEUE_GROUP", "g"))).Nats.QueueGroup);
     }
 
     [Theory]
@@ -114,7 +115,7 @@ public sealed class SettingsTests
     [InlineData("MAX_AUTO_BACKFILL_JOBS", "-1", "MAX_AUTO_BACKFILL_JOBS: expected a whole number")]
     public void A_bad_value_gives_one_line_naming_the_variable(string name, string value, string expected)
     {
-        var errors = DataManagerConfiguration.Validate(Config((name, value)));
+        var errors = DataManagerSettings.Bind(Config((name, value))).Errors;
         var error = Assert.Single(errors);
         Assert.StartsWith(expected, error, StringComparison.Ordinal);
     }
@@ -122,21 +123,21 @@ public sealed class SettingsTests
     [Fact]
     public void Leader_timings_must_be_ordered()
     {
-        var errors = DataManagerConfiguration.Validate(Config(("LEADER_ELECTION_HEARTBEAT_INTERVAL", "10"), ("LEADER_ELECTION_RENEW_DEADLINE", "40"), ("LEADER_ELECTION_TIMEOUT", "30")));
+        var errors = DataManagerSettings.Bind(Config(("LEADER_ELECTION_HEARTBEAT_INTERVAL", "10"), ("LEADER_ELECTION_RENEW_DEADLINE", "40"), ("LEADER_ELECTION_TIMEOUT", "30"))).Errors;
         Assert.Contains("heartbeat < renew deadline < timeout", Assert.Single(errors), StringComparison.Ordinal);
     }
 
     [Fact]
     public void A_password_in_a_bad_uri_is_not_echoed()
     {
-        var errors = DataManagerConfiguration.Validate(Config(("MONGODB_URL", "mongodb://user:hunter2@/bad?x=")));
+        var errors = DataManagerSettings.Bind(Config(("MONGODB_URL", "mongodb://user:hunter2@/bad?x="))).Errors;
         Assert.All(errors, e => Assert.DoesNotContain("hunter2", e, StringComparison.Ordinal));
     }
 
     [Fact]
     public void Several_bad_values_are_all_reported()
     {
-        var errors = DataManagerConfiguration.Validate(Config(("ENABLE_AUDITOR", "maybe"), ("AUDIT_INTERVAL", "-5"), ("SUPPORTED_TIMEFRAMES", "2d")));
+        var errors = DataManagerSettings.Bind(Config(("ENABLE_AUDITOR", "maybe"), ("AUDIT_INTERVAL", "-5"), ("SUPPORTED_TIMEFRAMES", "2d"))).Errors;
         Assert.Equal(3, errors.Count);
     }
 }

@@ -1,4 +1,3 @@
-using DataManager.Configuration;
 using DataManager.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Primitives;
@@ -6,14 +5,11 @@ using Microsoft.Extensions.Primitives;
 namespace DataManager.Tests.Deployment;
 
 /// <summary>
-/// The setting names the service reads, found by binding every options class of the service against a configuration
-/// that records each name asked for, and the errors the service would report for a given set of values.
+/// The setting names the service reads, found by binding the service's settings against a configuration that
+/// records each name asked for, and the errors the service would report for a given set of values.
 /// </summary>
 public static class ServiceSettings
 {
-    private static readonly Type[] OptionTypes = [.. typeof(BindableOptions).Assembly.GetTypes()
-        .Where(t => t.IsSubclassOf(typeof(BindableOptions)) && !t.IsAbstract && t.GetConstructor(Type.EmptyTypes) is not null)];
-
     /// <summary>Names read with <paramref name="values"/> set, and with nothing set (some names are read only when others are absent).</summary>
     public static IReadOnlySet<string> NamesRead(IReadOnlyDictionary<string, string> values)
     {
@@ -21,11 +17,7 @@ public static class ServiceSettings
         foreach (var set in new[] { values, new Dictionary<string, string>() })
         {
             var recording = new RecordingConfiguration(set);
-            foreach (var type in OptionTypes)
-            {
-                ((BindableOptions)Activator.CreateInstance(type)!).BindFrom(recording);
-            }
-
+            DataManagerSettings.Bind(recording);
             names.UnionWith(recording.Read);
         }
 
@@ -34,9 +26,9 @@ public static class ServiceSettings
 
     /// <summary>What the service would refuse to start with.</summary>
     public static IReadOnlyList<string> Errors(IReadOnlyDictionary<string, string> values) =>
-        DataManagerConfiguration.Validate(new ConfigurationBuilder().AddInMemoryCollection(values.Select(p => KeyValuePair.Create(p.Key, (string?)p.Value))).Build());
+        DataManagerSettings.Bind(new ConfigurationBuilder().AddInMemoryCollection(values.Select(p => KeyValuePair.Create(p.Key, (string?)p.Value))).Build()).Errors;
 
-    private sealed class RecordingConfiguration(IReadOnlyDictionary<string, string> values) : IConfiguration
+    internal sealed class RecordingConfiguration(IReadOnlyDictionary<string, string> values) : IConfiguration
     {
         public HashSet<string> Read { get; } = new(StringComparer.Ordinal);
 

@@ -88,7 +88,8 @@ public sealed class ApiAccessTests
         }
 
         using var limited = await PostJobAsync(host.Client, OpsToken);
-        await AssertProblemAsync(limited, HttpStatusCode.TooManyRequests, "API_WRITE_RATE_LIMIT");
+        var problem = await AssertProblemAsync(limited, HttpStatusCode.TooManyRequests, "API_WRITE_RATE_LIMIT");
+        Assert.Equal("https://tools.ietf.org/html/rfc6585#section-4", problem.GetProperty("type").GetString());
         Assert.True(limited.Headers.RetryAfter?.Delta is { TotalSeconds: >= 1 and <= 60 }, $"Retry-After: {limited.Headers.RetryAfter}");
 
         // Another token has its own budget.
@@ -149,7 +150,7 @@ public sealed class ApiAccessTests
     {
         var configuration = new ConfigurationBuilder()
             .AddInMemoryCollection(new Dictionary<string, string?> { [ApiAccessOptions.TokensSetting] = value }).Build();
-        var errors = DataManager.Hosting.DataManagerConfiguration.Validate(configuration);
+        var errors = DataManager.Hosting.DataManagerSettings.Bind(configuration).Errors;
         var error = Assert.Single(errors);
         Assert.Contains(ApiAccessOptions.TokensSetting, error, StringComparison.Ordinal);
         Assert.Contains(expected, error, StringComparison.Ordinal);
@@ -176,6 +177,8 @@ public sealed class ApiAccessTests
         var problem = JsonSerializer.Deserialize<JsonElement>(body);
         Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
         Assert.True(problem.TryGetProperty("title", out _), body);
+        // Every problem body names its type, the statuses the framework has no default for (413, 429) included.
+        Assert.True(problem.TryGetProperty("type", out var type) && type.GetString() is { Length: > 0 }, body);
         Assert.Contains(detailContains, body, StringComparison.Ordinal);
         return problem;
     }

@@ -40,6 +40,21 @@ public sealed partial class HttpInputTests : IAsyncLifetime
         Assert.True(problem.GetProperty("errors").TryGetProperty(parameter, out _), problem.ToString());
     }
 
+    /// <summary>Minimal APIs join a repeated value with a comma ("A,B"); the answer says it was given twice, not that "A,B" is no symbol.</summary>
+    [Theory]
+    [InlineData("/api/audits?symbol=BTCUSDT&symbol=ETHUSDT", "symbol")]
+    [InlineData("/api/audits?limit=1&limit=2", "limit")]
+    [InlineData("/api/incidents?timeframe=1h&timeframe=4h", "timeframe")]
+    [InlineData("/api/health-scores/BTCUSDT/1h?to=2024-01-01T00:00:00Z&to=2024-01-02T00:00:00Z", "to")]
+    [InlineData("/analytics/BTCUSDT/1h/volatility?from=2024-01-01T00:00:00Z&from=2024-01-02T00:00:00Z", "from")]
+    [InlineData("/backfill/jobs?state=pending&state=running", "state")]
+    public async Task A_query_parameter_given_twice_is_400_saying_so(string path, string parameter)
+    {
+        using var response = await _host.Client.GetAsync(path, TestContext.Current.CancellationToken);
+        var problem = await ApiAccessTests.AssertProblemAsync(response, HttpStatusCode.BadRequest, parameter);
+        Assert.Equal(["given 2 times; expected once"], problem.GetProperty("errors").GetProperty(parameter).EnumerateArray().Select(e => e.GetString()));
+    }
+
     [Theory]
     [InlineData("""{"symbol":"BTCUSDT","timeframe":"1h","from":"01/02/2024","to":"2026-11-02T00:00:00Z"}""", "from")]
     [InlineData("""{"symbol":"BTCUSDT","timeframe":"1h","from":"2026-11-01T00:00:00","to":"2026-11-02T00:00:00Z"}""", "from")]

@@ -143,7 +143,7 @@ public sealed class SecretsTests
     {
         var configuration = new ConfigurationBuilder()
             .AddInMemoryCollection(new Dictionary<string, string?> { ["NATS_URL"] = $"http://dm:{NatsPassword}@nats:4222" }).Build();
-        var error = Assert.Single(DataManager.Hosting.DataManagerConfiguration.Validate(configuration));
+        var error = Assert.Single(DataManager.Hosting.DataManagerSettings.Bind(configuration).Errors);
         Assert.Contains("NATS_URL", error, StringComparison.Ordinal);
         Assert.DoesNotContain(NatsPassword, error, StringComparison.Ordinal);
     }

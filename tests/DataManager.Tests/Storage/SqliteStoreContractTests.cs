@@ -15,7 +15,7 @@ public sealed class SqliteStoreContractTests : StoreContractTests, IDisposable
     protected override async Task<IIncidentStore> CreateIncidentStoreAsync() => (await NewDatabaseAsync()).GetRequiredService<IIncidentStore>();
 
     private Task<ServiceProvider> NewDatabaseAsync() =>
-        StoreServices.StartAsync(new StoreOptions { DataDir = Path.Combine(_directory, Guid.NewGuid().ToString("N")) });
+        StoreServices.StartAsync(new StoreOptions { SqlitePath = Path.Combine(_directory, Guid.NewGuid().ToString("N") + ".db") });
 
     private static async Task<SqliteTestStore> NewStoreAsync(string path)
     {
