@@ -36,6 +36,17 @@ public static class BackfillLoadRun
             var ample = await RunJobAsync(maria, fake, work, 2400, start, start.AddDays(30));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"| 30 days of 1m (43,200 candles), budget 2400/min, 50 ms per request | {ample.Elapsed.TotalSeconds:F2} s | {ample.Job.WrittenCandles:N0} written | weight {ample.Weight} | {ample.TooMany} × 429 |"));
+            Console.WriteLine(ample.Phases);
+            // The same job again in this process (a fresh table): its code is compiled, as in a service that has run before.
+            var warm = await RunJobAsync(maria, fake, work, 2400, start, start.AddDays(30));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| the same, again in the same process (warm) | {warm.Elapsed.TotalSeconds:F2} s | {warm.Job.WrittenCandles:N0} written | weight {warm.Weight} | {warm.TooMany} × 429 |"));
+            Console.WriteLine(warm.Phases);
+            await ParseCostAsync(fake, start);
+            if (args.Contains("--ample-only"))
+            {
+                return 0;
+            }
 
             await PresenceCostAsync(maria, start);
 
@@ -100,7 +111,26 @@ public static class BackfillLoadRun
         return new SqlCandleStore(new MySqlCandleDialect(database), NullLogger<SqlCandleStore>.Instance);
     }
 
-    private sealed record Outcome(BackfillJob Job, TimeSpan Elapsed, int Weight, int TooMany, int[] PerMinute);
+    private sealed record Outcome(BackfillJob Job, TimeSpan Elapsed, int Weight, int TooMany, int[] PerMinute, string Phases);
+
+    /// <summary>CPU of parsing the 87 pages of the 30-day run (one page fetched, parsed 87 times, after a warm-up).</summary>
+    private static async Task ParseCostAsync(FakeBinance fake, DateTimeOffset start)
+    {
+        using var http = new HttpClient { BaseAddress = fake.Url };
+        var page = BinanceWeights.Plan(start, start.AddDays(1), M1.Interval).First();
+        var body = await http.GetByteArrayAsync(string.Create(CultureInfo.InvariantCulture,
+            $"/fapi/v1/klines?symbol=BTCUSDT&interval=1m&startTime={page.StartMs}&endTime={page.EndMs}&limit={page.Limit}"));
+        BinanceKlines.Parse(body, "BTCUSDT", M1, DateTime.UtcNow, "bench");
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var watch = Stopwatch.StartNew();
+        for (var i = 0; i < 87; i++)
+        {
+            BinanceKlines.Parse(body, "BTCUSDT", M1, DateTime.UtcNow, "bench");
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"parsing 87 pages of 499 klines ({body.Length:N0} bytes each), warm: {watch.Elapsed.TotalMilliseconds:F0} ms wall, {(Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds:F0} ms CPU"));
+    }
 
     private static async Task<Outcome> RunJobAsync(LocalMariaDb maria, FakeBinance fake, string work, int budget, DateTimeOffset from, DateTimeOffset to, bool sampleMinutes = false)
     {
@@ -108,7 +138,10 @@ public static class BackfillLoadRun
         var store = new SqliteTestStore(Path.Combine(work, Guid.NewGuid().ToString("N") + ".db"));
         await store.InitializeAsync(CancellationToken.None);
         var options = new BackfillOptions { BinanceBaseUrl = fake.Url, BinanceRateLimit = budget };
-        await using var services = BackfillServices.Build(options, store, candles);
+        var phases = new PhaseClock();
+        await using var services = BackfillServices.Build(options, store, candles, replace: s => s
+            .AddSingleton<ICandleWriter>(new TimedWriter(candles, phases))
+            .AddSingleton<IBackfillJobStore>(new TimedJobs(store, phases)));
         var job = BackfillJobs.New(new SeriesKey("BTCUSDT", M1), from, to, "manual", DateTimeOffset.UtcNow);
         await store.CreateAsync(job, CancellationToken.None);
 
@@ -128,9 +161,18 @@ public static class BackfillLoadRun
                 await Task.Delay(50, CancellationToken.None);
             }
         });
+        var runner = services.GetRequiredService<BackfillRunner>();
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var mariaCpu = ProcessCpu(maria.ProcessId);
         var watch = Stopwatch.StartNew();
-        var done = await services.GetRequiredService<BackfillRunner>().RunJobAsync(job, 1, CancellationToken.None);
+        var done = await runner.RunJobAsync(job, 1, CancellationToken.None);
         watch.Stop();
+        var phaseLine = phases.Describe(watch.Elapsed, Process.GetCurrentProcess().TotalProcessorTime - cpu, ProcessCpu(maria.ProcessId) - mariaCpu);
+        if (Environment.GetEnvironmentVariable("BENCH_PERF_MARKS") == "1")
+        {
+            // For `perf record -k CLOCK_MONOTONIC`: the job's window on the clock Stopwatch reads on Linux.
+            phaseLine += string.Create(CultureInfo.InvariantCulture, $"; monotonic {(Stopwatch.GetTimestamp() - watch.Elapsed.Ticks * (Stopwatch.Frequency / TimeSpan.TicksPerSecond)) / (double)Stopwatch.Frequency:F3}–{Stopwatch.GetTimestamp() / (double)Stopwatch.Frequency:F3} s");
+        }
         await sampling.CancelAsync();
         await sampler;
 
@@ -140,6 +182,95 @@ public static class BackfillLoadRun
             .Skip(1).SkipLast(1) // the first and last minutes are partial
             .Select(g => g.Max(s => s.Weight) - samples.Where(s => s.At.ToUnixTimeSeconds() / 60 < g.Key).Select(s => s.Weight).DefaultIfEmpty(weightBefore).Max())
             .ToArray();
-        return new Outcome(done, watch.Elapsed, fake.WeightServed - weightBefore, fake.TooManyRequests - tooManyBefore, perMinute);
+        return new Outcome(done, watch.Elapsed, fake.WeightServed - weightBefore, fake.TooManyRequests - tooManyBefore, perMinute, phaseLine);
+    }
+
+    private static TimeSpan ProcessCpu(int pid)
+    {
+        var sample = new ProcessSample();
+        return sample.Take(pid) ? TimeSpan.FromSeconds(sample.CpuSeconds) : TimeSpan.Zero;
+    }
+
+    /// <summary>Wall time the runner spent in each port (the rest is waiting for pages and its own CPU).</summary>
+    private sealed class PhaseClock
+    {
+        private readonly Dictionary<string, (int Calls, TimeSpan Time)> _phases = [];
+
+        public async Task<T> TimeAsync<T>(string phase, Func<Task<T>> call)
+        {
+            var started = Stopwatch.GetTimestamp();
+            try
+            {
+                return await call();
+            }
+            finally
+            {
+                Add(phase, Stopwatch.GetElapsedTime(started));
+            }
+        }
+
+        public void Add(string phase, TimeSpan elapsed)
+        {
+            lock (_phases)
+            {
+                var (calls, time) = _phases.GetValueOrDefault(phase);
+                _phases[phase] = (calls + 1, time + elapsed);
+            }
+        }
+
+        public string Describe(TimeSpan total, TimeSpan cpu, TimeSpan mariaCpu)
+        {
+            lock (_phases)
+            {
+                var inPorts = _phases.Values.Aggregate(TimeSpan.Zero, (sum, p) => sum + p.Time);
+                var parts = _phases.OrderByDescending(p => p.Value.Time).Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {p.Value.Time.TotalSeconds:F2} s ({p.Value.Calls})"));
+                return string.Create(CultureInfo.InvariantCulture,
+                    $"  phases: {string.Join(", ", parts)}, waiting for pages and the rest {(total - inPorts).TotalSeconds:F2} s; CPU: this process {cpu.TotalSeconds:F2} s (runner, fake Binance, SQLite), mariadbd {mariaCpu.TotalSeconds:F2} s");
+            }
+        }
+    }
+
+    private sealed class TimedWriter(ICandleWriter inner, PhaseClock clock) : ICandleWriter
+    {
+        public Task<int> InsertIgnoreAsync(Timeframe timeframe, IReadOnlyList<Candle> candles, CancellationToken cancellationToken) =>
+            inner.InsertIgnoreAsync(timeframe, candles, cancellationToken);
+
+        public Task<int> InsertMissingAsync(SeriesKey series, IReadOnlyList<Candle> candles, CancellationToken cancellationToken) =>
+            clock.TimeAsync("candle writes", () => inner.InsertMissingAsync(series, candles, cancellationToken));
+
+        public Task<int> RemoveDuplicatesAsync(SeriesKey series, IReadOnlyList<(DateTime OpenTime, string KeepId, IReadOnlyList<string> RemoveIds)> removals, CancellationToken cancellationToken) =>
+            inner.RemoveDuplicatesAsync(series, removals, cancellationToken);
+    }
+
+    private sealed class TimedJobs(IBackfillJobStore inner, PhaseClock clock) : IBackfillJobStore
+    {
+        public Task CreateAsync(BackfillJob job, CancellationToken cancellationToken) => inner.CreateAsync(job, cancellationToken);
+
+        public Task<BackfillJob?> GetAsync(string id, CancellationToken cancellationToken) =>
+            clock.TimeAsync("job reads", () => inner.GetAsync(id, cancellationToken));
+
+        public Task<IReadOnlyList<BackfillJob>> ListAsync(BackfillJobState? state, int limit, CancellationToken cancellationToken) => inner.ListAsync(state, limit, cancellationToken);
+
+        public Task<IReadOnlyList<BackfillJob>> ListNewestAsync(BackfillJobState? state, BackfillJobPosition? after, int limit, CancellationToken cancellationToken) =>
+            inner.ListNewestAsync(state, after, limit, cancellationToken);
+
+        public Task<long> PruneFinishedAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken) => inner.PruneFinishedAsync(createdBefore, cancellationToken);
+
+        public Task<IReadOnlyDictionary<BackfillJobState, long>> CountByStateAsync(CancellationToken cancellationToken) => inner.CountByStateAsync(cancellationToken);
+
+        private long _lastUpdate;
+
+        // The verification (the audit of the range) runs between the last progress update and the completing one.
+        public async Task<bool> TryUpdateAsync(BackfillJob job, long expectedVersion, CancellationToken cancellationToken)
+        {
+            if (job.State == BackfillJobState.Completed)
+            {
+                clock.Add("verification", Stopwatch.GetElapsedTime(_lastUpdate));
+            }
+
+            var updated = await clock.TimeAsync("job updates", () => inner.TryUpdateAsync(job, expectedVersion, cancellationToken));
+            _lastUpdate = Stopwatch.GetTimestamp();
+            return updated;
+        }
     }
 }

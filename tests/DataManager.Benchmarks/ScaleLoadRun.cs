@@ -19,8 +19,9 @@ namespace DataManager.Benchmarks;
 /// N series laid out as the extractor lays them out (one table per timeframe of 5m, 15m, 30m, 1h, 1d, all N/5
 /// symbols in each, --days of history) in MariaDB (MYSQL_BENCH_URI, else an ephemeral local mariadbd), audited by
 /// the service's own scheduler as the leader runs it (embedded SQLite store, the process-wide metrics registry,
-/// the 24 h default window): a cold cycle, a steady cycle with no new data, and a cycle after one new candle per
-/// series. Per cycle: wall time, queries MariaDB answered and rows it read (Handler_read_*), store calls, CPU and
+/// the 24 h default window): a cold cycle, a steady cycle with no new data, a cycle five minutes later with one new
+/// candle per series (closed for the 5m series only), and one after a judged column of every series changed (all
+/// re-audited). Per cycle: wall time, queries MariaDB answered and rows it read (Handler_read_*), store calls, CPU and
 /// peak RSS of this process, and the size and render time of the /metrics text after it.
 /// </summary>
 public static class ScaleLoadRun
@@ -49,23 +50,26 @@ public static class ScaleLoadRun
         var table = new List<string>();
         foreach (var n in counts)
         {
-            table.AddRange(await RunAsync(admin, n, days));
+            table.AddRange(await RunAsync(mariaDb, n, days));
         }
 
         Console.WriteLine();
-        Console.WriteLine("| series | cycle | wall | queries | rows read (Handler_read_*) | store calls | CPU | peak RSS (private, file-backed) | managed heap / committed after the cycle | /metrics size | /metrics render |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
+        Console.WriteLine("| series | cycle | wall | queries | rows read (Handler_read_*) | store calls (time in them) | CPU | MariaDB CPU | peak RSS (private, file-backed) | managed heap / committed after the cycle | /metrics size | /metrics render | gaps / integrity findings |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         table.ForEach(Console.WriteLine);
         return 0;
     }
 
-    private static async Task<List<string>> RunAsync(string admin, int n, int days)
+    private static async Task<List<string>> RunAsync(BenchMariaDb mariaDb, int n, int days)
     {
+        var admin = mariaDb.AdminConnectionString;
         var database = await LocalMariaDb.CreateDatabaseAsync(admin);
         var timeframes = Timeframe.ExtractorDefaults;
         var symbols = Enumerable.Range(0, Math.Max(1, n / timeframes.Count)).Select(SymbolFor).ToList();
         // "Now" stands still between cycles unless moved; the newest candle of every series closed just before it.
-        var now = new DateTime(2026, 11, 20, 0, 0, 30, DateTimeKind.Utc);
+        // Open times on the grid, as the extractor writes them (off the grid, every row is an integrity finding).
+        var grid = new DateTime(2026, 11, 20, 0, 0, 0, DateTimeKind.Utc);
+        var now = grid.AddSeconds(30);
         var load = Stopwatch.StartNew();
         long rows = 0;
         await using (var connection = new MySqlConnection(database))
@@ -77,7 +81,7 @@ public static class ScaleLoadRun
             {
                 await ExecuteAsync(connection, CandleSchema.MySqlCreateTable(timeframe));
                 var count = (long)(TimeSpan.FromDays(days) / timeframe.Interval);
-                rows += await InsertCandlesAsync(connection, timeframe, now - (count * timeframe.Interval), count);
+                rows += await InsertCandlesAsync(connection, timeframe, grid - (count * timeframe.Interval), count);
                 await ExecuteAsync(connection, $"ANALYZE TABLE {timeframe.TableName}");
             }
         }
@@ -105,6 +109,8 @@ public static class ScaleLoadRun
         {
             var before = await StatusAsync(admin);
             var calls = store.Calls;
+            var storeTime = store.Elapsed;
+            var serverCpu = mariaDb.ServerCpu();
             using var self = Process.GetCurrentProcess();
             var cpu = self.TotalProcessorTime;
             await File.WriteAllTextAsync("/proc/self/clear_refs", "5"); // resets the peak (VmHWM) to the current RSS
@@ -117,6 +123,7 @@ public static class ScaleLoadRun
             sample.Take(Environment.ProcessId);
             self.Refresh();
             var cpuSeconds = (self.TotalProcessorTime - cpu).TotalSeconds;
+            var serverCpuSeconds = mariaDb.ServerCpu() - serverCpu;
             var after = await StatusAsync(admin);
             var heap = GC.GetGCMemoryInfo();
             var scrape = Stopwatch.StartNew();
@@ -129,7 +136,7 @@ public static class ScaleLoadRun
             }
 
             lines.Add(string.Create(CultureInfo.InvariantCulture,
-                $"| {n:N0} | {name} | {wall:F2} s | {after.Queries - before.Queries - 1:N0} | {after.RowsRead - before.RowsRead:N0} | {store.Calls - calls} | {cpuSeconds:F2} s | {sample.Memory} | {heap.HeapSizeBytes / 1048576.0:F0} / {heap.TotalCommittedBytes / 1048576.0:F0} MB | {metrics.Length / 1024.0:F0} KB | {render:F0} ms |"));
+                $"| {n:N0} | {name} | {wall:F2} s | {after.Queries - before.Queries - 1:N0} | {after.RowsRead - before.RowsRead:N0} | {store.Calls - calls} ({(store.Elapsed - storeTime).TotalSeconds:F2} s) | {cpuSeconds:F2} s | {(serverCpuSeconds is { } db ? $"{db:F2} s" : "n/a")} | {sample.Memory} | {heap.HeapSizeBytes / 1048576.0:F0} / {heap.TotalCommittedBytes / 1048576.0:F0} MB | {metrics.Length / 1024.0:F0} KB | {render:F0} ms | {record.Gaps} / {record.IntegrityViolations} |"));
             Console.WriteLine(lines[^1]);
         }
 
@@ -143,11 +150,23 @@ public static class ScaleLoadRun
             await ExecuteAsync(connection, $"INSERT INTO symbols VALUES {string.Join(",", symbols.Select(s => $"('{s}')"))}");
             foreach (var timeframe in timeframes)
             {
-                await InsertCandlesAsync(connection, timeframe, now, 1);
+                await InsertCandlesAsync(connection, timeframe, grid, 1);
             }
         }
 
-        await CycleAsync("one new candle per series");
+        // Five minutes on, the new candle of a 5m series has closed; the others' are still forming (not audited yet).
+        await CycleAsync("5 min later, one new candle per series");
+        await CycleAsync("steady (no new data)");
+        await using (var connection = new MySqlConnection(database))
+        {
+            await connection.OpenAsync();
+            foreach (var timeframe in timeframes)
+            {
+                await ExecuteAsync(connection, $"UPDATE {timeframe.TableName} SET volume = volume + 1 WHERE timestamp = '{grid - timeframe.Interval:yyyy-MM-dd HH:mm:ss}'");
+            }
+        }
+
+        await CycleAsync("a candle of every series changed (all re-audited)");
         await CycleAsync("steady (no new data)");
         LocalServers.DeleteDirectory(work);
         return lines;
@@ -217,32 +236,50 @@ public static class ScaleLoadRun
     private sealed class CountingStore(SqliteTestStore inner) : IAuditStore, IHealthScoreStore
     {
         private int _calls;
+        private long _ticks;
 
         public int Calls => Volatile.Read(ref _calls);
 
-        private T Count<T>(T result)
+        /// <summary>Time spent inside store calls (they run one at a time in a cycle).</summary>
+        public TimeSpan Elapsed => TimeSpan.FromTicks(Interlocked.Read(ref _ticks));
+
+        private async Task<T> Count<T>(Func<Task<T>> call)
         {
             Interlocked.Increment(ref _calls);
-            return result;
+            var start = Stopwatch.GetTimestamp();
+            try
+            {
+                return await call();
+            }
+            finally
+            {
+                Interlocked.Add(ref _ticks, Stopwatch.GetElapsedTime(start).Ticks);
+            }
         }
 
-        public Task InsertAsync(IReadOnlyList<AuditRecord> records, CancellationToken cancellationToken) => Count(inner.InsertAsync(records, cancellationToken));
+        private Task<int> Count(Func<Task> call) => Count(async () =>
+        {
+            await call();
+            return 0;
+        });
 
-        public Task<IReadOnlyList<AuditRecord>> QueryAsync(AuditQuery query, CancellationToken cancellationToken) => Count(inner.QueryAsync(query, cancellationToken));
+        public Task InsertAsync(IReadOnlyList<AuditRecord> records, CancellationToken cancellationToken) => Count(() => inner.InsertAsync(records, cancellationToken));
 
-        public Task<IReadOnlyList<AuditRecord>> LatestPerSeriesAsync(CancellationToken cancellationToken) => Count(inner.LatestPerSeriesAsync(cancellationToken));
+        public Task<IReadOnlyList<AuditRecord>> QueryAsync(AuditQuery query, CancellationToken cancellationToken) => Count(() => inner.QueryAsync(query, cancellationToken));
 
-        public Task SaveCycleAsync(AuditCycleRecord cycle, CancellationToken cancellationToken) => Count(inner.SaveCycleAsync(cycle, cancellationToken));
+        public Task<IReadOnlyList<AuditRecord>> LatestPerSeriesAsync(CancellationToken cancellationToken) => Count(() => inner.LatestPerSeriesAsync(cancellationToken));
 
-        public Task<IReadOnlyList<AuditCycleRecord>> RecentCyclesAsync(int limit, CancellationToken cancellationToken) => Count(inner.RecentCyclesAsync(limit, cancellationToken));
+        public Task SaveCycleAsync(AuditCycleRecord cycle, CancellationToken cancellationToken) => Count(() => inner.SaveCycleAsync(cycle, cancellationToken));
 
-        public Task<long> PruneAsync(DateTimeOffset olderThan, CancellationToken cancellationToken) => Count(((IAuditStore)inner).PruneAsync(olderThan, cancellationToken));
+        public Task<IReadOnlyList<AuditCycleRecord>> RecentCyclesAsync(int limit, CancellationToken cancellationToken) => Count(() => inner.RecentCyclesAsync(limit, cancellationToken));
 
-        public Task AppendAsync(IReadOnlyList<HealthScoreRecord> scores, CancellationToken cancellationToken) => Count(inner.AppendAsync(scores, cancellationToken));
+        public Task<long> PruneAsync(DateTimeOffset olderThan, CancellationToken cancellationToken) => Count(() => ((IAuditStore)inner).PruneAsync(olderThan, cancellationToken));
+
+        public Task AppendAsync(IReadOnlyList<HealthScoreRecord> scores, CancellationToken cancellationToken) => Count(() => inner.AppendAsync(scores, cancellationToken));
 
         public Task<IReadOnlyList<HealthScoreRecord>> HistoryAsync(string symbol, string timeframe, DateTimeOffset? from, DateTimeOffset? to, int limit, CancellationToken cancellationToken) =>
-            Count(inner.HistoryAsync(symbol, timeframe, from, to, limit, cancellationToken));
+            Count(() => inner.HistoryAsync(symbol, timeframe, from, to, limit, cancellationToken));
 
-        Task<long> IHealthScoreStore.PruneAsync(DateTimeOffset olderThan, CancellationToken cancellationToken) => Count(((IHealthScoreStore)inner).PruneAsync(olderThan, cancellationToken));
+        Task<long> IHealthScoreStore.PruneAsync(DateTimeOffset olderThan, CancellationToken cancellationToken) => Count(() => ((IHealthScoreStore)inner).PruneAsync(olderThan, cancellationToken));
     }
 }

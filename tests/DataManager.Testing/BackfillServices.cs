@@ -9,11 +9,13 @@ using Microsoft.Extensions.Options;
 
 namespace DataManager.Testing;
 
-/// <summary>The backfill runner composed as the service composes it, over a given job store and candle database.</summary>
+/// <summary>The backfill runner composed as the service composes it, over a given job store and candle database; <c>replace</c> may register other implementations of its ports (registered last, they win).</summary>
 public static class BackfillServices
 {
-    public static ServiceProvider Build(BackfillOptions options, IBackfillJobStore jobs, SqlCandleStore candles, ServiceOptions? service = null, Action<ILoggingBuilder>? logging = null, TimeProvider? time = null) =>
-        new ServiceCollection()
+    public static ServiceProvider Build(BackfillOptions options, IBackfillJobStore jobs, SqlCandleStore candles, ServiceOptions? service = null, Action<ILoggingBuilder>? logging = null, TimeProvider? time = null,
+        Action<IServiceCollection>? replace = null)
+    {
+        var services = new ServiceCollection()
             .AddLogging(builder => logging?.Invoke(builder))
             .AddSingleton(time ?? TimeProvider.System)
             .AddSingleton(Options.Create(options))
@@ -23,6 +25,8 @@ public static class BackfillServices
             .AddSingleton<ICandleSource>(candles)
             .AddSingleton<ICandleWriter>(candles)
             .AddSingleton<SeriesAuditor>()
-            .AddBinanceClient(options)
-            .BuildServiceProvider();
+            .AddBinanceClient(options);
+        replace?.Invoke(services);
+        return services.BuildServiceProvider();
+    }
 }

@@ -61,6 +61,9 @@ public sealed class LocalMariaDb : IAsyncDisposable
     /// <summary>root on 127.0.0.1, no database selected.</summary>
     public string AdminConnectionString { get; }
 
+    /// <summary>The mariadbd process id (benchmarks read its CPU time).</summary>
+    public int ProcessId => _process.Id;
+
     public static bool IsInstalled => LocalServers.FindBinary("mariadbd") is not null && LocalServers.FindBinary("mariadb-install-db") is not null;
 
     public static async Task<LocalMariaDb> StartAsync(string bufferPool = "256M")

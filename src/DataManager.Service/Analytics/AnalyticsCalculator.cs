@@ -20,6 +20,27 @@ public sealed class SeriesData
         Volume = [.. distinct.Select(c => (double)c.Volume)];
     }
 
+    /// <summary>From rows oldest first; of rows sharing an open time the first is kept.</summary>
+    public SeriesData(SeriesKey series, OhlcvRows rows)
+    {
+        Series = series;
+        bool First(int i) => i == 0 || rows.OpenTimes[i] != rows.OpenTimes[i - 1];
+        if (Enumerable.Range(0, rows.Count).All(First))
+        {
+            // The normal case: one row per open time, the arrays are used as they are.
+            (OpenTimes, Open, High, Low, Close, Volume) = (rows.OpenTimes, rows.Open, rows.High, rows.Low, rows.Close, rows.Volume);
+            return;
+        }
+
+        var keep = Enumerable.Range(0, rows.Count).Where(First).ToArray();
+        OpenTimes = [.. keep.Select(i => rows.OpenTimes[i])];
+        Open = [.. keep.Select(i => rows.Open[i])];
+        High = [.. keep.Select(i => rows.High[i])];
+        Low = [.. keep.Select(i => rows.Low[i])];
+        Close = [.. keep.Select(i => rows.Close[i])];
+        Volume = [.. keep.Select(i => rows.Volume[i])];
+    }
+
     public SeriesKey Series { get; }
 
     public DateTime[] OpenTimes { get; }

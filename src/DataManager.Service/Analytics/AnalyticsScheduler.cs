@@ -10,7 +10,7 @@ namespace DataManager.Analytics;
 
 /// <summary>
 /// The leader-only analytics loop: every ANALYTICS_INTERVAL, for every scheduled series, the last
-/// ANALYTICS_LOOKBACK_CANDLES closed candles (one query per series) become one result per metric group, and
+/// ANALYTICS_LOOKBACK_CANDLES closed candles (one query per 100 symbols of a timeframe) become one result per metric group, and
 /// the series of each timeframe a correlation matrix. A failing series does not stop the others. Results are
 /// written one batch per timeframe.
 /// </summary>
@@ -32,6 +32,9 @@ public sealed partial class AnalyticsScheduler(
     internal static readonly Gauge LastSuccess = Metrics.CreateGauge("data_manager_analytics_last_success_timestamp_seconds", "Unix time the last analytics cycle finished.");
     private static readonly Gauge Volatility = Metrics.CreateGauge("data_manager_volatility_annualized", "Annualised volatility of log returns.", ["symbol", "timeframe"]);
     private static readonly Gauge Regime = Metrics.CreateGauge("data_manager_regime", "1 for the series' current regime, 0 for the others.", ["symbol", "timeframe", "regime"]);
+
+    /// <summary>Series read per query (one timeframe's symbols): what the cycle holds at once, four reads at a time.</summary>
+    private const int SymbolsPerRead = 100;
 
     private int _cycles;
 
@@ -60,30 +63,49 @@ public sealed partial class AnalyticsScheduler(
         {
             var inputs = new ConcurrentBag<CorrelationInput>();
             var results = new ConcurrentBag<AnalyticsResult>();
-            await Parallel.ForEachAsync(timeframe, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellationToken }, async (key, token) =>
+            // Closed candles only: the one opened at floor(now) is still forming.
+            var before = timeframe.Key.Floor(computedAt.UtcDateTime);
+            // One query per chunk of symbols, only the columns the formulas use; a chunk's rows are dropped once
+            // its series are computed.
+            await Parallel.ForEachAsync(timeframe.Chunk(SymbolsPerRead), new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellationToken }, async (chunk, token) =>
             {
+                CandleResult<IReadOnlyDictionary<string, OhlcvRows>> read;
                 try
                 {
-                    // Closed candles only: the one opened at floor(now) is still forming.
-                    var before = key.Timeframe.Floor(computedAt.UtcDateTime);
-                    var read = await candles.ReadLatestAsync(key, options.Value.LookbackCandles, before, token);
-                    if (read.TableMissing)
-                    {
-                        errors.Add($"{key}: missing_table {key.Timeframe.TableName}");
-                        return;
-                    }
-
-                    var seriesData = new SeriesData(key, read.Value);
-                    inputs.Add(CorrelationInput.From(seriesData));
-                    foreach (var group in AnalyticsCalculator.Compute(seriesData))
-                    {
-                        results.Add(ToResult(key.Symbol, key.Timeframe.Name, group, computedAt, term));
-                        Export(key, group);
-                    }
+                    read = await candles.ReadLatestOhlcvAsync(timeframe.Key, [.. chunk.Select(k => k.Symbol)], options.Value.LookbackCandles, before, token);
                 }
                 catch (Exception e) when (!token.IsCancellationRequested)
                 {
-                    errors.Add($"{key}: {e.Message}");
+                    foreach (var key in chunk)
+                    {
+                        errors.Add($"{key}: {e.Message}");
+                    }
+
+                    return;
+                }
+
+                foreach (var key in chunk)
+                {
+                    if (read.TableMissing)
+                    {
+                        errors.Add($"{key}: missing_table {key.Timeframe.TableName}");
+                        continue;
+                    }
+
+                    try
+                    {
+                        var seriesData = new SeriesData(key, read.Value.GetValueOrDefault(key.Symbol) ?? OhlcvRows.Empty);
+                        inputs.Add(CorrelationInput.From(seriesData));
+                        foreach (var group in AnalyticsCalculator.Compute(seriesData))
+                        {
+                            results.Add(ToResult(key.Symbol, key.Timeframe.Name, group, computedAt, term));
+                            Export(key, group);
+                        }
+                    }
+                    catch (Exception e)
+                    {
+                        errors.Add($"{key}: {e.Message}");
+                    }
                 }
             });
 

@@ -16,6 +16,12 @@ public static class BinanceWeights
     /// </summary>
     public const int CandlesPerRequest = 499;
 
+    /// <summary>Rows Binance answers when a request names no <c>limit</c>.</summary>
+    public const int DefaultLimit = 500;
+
+    /// <summary>A request's weight, set by the client that knows it, read by the handler that takes it from the budget.</summary>
+    public static readonly HttpRequestOptionsKey<int> RequestWeight = new("DataManager.Backfill.BinanceWeight");
+
     /// <summary>Weight of <c>GET /fapi/v1/klines</c> by <c>limit</c>: 1–99 → 1, 100–499 → 2, 500–1000 → 5, more → 10.</summary>
     public static int ForLimit(int limit) => limit switch
     {

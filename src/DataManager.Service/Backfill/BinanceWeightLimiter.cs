@@ -111,7 +111,8 @@ public sealed partial class BinanceWeightLimiter(IOptions<BackfillOptions> optio
 }
 
 /// <summary>
-/// Takes each attempt's weight (from its <c>limit</c>) from the shared budget, sends it with its own timeout,
+/// Takes each attempt's weight (carried in the request's options, <see cref="BinanceWeights.RequestWeight"/>; a request
+/// without it weighs what Binance's default limit does) from the shared budget, sends it with its own timeout,
 /// reports the response to the limiter and reads the whole body within the same timeout. Sits inside the retry
 /// handler, so retries pay their weight too, and a body cut, reset or stalled mid-way is retried like a 5xx.
 /// </summary>
@@ -121,9 +122,7 @@ public sealed partial class BinanceWeightHandler(BinanceWeightLimiter limiter, I
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        var query = System.Web.HttpUtility.ParseQueryString(request.RequestUri?.Query ?? "");
-        var limit = int.TryParse(query["limit"], NumberStyles.Integer, CultureInfo.InvariantCulture, out var l) ? l : 500;
-        var weight = BinanceWeights.ForLimit(limit);
+        var weight = request.Options.TryGetValue(BinanceWeights.RequestWeight, out var given) ? given : BinanceWeights.ForLimit(BinanceWeights.DefaultLimit);
         await limiter.AcquireAsync(weight, cancellationToken);
         BinanceWeightMeter.Add(weight);
         var started = time.GetTimestamp();
@@ -209,7 +208,9 @@ public sealed partial class BinanceClient(HttpClient http, TimeProvider time, IL
             $"/fapi/v1/klines?symbol={Uri.EscapeDataString(symbol)}&interval={timeframe.Name}&startTime={request.StartMs}&endTime={request.EndMs}&limit={request.Limit}");
         for (var attempt = 1; ; attempt++)
         {
-            using var response = await http.GetAsync(url, cancellationToken);
+            using var message = new HttpRequestMessage(HttpMethod.Get, url);
+            message.Options.Set(BinanceWeights.RequestWeight, BinanceWeights.ForLimit(request.Limit));
+            using var response = await http.SendAsync(message, cancellationToken);
             if (response.StatusCode == (HttpStatusCode)418)
             {
                 throw new BinanceBannedException($"Binance banned this IP until {response.Headers.RetryAfter?.Delta?.TotalSeconds ?? 120} s from now");

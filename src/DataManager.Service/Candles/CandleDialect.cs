@@ -35,6 +35,12 @@ public abstract class CandleDialect
     /// <summary>The transaction lost a lock conflict (deadlock, lock wait timeout) and was rolled back: safe to run again.</summary>
     public virtual bool IsLockConflict(DbException exception) => false;
 
+    /// <summary>How a statement refers to the parameter named <paramref name="name"/>.</summary>
+    public virtual string Placeholder(string name) => name;
+
+    /// <summary>Sets a parameter's value (null as NULL).</summary>
+    public virtual void Bind(DbParameter parameter, object? value) => parameter.Value = value ?? DBNull.Value;
+
     /// <summary>Largest rows per multi-row INSERT, within the engine's parameter limit.</summary>
     public virtual int InsertBatchSize => 500;
 
@@ -61,6 +67,15 @@ public abstract class CandleDialect
 
 public sealed class MySqlCandleDialect(string connectionString) : CandleDialect
 {
+    private static readonly Dictionary<Type, MySqlDbType> ParameterTypes = new()
+    {
+        [typeof(string)] = MySqlDbType.VarChar,
+        [typeof(decimal)] = MySqlDbType.NewDecimal,
+        [typeof(DateTime)] = MySqlDbType.DateTime,
+        [typeof(int)] = MySqlDbType.Int32,
+        [typeof(long)] = MySqlDbType.Int64,
+    };
+
     private readonly MySqlConnectionStringBuilder _builder = new(connectionString);
 
     public string ConnectionString => connectionString;
@@ -87,6 +102,26 @@ public sealed class MySqlCandleDialect(string connectionString) : CandleDialect
     public override decimal ReadDecimal(DbDataReader reader, int ordinal) => reader.GetDecimal(ordinal);
 
     public override bool ClusteredById => true;
+
+    /// <summary>
+    /// Positional (<c>?</c>, bound in the order parameters were added): MySqlConnector then skips looking up each of a
+    /// multi-row INSERT's 10,000 names when it writes the statement.
+    /// </summary>
+    public override string Placeholder(string name) => "?";
+
+    /// <summary>
+    /// Types the parameter before its value: given an untyped value, MySqlConnector looks its type up by a linear
+    /// search of its type table, which was the largest client cost of a backfill write (20 parameters a row).
+    /// </summary>
+    public override void Bind(DbParameter parameter, object? value)
+    {
+        if (value is not null && parameter is MySqlParameter typed && ParameterTypes.TryGetValue(value.GetType(), out var type))
+        {
+            typed.MySqlDbType = type;
+        }
+
+        parameter.Value = value ?? DBNull.Value;
+    }
 
     public override string ShareLock => "LOCK IN SHARE MODE";
 

@@ -16,6 +16,17 @@ public sealed record SeriesSummary(long Rows, long DistinctOpenTimes, DateTime? 
 /// </summary>
 public sealed record SeriesSignature(long Rows, DateTime? NewestOpen, DateTime? NewestExtractedAt, decimal ContentChecksum);
 
+/// <summary>
+/// The columns analytics computes with of a series' rows: open time and OHLCV as doubles (analytics may compute in
+/// double), one entry per row, oldest first.
+/// </summary>
+public sealed record OhlcvRows(DateTime[] OpenTimes, double[] Open, double[] High, double[] Low, double[] Close, double[] Volume)
+{
+    public static OhlcvRows Empty { get; } = new([], [], [], [], [], []);
+
+    public int Count => OpenTimes.Length;
+}
+
 /// <summary>Read access to the extractor's <c>klines_{suffix}</c> tables. Times are UTC.</summary>
 public interface ICandleSource
 {
@@ -28,6 +39,12 @@ public interface ICandleSource
 
     /// <summary>The newest <paramref name="count"/> candles opened before <paramref name="before"/>, oldest first.</summary>
     Task<CandleResult<IReadOnlyList<Candle>>> ReadLatestAsync(SeriesKey series, int count, DateTime before, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// <see cref="ReadLatestAsync"/> for many symbols of one timeframe in one query per chunk of symbols, only the
+    /// columns analytics reads (a symbol without rows gets <see cref="OhlcvRows.Empty"/>).
+    /// </summary>
+    Task<CandleResult<IReadOnlyDictionary<string, OhlcvRows>>> ReadLatestOhlcvAsync(Timeframe timeframe, IReadOnlyList<string> symbols, int count, DateTime before, CancellationToken cancellationToken);
 
     /// <summary>Row count, newest open time, newest extracted_at and a content checksum of <c>[from, to)</c>: whether a re-audit is needed.</summary>
     Task<CandleResult<SeriesSignature>> SignatureAsync(SeriesKey series, DateTime from, DateTime to, CancellationToken cancellationToken);

@@ -210,7 +210,7 @@ public sealed partial class SqlCandleStore(CandleDialect dialect, ILogger<SqlCan
                     var values = Values(batch[i]);
                     for (var c = 0; c < values.Length; c++)
                     {
-                        command.Parameters[(i * Columns.Length) + c].Value = values[c] ?? DBNull.Value;
+                        dialect.Bind(command.Parameters[(i * Columns.Length) + c], values[c]);
                     }
                 }
 
@@ -239,7 +239,7 @@ public sealed partial class SqlCandleStore(CandleDialect dialect, ILogger<SqlCan
             for (var c = 0; c < Columns.Length; c++)
             {
                 var name = $"@p{i}_{c}";
-                sql.Append(c == 0 ? "" : ",").Append(name);
+                sql.Append(c == 0 ? "" : ",").Append(dialect.Placeholder(name));
                 AddParameter(command, name, null);
             }
 

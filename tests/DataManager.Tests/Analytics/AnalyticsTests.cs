@@ -56,6 +56,32 @@ public sealed class AnalyticsCalculatorTests
     }
 
     [Fact]
+    public void Ohlcv_rows_make_the_same_series_as_candles_and_keep_the_first_row_of_an_open_time()
+    {
+        var h1 = Timeframe.Parse("1h");
+        var start = new DateTime(2026, 11, 1, 0, 0, 0, DateTimeKind.Utc);
+        var candles = Enumerable.Range(0, 5).Select(i => DemoCandles.Make("ETHUSDT", h1, start.AddHours(i), 50 + i, 51 + i, 49 + i, 50.5m + i, 2 + i, 1)).ToList();
+        candles.Insert(2, candles[1] with { Id = "dup", Close = 7m });
+        OhlcvRows Rows(IEnumerable<Candle> c) => new([.. c.Select(x => x.Timestamp)], [.. c.Select(x => (double)x.Open)], [.. c.Select(x => (double)x.High)],
+            [.. c.Select(x => (double)x.Low)], [.. c.Select(x => (double)x.Close)], [.. c.Select(x => (double)x.Volume)]);
+        var key = new SeriesKey("ETHUSDT", h1);
+
+        var fromRows = new SeriesData(key, Rows(candles));
+        var fromCandles = new SeriesData(key, candles);
+
+        Assert.Equal(5, fromRows.Close.Length);
+        Assert.Equal(51.5, fromRows.Close[1]); // the first row at 01:00, not the duplicate after it
+        foreach (var (a, b) in new[] { (fromRows.OpenTimes.Select(t => (double)t.Ticks), fromCandles.OpenTimes.Select(t => (double)t.Ticks)),
+            (fromRows.Open, fromCandles.Open), (fromRows.High, fromCandles.High), (fromRows.Low, fromCandles.Low), (fromRows.Close, fromCandles.Close), (fromRows.Volume, fromCandles.Volume) })
+        {
+            Assert.Equal(b, a);
+        }
+
+        var unique = Rows(candles.Where(c => c.Id != "dup"));
+        Assert.Same(unique.Close, new SeriesData(key, unique).Close); // one row per open time: no copy
+    }
+
+    [Fact]
     public void Correlation_on_the_same_open_times_is_pearson_of_the_returns_and_mixed_times_still_align()
     {
         var random = new Random(5);

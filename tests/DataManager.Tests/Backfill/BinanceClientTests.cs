@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net;
 using System.Text;
 using DataManager.Backfill;
 using DataManager.Candles;
@@ -118,16 +119,18 @@ public sealed class BinanceClientTests
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static BinanceClient Client(FakeBinance fake, int budget = 2400, double timeoutSeconds = 10)
+    private static BinanceClient Client(FakeBinance fake, int budget = 2400, double timeoutSeconds = 10) =>
+        Services(fake, budget, timeoutSeconds).GetRequiredService<BinanceClient>();
+
+    private static ServiceProvider Services(FakeBinance fake, int budget = 2400, double timeoutSeconds = 10)
     {
         var options = new BackfillOptions { BinanceBaseUrl = fake.Url, BinanceRateLimit = budget, BinanceRequestTimeout = TimeSpan.FromSeconds(timeoutSeconds) };
-        var services = new ServiceCollection()
+        return new ServiceCollection()
             .AddLogging()
             .AddSingleton(TimeProvider.System)
             .AddSingleton(Options.Create(options))
             .AddBinanceClient(options)
             .BuildServiceProvider();
-        return services.GetRequiredService<BinanceClient>();
     }
 
     private static KlineRequest Page(int index, int limit = 499) =>
@@ -141,6 +144,36 @@ public sealed class BinanceClientTests
         Assert.Equal(499, candles.Count);
         Assert.Equal(FakeBinance.PriceAt(Day.ToUnixTimeMilliseconds()), candles[0].Open);
         Assert.Equal(Day.UtcDateTime.AddMinutes(498), candles[^1].OpenTime);
+    }
+
+    [Fact]
+    public async Task The_weight_travels_with_the_request_not_its_url()
+    {
+        await using var fake = await FakeBinance.StartAsync();
+        var page = Page(0);
+        using var meter = BinanceWeightMeter.Start();
+        await Client(fake).GetKlinesAsync("BTCUSDT", M1, page, Ct);
+        Assert.Equal(BinanceWeights.ForLimit(page.Limit), meter.TakeWeight());
+
+        // Through the same pipeline, the weight given in the request's options is taken, whatever the URL says;
+        // without it, the weight of Binance's default limit.
+        await using var services = Services(fake);
+        var http = services.GetRequiredService<IHttpClientFactory>().CreateClient(nameof(BinanceClient));
+        var url = $"/fapi/v1/klines?symbol=BTCUSDT&interval=1m&startTime={page.StartMs}&endTime={page.EndMs}&limit={page.Limit}";
+        using (var weighed = new HttpRequestMessage(HttpMethod.Get, url))
+        {
+            weighed.Options.Set(BinanceWeights.RequestWeight, 7);
+            using var response = await http.SendAsync(weighed, Ct);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        Assert.Equal(7, meter.TakeWeight());
+        using (var unweighed = new HttpRequestMessage(HttpMethod.Get, url))
+        {
+            using var response = await http.SendAsync(unweighed, Ct);
+        }
+
+        Assert.Equal(BinanceWeights.ForLimit(BinanceWeights.DefaultLimit), meter.TakeWeight());
     }
 
     [Fact]

@@ -86,6 +86,60 @@ public abstract class CandleStoreContractTests
     }
 
     [Fact]
+    public async Task The_ohlcv_read_of_many_symbols_equals_read_latest_of_each()
+    {
+        var store = await CreateAsync(H1);
+        var rows = new List<Candle>();
+        // 150 symbols (two queries of 100): full ones, one with gaps, one with a duplicate, one shorter than asked,
+        // one whose newest rows lie past the cut-off, and one with no rows at all.
+        var symbols = Enumerable.Range(0, 150).Select(i => $"S{i:D3}USDT").ToList();
+        foreach (var (symbol, i) in symbols.Select((s, i) => (s, i)))
+        {
+            var hours = i switch { 1 => 3, 2 => 0, _ => 30 };
+            rows.AddRange(Enumerable.Range(0, hours).Where(h => i != 3 || h % 4 != 0).Select(h => At(symbol, Day.AddHours(h), 100m + i + (h * 0.01m))));
+        }
+
+        rows.Add(At("S004USDT", Day.AddHours(27), 99m) with { Id = "S004USDT-legacy" }); // a second row at 27:00
+        rows.Add(At("S005USDT", Day.AddHours(40))); // after the cut-off: not read
+        await store.InsertIgnoreAsync(H1, rows, Ct);
+
+        var before = Day.AddHours(30);
+        var read = await store.ReadLatestOhlcvAsync(H1, [.. symbols, "S000USDT"], 10, before, Ct);
+
+        Assert.False(read.TableMissing);
+        Assert.Equal(150, read.Value.Count);
+        foreach (var symbol in symbols)
+        {
+            var expected = (await store.ReadLatestAsync(new SeriesKey(symbol, H1), 10, before, Ct)).Value;
+            var actual = read.Value[symbol];
+            Assert.Equal(expected.Select(c => c.Timestamp), actual.OpenTimes);
+            Assert.Equal(DateTimeKind.Utc, actual.OpenTimes.FirstOrDefault(DateTime.SpecifyKind(default, DateTimeKind.Utc)).Kind);
+            Assert.Equal(expected.Select(c => (double)c.Open), actual.Open);
+            Assert.Equal(expected.Select(c => (double)c.High), actual.High);
+            Assert.Equal(expected.Select(c => (double)c.Low), actual.Low);
+            Assert.Equal(expected.Select(c => (double)c.Close), actual.Close);
+            Assert.Equal(expected.Select(c => (double)c.Volume), actual.Volume);
+        }
+
+        Assert.Equal(10, read.Value["S000USDT"].Count);
+        Assert.Equal(3, read.Value["S001USDT"].Count);
+        Assert.Same(OhlcvRows.Empty, read.Value["S002USDT"]);
+        Assert.Equal((10, Day.AddHours(17)), (read.Value["S003USDT"].Count, read.Value["S003USDT"].OpenTimes[0])); // 28, 24, 20 missing
+        Assert.Equal(2, read.Value["S004USDT"].OpenTimes.Count(t => t == Day.AddHours(27)));
+        Assert.Equal(Day.AddHours(29), read.Value["S005USDT"].OpenTimes[^1]);
+        Assert.Equal(100.29, read.Value["S000USDT"].Close[^1]);
+    }
+
+    [Fact]
+    public async Task The_ohlcv_read_reports_a_missing_table()
+    {
+        var store = await CreateAsync(H1);
+        var read = await store.ReadLatestOhlcvAsync(Timeframe.Parse("3m"), ["BTCUSDT"], 10, Day, Ct);
+        Assert.True(read.TableMissing);
+        Assert.Empty(read.Value);
+    }
+
+    [Fact]
     public async Task Symbols_are_parameters_not_sql()
     {
         var store = await CreateAsync(H1);
