@@ -173,7 +173,7 @@ public static class AuditLoadRun
         }
 
         var candles = new SqlCandleStore(new MySqlCandleDialect(database), NullLogger<SqlCandleStore>.Instance);
-        var store = new SqliteStore(Path.Combine(work, "store.db"));
+        var store = new SqliteTestStore(Path.Combine(work, "store.db"));
         await store.InitializeAsync(CancellationToken.None);
         var readiness = new CandleReadiness();
         readiness.MarkReady();

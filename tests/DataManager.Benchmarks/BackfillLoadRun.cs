@@ -135,7 +135,7 @@ public static class BackfillLoadRun
     private static async Task<Outcome> RunJobAsync(LocalMariaDb maria, FakeBinance fake, string work, int budget, DateTimeOffset from, DateTimeOffset to, bool sampleMinutes = false)
     {
         var candles = await CandleTableAsync(maria);
-        var store = new SqliteStore(Path.Combine(work, Guid.NewGuid().ToString("N") + ".db"));
+        var store = new SqliteTestStore(Path.Combine(work, Guid.NewGuid().ToString("N") + ".db"));
         await store.InitializeAsync(CancellationToken.None);
         var options = new BackfillOptions { BinanceBaseUrl = fake.Url, BinanceRateLimit = budget };
         var phases = new PhaseClock();

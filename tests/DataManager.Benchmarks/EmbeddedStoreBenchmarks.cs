@@ -2,6 +2,7 @@ using BenchmarkDotNet.Attributes;
 using DataManager.Auditing;
 using DataManager.Candles;
 using DataManager.Storage.Sqlite;
+using DataManager.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace DataManager.Benchmarks;
@@ -15,7 +16,7 @@ public class EmbeddedStoreBenchmarks
 {
     private static readonly Timeframe M5 = Timeframe.Parse("5m");
     private string _directory = "";
-    private SqliteStore _store = null!;
+    private SqliteTestStore _store = null!;
     private SqlCandleStore _candles = null!;
     private AuditRecord[] _cycle = [];
     private Candle[] _batch = [];
@@ -26,7 +27,7 @@ public class EmbeddedStoreBenchmarks
     {
         _directory = Path.Combine(Path.GetTempPath(), "dm-bench-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(_directory);
-        _store = new SqliteStore(Path.Combine(_directory, "store.db"));
+        _store = new SqliteTestStore(Path.Combine(_directory, "store.db"));
         _store.InitializeAsync(CancellationToken.None).GetAwaiter().GetResult();
         var dialect = new SqliteCandleDialect(Path.Combine(_directory, "candles.db"));
         _candles = new SqlCandleStore(dialect, NullLogger<SqlCandleStore>.Instance);

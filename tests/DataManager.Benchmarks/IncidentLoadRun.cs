@@ -28,9 +28,9 @@ public static class IncidentLoadRun
         try
         {
             var path = Path.Combine(work, "store.db");
-            var store = new SqliteStore(path);
+            var store = new SqliteTestStore(path);
             await store.InitializeAsync(CancellationToken.None);
-            var incidents = new SqliteIncidentStore(path);
+            var incidents = store.Incidents;
             var start = new DateTimeOffset(2026, 11, 22, 0, 0, 0, TimeSpan.Zero);
             var tracker = new IncidentTracker(store, incidents, store, Options.Create(new IncidentOptions()), new IncidentMetrics(Metrics.WithCustomRegistry(Metrics.NewCustomRegistry())),
                 TimeProvider.System, NullLogger<IncidentTracker>.Instance);

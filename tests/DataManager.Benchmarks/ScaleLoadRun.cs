@@ -90,7 +90,7 @@ public static class ScaleLoadRun
 
         var work = LocalServers.TempDirectory("dm-scale-load");
         var candles = new SqlCandleStore(new MySqlCandleDialect(database), NullLogger<SqlCandleStore>.Instance);
-        var sqlite = new SqliteStore(Path.Combine(work, "store.db"));
+        var sqlite = new SqliteTestStore(Path.Combine(work, "store.db"));
         await sqlite.InitializeAsync(CancellationToken.None);
         var store = new CountingStore(sqlite);
         var readiness = new CandleReadiness();
@@ -234,7 +234,7 @@ public static class ScaleLoadRun
     }
 
     /// <summary>The SQLite store, counting the calls the scheduler makes (each one round trip on MongoDB).</summary>
-    private sealed class CountingStore(SqliteStore inner) : IAuditStore, IHealthScoreStore
+    private sealed class CountingStore(SqliteTestStore inner) : IAuditStore, IHealthScoreStore
     {
         private int _calls;
         private long _ticks;

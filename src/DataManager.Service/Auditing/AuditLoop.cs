@@ -230,7 +230,8 @@ public sealed partial class AuditLoop(
         return report with { Gaps = SourceEmptyGaps.Mark(report.Gaps, series.Timeframe.Interval, empty) };
     }
 
-    private static AuditRecord ToRecord(SeriesAuditReport report, AuditCycleRecord cycle, DateTimeOffset auditedAt) => new()
+    // The findings come with the report; the record adds which audit it is, of what and when.
+    private static AuditRecord ToRecord(SeriesAuditReport report, AuditCycleRecord cycle, DateTimeOffset auditedAt) => new(report)
     {
         Id = Guid.NewGuid().ToString("N"),
         CycleId = cycle.Id,
@@ -240,16 +241,7 @@ public sealed partial class AuditLoop(
         WindowFrom = report.From,
         WindowTo = report.To,
         AuditedAt = auditedAt,
-        ExpectedCandles = report.ExpectedCandles,
-        ActualCandles = report.ActualCandles,
-        Gaps = report.Gaps,
-        Duplicates = report.Duplicates,
-        DuplicateSurplus = report.DuplicateSurplus,
-        Integrity = report.Integrity,
-        Anomalies = report.Anomalies,
-        Health = report.Health,
         DuplicatesRemoved = report.DuplicatesRemoved,
-        Error = report.Error,
     };
 
     private void UpdateMetrics(IEnumerable<SeriesAuditReport> reports)

@@ -1,8 +1,47 @@
+using System.Text.Json.Serialization;
+
 namespace DataManager.Auditing;
 
-/// <summary>The audit of one series in one cycle: what was found, the health it scores, and who wrote it.</summary>
-public sealed record AuditRecord
+/// <summary>
+/// What an audit of one series found: shared by the auditor's report and the stored record, so a record takes
+/// a report's findings in one step (the record copy constructor) instead of field by field.
+/// </summary>
+public abstract record AuditFindings
 {
+    public int ExpectedCandles { get; init; }
+
+    public int ActualCandles { get; init; }
+
+    public IReadOnlyList<GapFinding> Gaps { get; init; } = [];
+
+    public IReadOnlyList<DuplicateFinding> Duplicates { get; init; } = [];
+
+    public int DuplicateSurplus { get; init; }
+
+    public IReadOnlyList<IntegrityFinding> Integrity { get; init; } = [];
+
+    public IReadOnlyList<AnomalyFinding> Anomalies { get; init; } = [];
+
+    public HealthScore? Health { get; init; }
+
+    /// <summary>In JSON after the findings: a record puts its duplicatesRemoved before it, a report after it.</summary>
+    [JsonPropertyOrder(2)]
+    public string? Error { get; init; }
+}
+
+/// <summary>The audit of one series in one cycle: what was found, the health it scores, and who wrote it.</summary>
+public sealed record AuditRecord : AuditFindings
+{
+    public AuditRecord()
+    {
+    }
+
+    /// <summary>A record of <paramref name="findings"/>; the caller says which audit it is, of what and when.</summary>
+    public AuditRecord(AuditFindings findings)
+        : base(findings)
+    {
+    }
+
     public required string Id { get; init; }
 
     public required string CycleId { get; init; }
@@ -20,26 +59,9 @@ public sealed record AuditRecord
 
     public required DateTimeOffset AuditedAt { get; init; }
 
-    public int ExpectedCandles { get; init; }
-
-    public int ActualCandles { get; init; }
-
-    public IReadOnlyList<GapFinding> Gaps { get; init; } = [];
-
-    public IReadOnlyList<DuplicateFinding> Duplicates { get; init; } = [];
-
-    public int DuplicateSurplus { get; init; }
-
-    public IReadOnlyList<IntegrityFinding> Integrity { get; init; } = [];
-
-    public IReadOnlyList<AnomalyFinding> Anomalies { get; init; } = [];
-
-    public HealthScore? Health { get; init; }
-
     /// <summary>Duplicate rows deleted after this audit (ENABLE_DUPLICATE_REMOVAL); the audit itself shows the state before.</summary>
+    [JsonPropertyOrder(1)]
     public int DuplicatesRemoved { get; init; }
-
-    public string? Error { get; init; }
 }
 
 public sealed record GapFinding(DateTimeOffset From, DateTimeOffset To, int MissingCandles, bool SourceEmpty = false);

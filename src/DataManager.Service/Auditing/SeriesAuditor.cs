@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using DataManager.Candles;
 using DataManager.Configuration;
 using Microsoft.Extensions.Options;
@@ -5,7 +6,7 @@ using Microsoft.Extensions.Options;
 namespace DataManager.Auditing;
 
 /// <summary>The audit of one series over one window, in the shape of the CLI's JSON report.</summary>
-public sealed record SeriesAuditReport
+public sealed record SeriesAuditReport : AuditFindings
 {
     public required string Symbol { get; init; }
 
@@ -15,31 +16,16 @@ public sealed record SeriesAuditReport
 
     public required DateTimeOffset To { get; init; }
 
-    public int ExpectedCandles { get; init; }
-
-    public int ActualCandles { get; init; }
-
-    public IReadOnlyList<GapFinding> Gaps { get; init; } = [];
-
-    public IReadOnlyList<DuplicateFinding> Duplicates { get; init; } = [];
-
-    public int DuplicateSurplus { get; init; }
-
-    public IReadOnlyList<IntegrityFinding> Integrity { get; init; } = [];
-
-    public IReadOnlyList<AnomalyFinding> Anomalies { get; init; } = [];
-
-    public HealthScore? Health { get; init; }
-
-    public string? Error { get; init; }
-
     /// <summary>Duplicate rows deleted after the audit (the audit loop with ENABLE_DUPLICATE_REMOVAL).</summary>
+    [JsonPropertyOrder(3)]
     public int DuplicatesRemoved { get; init; }
 
     /// <summary>Rows read in the window (including duplicates).</summary>
+    [JsonPropertyOrder(4)]
     public long Rows { get; init; }
 
     /// <summary>Newest open time read, for freshness when a result is reused.</summary>
+    [JsonPropertyOrder(4)]
     public DateTimeOffset? NewestOpen { get; init; }
 
     public static SeriesAuditReport Failed(SeriesKey series, DateTime from, DateTime to, string error) => new()

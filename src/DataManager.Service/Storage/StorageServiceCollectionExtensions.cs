@@ -7,40 +7,40 @@ namespace DataManager.Storage;
 
 public static class StorageServiceCollectionExtensions
 {
-    /// <summary>MongoDB when <c>MONGODB_URL</c> is set, else the embedded SQLite store; one instance serves every store port.</summary>
+    /// <summary>MongoDB when <c>MONGODB_URL</c> is set, else the embedded SQLite store: one class per port over one database per backend.</summary>
     public static IServiceCollection AddDataManagerStore(this IServiceCollection services, StoreOptions options)
     {
         if (options.UsesMongo)
         {
             services.AddSingleton<IMongoClient>(_ => new MongoClient(MongoClientSettingsFactory.FromUrl(options.MongoUrl!)));
-            services.AddSingleton(sp => new MongoStore(sp.GetRequiredService<IMongoClient>(), options.MongoDatabase));
-            RegisterPorts<MongoStore>(services);
-            services.AddSingleton<IIncidentStore>(sp => new MongoIncidentStore(sp.GetRequiredService<IMongoClient>(), options.MongoDatabase));
+            services.AddSingleton(sp => new MongoStoreDatabase(sp.GetRequiredService<IMongoClient>(), options.MongoDatabase));
+            services.AddSingleton<IStoreLifecycle, MongoStoreLifecycle>();
+            services.AddSingleton<IAuditStore, MongoAuditStore>();
+            services.AddSingleton<IHealthScoreStore, MongoHealthScoreStore>();
+            services.AddSingleton<IBackfillJobStore, MongoBackfillJobStore>();
+            services.AddSingleton<IAnalyticsStore, MongoAnalyticsStore>();
+            services.AddSingleton<ICandleArchiveStore, MongoCandleArchiveStore>();
+            services.AddSingleton<ILeaseStore, MongoLeaseStore>();
+            services.AddSingleton<IIncidentStore, MongoIncidentStore>();
             services.AddSingleton<Auditing.IConfirmedEmptyRanges>(sp => new MongoConfirmedEmptyRanges(sp.GetRequiredService<IMongoClient>(), options.MongoDatabase));
         }
         else
         {
-            services.AddSingleton(_ => new SqliteStore(options.SqlitePath));
-            RegisterPorts<SqliteStore>(services);
-            services.AddSingleton<IIncidentStore>(_ => new SqliteIncidentStore(options.SqlitePath));
-            services.AddSingleton<Auditing.IConfirmedEmptyRanges>(_ => new SqliteConfirmedEmptyRanges(options.SqlitePath));
+            services.AddSingleton(_ => new SqliteDatabase(options.SqlitePath));
+            services.AddSingleton<IStoreLifecycle, SqliteStoreLifecycle>();
+            services.AddSingleton<IAuditStore, SqliteAuditStore>();
+            services.AddSingleton<IHealthScoreStore, SqliteHealthScoreStore>();
+            services.AddSingleton<IBackfillJobStore, SqliteBackfillJobStore>();
+            services.AddSingleton<IAnalyticsStore, SqliteAnalyticsStore>();
+            services.AddSingleton<ICandleArchiveStore, SqliteCandleArchiveStore>();
+            services.AddSingleton<ILeaseStore, SqliteLeaseStore>();
+            services.AddSingleton<IIncidentStore, SqliteIncidentStore>();
+            services.AddSingleton<Auditing.IConfirmedEmptyRanges>(sp => new SqliteConfirmedEmptyRanges(sp.GetRequiredService<SqliteDatabase>()));
         }
 
         services.AddSingleton<StoreReadiness>();
         services.AddHostedService<StoreInitializer>();
         return services;
-    }
-
-    private static void RegisterPorts<TStore>(IServiceCollection services)
-        where TStore : class, IAuditStore, IHealthScoreStore, IBackfillJobStore, IAnalyticsStore, ICandleArchiveStore, ILeaseStore, IStoreLifecycle
-    {
-        services.AddSingleton<IAuditStore>(sp => sp.GetRequiredService<TStore>());
-        services.AddSingleton<IHealthScoreStore>(sp => sp.GetRequiredService<TStore>());
-        services.AddSingleton<IBackfillJobStore>(sp => sp.GetRequiredService<TStore>());
-        services.AddSingleton<IAnalyticsStore>(sp => sp.GetRequiredService<TStore>());
-        services.AddSingleton<ICandleArchiveStore>(sp => sp.GetRequiredService<TStore>());
-        services.AddSingleton<ILeaseStore>(sp => sp.GetRequiredService<TStore>());
-        services.AddSingleton<IStoreLifecycle>(sp => sp.GetRequiredService<TStore>());
     }
 }
 

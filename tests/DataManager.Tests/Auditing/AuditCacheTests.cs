@@ -3,6 +3,7 @@ using DataManager.Candles;
 using DataManager.Configuration;
 using DataManager.Storage;
 using DataManager.Storage.Sqlite;
+using DataManager.Testing;
 using DataManager.Tests.Infrastructure;
 using Microsoft.Extensions.Time.Testing;
 
@@ -51,7 +52,7 @@ public sealed class AuditCacheTests(MariaDbServer mariaDb) : IDisposable
         // 24 candles up to the newest closed hour; "reload" starts from a broken candle that the backup fixes.
         var rows = Enumerable.Range(0, 24).Select(i => Day.AddHours(i)).Select(t => mutation == "reload" && t == Middle ? Broken(t) : Healthy(t)).ToList();
         await candles.InsertIgnoreAsync(H1, rows, Ct);
-        var store = new SqliteStore(Path.Combine(_directory, engine + mutation + ".db"));
+        var store = new SqliteTestStore(Path.Combine(_directory, engine + mutation + ".db"));
         await store.InitializeAsync(Ct);
         var time = new FakeTimeProvider(Now);
         var candleOptions = candles.Dialect is MySqlCandleDialect mysql ? new CandleDatabaseOptions { MySqlConnectionString = mysql.ConnectionString } : new CandleDatabaseOptions();

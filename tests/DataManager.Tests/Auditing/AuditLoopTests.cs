@@ -22,19 +22,19 @@ public sealed class AuditLoopTests(MariaDbServer mariaDb) : IDisposable
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private async Task<(AuditLoop Scheduler, SqliteStore Store, FakeTimeProvider Time)> EmbeddedAsync(string timeframes = "5m,15m,30m,1h,1d")
+    private async Task<(AuditLoop Scheduler, SqliteTestStore Store, FakeTimeProvider Time)> EmbeddedAsync(string timeframes = "5m,15m,30m,1h,1d")
     {
         var time = new FakeTimeProvider(Now);
         var dialect = new SqliteCandleDialect(Path.Combine(_directory, "candles.db"));
         var candles = new SqlCandleStore(dialect, NullLogger<SqlCandleStore>.Instance);
         await new EmbeddedCandleDatabase(dialect, candles, time, NullLogger<EmbeddedCandleDatabase>.Instance).EnsureSeededAsync(Ct);
-        var store = new SqliteStore(Path.Combine(_directory, "store.db"));
+        var store = new SqliteTestStore(Path.Combine(_directory, "store.db"));
         await store.InitializeAsync(Ct);
         var series = new SeriesOptions { SupportedTimeframes = [.. timeframes.Split(',').Select(Timeframe.Parse)] };
         return (Scheduler(candles, store, time, series, new CandleDatabaseOptions()), store, time);
     }
 
-    internal static AuditLoop Scheduler(SqlCandleStore candles, SqliteStore store, TimeProvider time, SeriesOptions series, CandleDatabaseOptions candleOptions, AuditOptions? auditOptions = null, ICandleSource? source = null, AuditMetrics? metrics = null)
+    internal static AuditLoop Scheduler(SqlCandleStore candles, SqliteTestStore store, TimeProvider time, SeriesOptions series, CandleDatabaseOptions candleOptions, AuditOptions? auditOptions = null, ICandleSource? source = null, AuditMetrics? metrics = null)
     {
         var readiness = new CandleReadiness();
         readiness.MarkReady();
@@ -102,7 +102,7 @@ public sealed class AuditLoopTests(MariaDbServer mariaDb) : IDisposable
         var connectionString = await mariaDb.CreateDatabaseAsync();
         var builder = new MySqlConnector.MySqlConnectionStringBuilder(connectionString) { Port = (uint)ServerAvailability.FreePort(), ConnectionTimeout = 1 };
         var candles = new SqlCandleStore(new MySqlCandleDialect(builder.ConnectionString), NullLogger<SqlCandleStore>.Instance);
-        var store = new SqliteStore(Path.Combine(_directory, "store.db"));
+        var store = new SqliteTestStore(Path.Combine(_directory, "store.db"));
         await store.InitializeAsync(Ct);
         var scheduler = Scheduler(candles, store, new FakeTimeProvider(Now), new SeriesOptions { SupportedPairs = ["BTCUSDT", "ETHUSDT"], PairsConfigured = true }, new CandleDatabaseOptions { MySqlConnectionString = builder.ConnectionString });
 

@@ -2,6 +2,7 @@ using DataManager.Auditing;
 using DataManager.Candles;
 using DataManager.Configuration;
 using DataManager.Storage.Sqlite;
+using DataManager.Testing;
 using DataManager.Tests.Infrastructure;
 using Microsoft.Extensions.Time.Testing;
 using Prometheus;
@@ -31,7 +32,7 @@ public sealed class AuditMetricsCardinalityTests : IDisposable
         var missing = Day.AddHours(10);
         List<Candle> Series(string symbol) => [.. Enumerable.Range(0, 24).Select(i => DemoCandles.Make(symbol, H1, Day.AddHours(i), 1m, 2m, 0.5m, 1.5m, 1m, 1))];
         await candles.InsertIgnoreAsync(H1, [.. Series(_clean), .. Series(_gappy).Where(c => c.OpenTime != missing)], Ct);
-        var store = new SqliteStore(Path.Combine(_directory, "store.db"));
+        var store = new SqliteTestStore(Path.Combine(_directory, "store.db"));
         await store.InitializeAsync(Ct);
         var time = new FakeTimeProvider(new DateTimeOffset(Day.AddDays(1).AddMinutes(1)));
         var scheduler = AuditLoopTests.Scheduler(candles, store, time,

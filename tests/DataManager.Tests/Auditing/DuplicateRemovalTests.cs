@@ -2,6 +2,7 @@ using DataManager.Auditing;
 using DataManager.Candles;
 using DataManager.Configuration;
 using DataManager.Storage.Sqlite;
+using DataManager.Testing;
 using DataManager.Tests.Infrastructure;
 using Microsoft.Extensions.Time.Testing;
 
@@ -50,7 +51,7 @@ public abstract class DuplicateRemovalContractTests : IDisposable
 
     protected abstract Task<SqlCandleStore> CreateAsync(params Timeframe[] tables);
 
-    private async Task<(SqlCandleStore Candles, SqliteStore Store, AuditLoop Scheduler)> SeededAsync(DuplicateResolutionStrategy strategy, bool enabled = true)
+    private async Task<(SqlCandleStore Candles, SqliteTestStore Store, AuditLoop Scheduler)> SeededAsync(DuplicateResolutionStrategy strategy, bool enabled = true)
     {
         var candles = await CreateAsync(H1);
         var rows = Enumerable.Range(0, 24).Select(i => DemoCandles.Make("BTCUSDT", H1, Day.AddHours(i), 1m, 2m, 0.5m, 1.5m, 1m, 1)).ToList();
@@ -58,7 +59,7 @@ public abstract class DuplicateRemovalContractTests : IDisposable
         rows.Add(rows[11] with { Id = "legacy-11-b", ExtractedAt = Day.AddHours(10) });
         rows.Add(rows[20] with { Id = "legacy-20", ExtractedAt = Day.AddHours(22), Open = 97000.12345678m, High = 97001m });
         await candles.InsertIgnoreAsync(H1, rows, Ct);
-        var store = new SqliteStore(Path.Combine(_directory, Guid.NewGuid().ToString("N") + ".db"));
+        var store = new SqliteTestStore(Path.Combine(_directory, Guid.NewGuid().ToString("N") + ".db"));
         await store.InitializeAsync(Ct);
         var scheduler = AuditLoopTests.Scheduler(candles, store, _time,
             new SeriesOptions { SupportedPairs = ["BTCUSDT"], PairsConfigured = true, SupportedTimeframes = [H1] },

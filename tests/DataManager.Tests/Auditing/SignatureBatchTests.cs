@@ -3,6 +3,7 @@ using System.Reflection;
 using DataManager.Candles;
 using DataManager.Configuration;
 using DataManager.Storage.Sqlite;
+using DataManager.Testing;
 using DataManager.Tests.Infrastructure;
 using Microsoft.Extensions.Time.Testing;
 
@@ -59,7 +60,7 @@ public abstract class SignatureBatchTests : IDisposable
         string[] symbols = ["AAAUSDT", "BBBUSDT", "CCCUSDT", "DDDUSDT"];
         await candles.InsertIgnoreAsync(H1, [.. symbols.SelectMany(s => Enumerable.Range(0, 24).Select(i => DemoCandles.Make(s, H1, Day.AddHours(i), 1m, 2m, 0.5m, 1.5m, 1m, 1)))], Ct);
         await candles.InsertIgnoreAsync(M15, [.. symbols.SelectMany(s => Enumerable.Range(0, 96).Select(i => DemoCandles.Make(s, M15, Day.AddMinutes(15 * i), 1m, 2m, 0.5m, 1.5m, 1m, 1)))], Ct);
-        var store = new SqliteStore(Path.Combine(Directory, "store.db"));
+        var store = new SqliteTestStore(Path.Combine(Directory, "store.db"));
         await store.InitializeAsync(Ct);
         var counting = CountingCandleSource.Wrap(candles);
         var time = new FakeTimeProvider(new DateTimeOffset(Day.AddDays(1).AddMinutes(1)));

@@ -27,7 +27,7 @@ public sealed class BackfillJobTests(MariaDbServer mariaDb) : IDisposable
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private sealed record Rig(SqlCandleStore Candles, SqliteStore Store, BackfillRunner Runner, BackfillOptions Options, ServiceProvider Services);
+    private sealed record Rig(SqlCandleStore Candles, SqliteTestStore Store, BackfillRunner Runner, BackfillOptions Options, ServiceProvider Services);
 
     private async Task<Rig> RigAsync(FakeBinance fake, BackfillOptions? options = null)
     {
@@ -39,7 +39,7 @@ public sealed class BackfillJobTests(MariaDbServer mariaDb) : IDisposable
         return new Rig(candles, store, services.GetRequiredService<BackfillRunner>(), options, services);
     }
 
-    private static async Task<BackfillJob> NewJobAsync(SqliteStore store, DateTimeOffset from, DateTimeOffset to)
+    private static async Task<BackfillJob> NewJobAsync(SqliteTestStore store, DateTimeOffset from, DateTimeOffset to)
     {
         var job = BackfillJobs.New(new SeriesKey("BTCUSDT", M1), from, to, BackfillTriggers.Manual, DateTimeOffset.UtcNow);
         await store.CreateAsync(job, Ct);
@@ -524,21 +524,21 @@ public sealed class BackfillJobTests(MariaDbServer mariaDb) : IDisposable
 
     private static AutoBackfillLoop AutoBackfill(Rig rig, TimeProvider time) => AutoBackfill(rig.Store, rig.Options, time);
 
-    internal static AutoBackfillLoop AutoBackfill(SqliteStore store, BackfillOptions options, TimeProvider time) =>
+    internal static AutoBackfillLoop AutoBackfill(SqliteTestStore store, BackfillOptions options, TimeProvider time) =>
         new(store, store, Options.Create(options), new BackfillMetrics(Prometheus.Metrics.WithCustomRegistry(Prometheus.Metrics.NewCustomRegistry())), time, Microsoft.Extensions.Logging.Abstractions.NullLogger<AutoBackfillLoop>.Instance);
 
     /// <summary>The store file the way the service names it, so a host on the same DATA_DIR shares it.</summary>
-    private async Task<SqliteStore> StoreAsync(string name)
+    private async Task<SqliteTestStore> StoreAsync(string name)
     {
         var directory = Path.Combine(_directory, name);
         Directory.CreateDirectory(directory);
-        var store = new SqliteStore(Path.Combine(directory, "datamanager.db"));
+        var store = new SqliteTestStore(Path.Combine(directory, "datamanager.db"));
         await store.InitializeAsync(Ct);
         return store;
     }
 
     /// <summary>The real service on the same DATA_DIR: any replica accepts jobs and serves them from the shared store.</summary>
-    private static Task<ServiceHost> ApiHostAsync(SqliteStore store, bool backfill = true) => ServiceHost.StartAsync(new Dictionary<string, string?>
+    private static Task<ServiceHost> ApiHostAsync(SqliteTestStore store, bool backfill = true) => ServiceHost.StartAsync(new Dictionary<string, string?>
     {
         ["DATA_DIR"] = Path.GetDirectoryName(store.Path),
         ["ENABLE_AUDITOR"] = "false",

@@ -39,7 +39,7 @@ public sealed class BackfillKillDrillTests(MariaDbServer mariaDb) : IDisposable
 
         await using var fake = await FakeBinance.StartAsync();
         fake.LatencyMs = 120; // one page at a time: the job lasts long enough to be killed three times
-        var store = new SqliteStore(Path.Combine(_directory, "datamanager.db"));
+        var store = new SqliteTestStore(Path.Combine(_directory, "datamanager.db"));
         await store.InitializeAsync(Ct);
         var job = BackfillJobs.New(series, Start, end, BackfillTriggers.Manual, DateTimeOffset.UtcNow);
         await store.CreateAsync(job, Ct);
@@ -103,7 +103,7 @@ public sealed class BackfillKillDrillTests(MariaDbServer mariaDb) : IDisposable
         Assert.Equal(seeded.OrderBy(c => c.Timestamp), after.OrderBy(c => c.Timestamp));
     }
 
-    private static async Task<BackfillJob> WaitForAsync(SqliteStore store, string id, Func<BackfillJob, bool> condition, LocalProcess service, string what)
+    private static async Task<BackfillJob> WaitForAsync(SqliteTestStore store, string id, Func<BackfillJob, bool> condition, LocalProcess service, string what)
     {
         BackfillJob? last = null;
         return await Eventually.UntilValueAsync(what, async token => (last = await store.GetAsync(id, token)) is { } job && condition(job) ? job : null,

@@ -103,11 +103,11 @@ public sealed class BackfillPipelineTests(MariaDbServer mariaDb) : IDisposable
     private static async Task<long> CommittedAsync(SqlCandleStore candles, DateTimeOffset before) =>
         (await candles.SummarizeAsync(Series, Start.UtcDateTime, before.UtcDateTime, CancellationToken.None)).Value.DistinctOpenTimes;
 
-    private async Task<SqliteStore> StoreAsync()
+    private async Task<SqliteTestStore> StoreAsync()
     {
         var directory = Path.Combine(_directory, Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
-        var store = new SqliteStore(Path.Combine(directory, "datamanager.db"));
+        var store = new SqliteTestStore(Path.Combine(directory, "datamanager.db"));
         await store.InitializeAsync(Ct);
         return store;
     }

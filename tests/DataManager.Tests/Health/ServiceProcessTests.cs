@@ -75,7 +75,7 @@ public sealed class ServiceProcessTests : IDisposable
     public async Task A_taken_port_fails_the_start_with_one_line_and_leaves_no_lease()
     {
         // The store is ready at once, so an elector that did not wait for the port would take the lease first.
-        var store = new DataManager.Storage.Sqlite.SqliteStore(Path.Combine(_dataDir, "datamanager.db"));
+        var store = new DataManager.Testing.SqliteTestStore(Path.Combine(_dataDir, "datamanager.db"));
         await store.InitializeAsync(TestContext.Current.CancellationToken);
         using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Any, 0);
         taken.Start();

@@ -40,9 +40,9 @@ public sealed class IncidentProofTests(MariaDbServer mariaDb) : IDisposable
         await using var fake = await FakeBinance.StartAsync();
         var time = new FakeTimeProvider(Start);
         var candles = await CandleDatabases.MariaDbAsync(mariaDb, M1);
-        var store = new SqliteStore(Path.Combine(_directory, "store.db"));
+        var store = new SqliteTestStore(Path.Combine(_directory, "store.db"));
         await store.InitializeAsync(Ct);
-        var incidents = new SqliteIncidentStore(store.Path);
+        var incidents = store.Incidents;
         var backfill = new BackfillOptions { AutoBackfill = true, MinAutoBackfillGap = TimeSpan.FromHours(1), MaxAutoBackfillJobs = 5, BinanceBaseUrl = fake.Url };
         await using var services = BackfillServices.Build(backfill, store, candles, time: time);
         var runner = services.GetRequiredService<BackfillRunner>();

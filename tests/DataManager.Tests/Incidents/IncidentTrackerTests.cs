@@ -2,6 +2,7 @@ using DataManager.Auditing;
 using DataManager.Incidents;
 using DataManager.Storage;
 using DataManager.Storage.Sqlite;
+using DataManager.Testing;
 using DataManager.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
@@ -14,15 +15,15 @@ public sealed class IncidentTrackerTests : IDisposable
 {
     private static readonly DateTimeOffset T0 = new(2026, 11, 22, 10, 0, 0, TimeSpan.Zero);
     private readonly string _directory = ServerAvailability.TempDirectory("dm-incidents");
-    private readonly SqliteStore _store;
+    private readonly SqliteTestStore _store;
     private readonly SqliteIncidentStore _incidents;
 
     public IncidentTrackerTests()
     {
         var path = Path.Combine(_directory, "store.db");
-        _store = new SqliteStore(path);
+        _store = new SqliteTestStore(path);
         _store.InitializeAsync(Ct).GetAwaiter().GetResult();
-        _incidents = new SqliteIncidentStore(path);
+        _incidents = _store.Incidents;
     }
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -53,7 +54,7 @@ public sealed class IncidentTrackerTests : IDisposable
     {
         await CycleAsync(T0, Gap(T0, 5));
         var logger = new RecordingLogger<IncidentTracker>();
-        var tracker = new IncidentTracker(_store, _incidents, _store, Microsoft.Extensions.Options.Options.Create(new IncidentOptions()), new FakeTimeProvider(T0.AddDays(1)), logger);
+        var tracker = new IncidentTracker(_store, _incidents, _store, Microsoft.Extensions.Options.Options.Create(new IncidentOptions()), _metrics, new FakeTimeProvider(T0.AddDays(1)), logger);
         await tracker.ApplyNewAuditsAsync(1, Ct);
         var opened = Assert.Single(logger.Lines, l => l.Contains(" opened: ", StringComparison.Ordinal));
         Assert.EndsWith("BTCUSDT/1m gap (minor) 2026-11-22T08:00:00Z..2026-11-22T08:04:00Z", opened);

@@ -34,9 +34,9 @@ public sealed class LeaderElectorTests : IDisposable
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private async Task<SqliteStore> StoreAsync()
+    private async Task<SqliteTestStore> StoreAsync()
     {
-        var store = new SqliteStore(Path.Combine(_directory, "store.db"));
+        var store = new SqliteTestStore(Path.Combine(_directory, "store.db"));
         await store.InitializeAsync(Ct);
         return store;
     }
@@ -222,7 +222,7 @@ public sealed class LeaderElectorTests : IDisposable
     [Fact]
     public async Task Store_errors_never_stop_a_follower_and_it_recovers()
     {
-        var store = new SqliteStore(Path.Combine(_directory, "not-initialised.db"));
+        var store = new SqliteTestStore(Path.Combine(_directory, "not-initialised.db"));
         var (elector, _) = Elector(store, "pod-a");
         await elector.RunOnceAsync(Ct); // no table yet: an error, recorded
         Assert.False(elector.Snapshot().IsLeader);
@@ -257,7 +257,7 @@ public sealed class LeaderElectorTests : IDisposable
     [Fact]
     public async Task Disabled_election_makes_this_replica_leader_without_touching_the_store()
     {
-        var store = new SqliteStore(Path.Combine(_directory, "never-created.db"));
+        var store = new SqliteTestStore(Path.Combine(_directory, "never-created.db"));
         var (elector, _) = Elector(store, "solo", new LeaderElectionOptions { Enabled = false });
         await elector.StartAsync(Ct);
         var ticket = await elector.WaitForLeadershipAsync(Ct).WaitAsync(TimeSpan.FromSeconds(10), Ct);
@@ -298,7 +298,7 @@ public sealed class LeaderElectorTests : IDisposable
     [Fact]
     public async Task Leader_only_loops_start_only_once_the_store_is_ready_even_with_election_off()
     {
-        var store = new SqliteStore(Path.Combine(_directory, "late.db"));
+        var store = new SqliteTestStore(Path.Combine(_directory, "late.db"));
         var (elector, _) = Elector(store, "solo", new LeaderElectionOptions { Enabled = false });
         var readiness = new StoreReadiness();
         var loop = new CountingLoop();

@@ -26,9 +26,9 @@ public sealed class ReportCommandTests : IDisposable
     private async Task SeedAsync()
     {
         var path = Path.Combine(_dataDir, "datamanager.db");
-        var store = new SqliteStore(path);
+        var store = new SqliteTestStore(path);
         await store.InitializeAsync(Ct);
-        var incidents = new SqliteIncidentStore(path);
+        var incidents = store.Incidents;
         foreach (var symbol in Symbols)
         {
             var history = QualityReportTests.Outage(symbol);

@@ -1,6 +1,7 @@
-using DataManager.Storage.Mongo;
+using DataManager.Configuration;
+using DataManager.Storage;
 using DataManager.Tests.Infrastructure;
-using MongoDB.Driver;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace DataManager.Tests.Storage;
 
@@ -8,27 +9,19 @@ namespace DataManager.Tests.Storage;
 [Trait("Category", "Server")]
 public sealed class MongoStoreContractTests(MongoServer server) : StoreContractTests
 {
-    protected override async Task<TStore> CreateStoreAsync<TStore>()
-    {
-        server.Require();
-        var store = new MongoStore(new MongoClient(server.ConnectionString), "dm_test_" + Guid.NewGuid().ToString("N")[..12]);
-        await store.InitializeAsync(TestContext.Current.CancellationToken);
-        return (TStore)(object)store;
-    }
+    protected override async Task<TStore> CreateStoreAsync<TStore>() => (await NewDatabaseAsync()).GetRequiredService<TStore>();
 
-    protected override Task<DataManager.Storage.IIncidentStore> CreateIncidentStoreAsync()
+    protected override async Task<IIncidentStore> CreateIncidentStoreAsync() => (await NewDatabaseAsync()).GetRequiredService<IIncidentStore>();
+
+    private Task<ServiceProvider> NewDatabaseAsync()
     {
         server.Require();
-        return Task.FromResult<DataManager.Storage.IIncidentStore>(new MongoIncidentStore(new MongoClient(server.ConnectionString), "dm_test_" + Guid.NewGuid().ToString("N")[..12]));
+        return StoreServices.StartAsync(new StoreOptions { MongoUrl = server.ConnectionString, MongoDatabase = "dm_test_" + Guid.NewGuid().ToString("N")[..12] });
     }
 
     protected override async Task<(DataManager.Storage.IBackfillJobStore Jobs, DataManager.Auditing.IConfirmedEmptyRanges Ranges)> CreateConfirmedEmptyRangesAsync()
     {
-        server.Require();
-        var client = new MongoClient(server.ConnectionString);
-        var database = "dm_test_" + Guid.NewGuid().ToString("N")[..12];
-        var store = new MongoStore(client, database);
-        await store.InitializeAsync(TestContext.Current.CancellationToken);
-        return (store, new MongoConfirmedEmptyRanges(client, database));
+        var services = await NewDatabaseAsync();
+        return (services.GetRequiredService<DataManager.Storage.IBackfillJobStore>(), services.GetRequiredService<DataManager.Auditing.IConfirmedEmptyRanges>());
     }
 }

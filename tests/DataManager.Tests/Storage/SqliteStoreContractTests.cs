@@ -1,5 +1,9 @@
+using DataManager.Configuration;
+using DataManager.Storage;
 using DataManager.Storage.Sqlite;
+using DataManager.Testing;
 using DataManager.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace DataManager.Tests.Storage;
 
@@ -7,28 +11,32 @@ public sealed class SqliteStoreContractTests : StoreContractTests, IDisposable
 {
     private readonly string _directory = ServerAvailability.TempDirectory("dm-sqlite-store");
 
-    protected override async Task<TStore> CreateStoreAsync<TStore>()
-    {
-        var store = new SqliteStore(Path.Combine(_directory, Guid.NewGuid().ToString("N") + ".db"));
-        await store.InitializeAsync(TestContext.Current.CancellationToken);
-        return (TStore)(object)store;
-    }
+    protected override async Task<TStore> CreateStoreAsync<TStore>() => (await NewDatabaseAsync()).GetRequiredService<TStore>();
 
-    protected override Task<DataManager.Storage.IIncidentStore> CreateIncidentStoreAsync() =>
-        Task.FromResult<DataManager.Storage.IIncidentStore>(new SqliteIncidentStore(Path.Combine(_directory, Guid.NewGuid().ToString("N") + ".db")));
+    protected override async Task<IIncidentStore> CreateIncidentStoreAsync() => (await NewDatabaseAsync()).GetRequiredService<IIncidentStore>();
+
+    private Task<ServiceProvider> NewDatabaseAsync() =>
+        StoreServices.StartAsync(new StoreOptions { SqlitePath = Path.Combine(_directory, Guid.NewGuid().ToString("N") + ".db") });
+
+    private static async Task<SqliteTestStore> NewStoreAsync(string path)
+    {
+        var store = new SqliteTestStore(path);
+        await store.InitializeAsync(TestContext.Current.CancellationToken);
+        return store;
+    }
 
     protected override async Task<(DataManager.Storage.IBackfillJobStore Jobs, DataManager.Auditing.IConfirmedEmptyRanges Ranges)> CreateConfirmedEmptyRangesAsync()
     {
-        var store = await CreateStoreAsync<SqliteStore>();
-        return (store, new SqliteConfirmedEmptyRanges(store.Path));
+        var services = await NewDatabaseAsync();
+        return (services.GetRequiredService<DataManager.Storage.IBackfillJobStore>(), services.GetRequiredService<DataManager.Auditing.IConfirmedEmptyRanges>());
     }
 
     [Fact]
     public async Task The_confirmed_empty_query_reads_the_partial_expression_index_not_the_table()
     {
-        var store = await CreateStoreAsync<SqliteStore>();
+        var store = await CreateStoreAsync<DataManager.Storage.Sqlite.SqliteDatabase>();
         var series = new DataManager.Candles.SeriesKey("BTCUSDT", DataManager.Candles.Timeframe.Parse("1m"));
-        _ = await new SqliteConfirmedEmptyRanges(store.Path).OverlappingAsync(series, DateTimeOffset.UnixEpoch, DateTimeOffset.UtcNow, TestContext.Current.CancellationToken);
+        _ = await new SqliteConfirmedEmptyRanges(store).OverlappingAsync(series, DateTimeOffset.UnixEpoch, DateTimeOffset.UtcNow, TestContext.Current.CancellationToken);
         await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={store.Path}");
         await connection.OpenAsync(TestContext.Current.CancellationToken);
         await using var command = connection.CreateCommand();
@@ -55,14 +63,14 @@ public sealed class SqliteStoreContractTests : StoreContractTests, IDisposable
     public async Task Initialising_twice_and_from_parallel_instances_is_safe()
     {
         var path = Path.Combine(_directory, "shared.db");
-        await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => new SqliteStore(path).InitializeAsync(TestContext.Current.CancellationToken))));
-        await new SqliteStore(path).PingAsync(TestContext.Current.CancellationToken);
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => new SqliteTestStore(path).InitializeAsync(TestContext.Current.CancellationToken))));
+        await new SqliteTestStore(path).PingAsync(TestContext.Current.CancellationToken);
     }
 
     [Fact]
     public async Task The_file_runs_in_wal_mode()
     {
-        var store = await CreateStoreAsync<SqliteStore>();
+        var store = await NewStoreAsync(Path.Combine(_directory, Guid.NewGuid().ToString("N") + ".db"));
         await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={store.Path}");
         await connection.OpenAsync(TestContext.Current.CancellationToken);
         await using var command = connection.CreateCommand();
@@ -73,7 +81,7 @@ public sealed class SqliteStoreContractTests : StoreContractTests, IDisposable
     [Fact]
     public async Task A_lease_write_waiting_on_a_lock_is_abandoned_at_its_token_and_never_lands_later()
     {
-        var store = await CreateStoreAsync<SqliteStore>();
+        var store = await NewStoreAsync(Path.Combine(_directory, Guid.NewGuid().ToString("N") + ".db"));
         var claimant = new DataManager.Leadership.LeaseClaimant("pod-a", "first");
         await using (var blocker = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={store.Path};Pooling=False"))
         {
@@ -97,6 +105,66 @@ public sealed class SqliteStoreContractTests : StoreContractTests, IDisposable
     }
 
     [Fact]
+    public async Task A_write_of_any_port_waiting_on_a_lock_is_abandoned_at_its_token_and_never_lands_later()
+    {
+        var store = await NewStoreAsync(Path.Combine(_directory, Guid.NewGuid().ToString("N") + ".db"));
+        await using (await HoldAsync(store.Path, "BEGIN EXCLUSIVE;"))
+        {
+            using var budget = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+            var write = store.Audits.InsertAsync([Audit("BTCUSDT", "1h", T0)], budget.Token);
+            // Ended at the token while the lock is still held, not after SQLite's 30 s busy timeout...
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => write);
+        }
+
+        // ...and nothing lands once the lock is gone.
+        await Task.Delay(500, TestContext.Current.CancellationToken);
+        Assert.Empty(await store.Audits.QueryAsync(new DataManager.Auditing.AuditQuery(), TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public async Task A_read_waiting_on_a_lock_ends_at_its_token()
+    {
+        var store = await NewStoreAsync(Path.Combine(_directory, Guid.NewGuid().ToString("N") + ".db"));
+        await using (await HoldAsync(store.Path, ReadersLocked))
+        {
+            using var budget = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+            var read = store.Audits.RecentCyclesAsync(5, budget.Token);
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => read);
+        }
+    }
+
+    [Fact]
+    public async Task A_call_waiting_on_a_lock_returns_its_task_at_once_and_completes_once_the_lock_is_gone()
+    {
+        var store = await NewStoreAsync(Path.Combine(_directory, Guid.NewGuid().ToString("N") + ".db"));
+        Task<IReadOnlyList<DataManager.Auditing.AuditCycleRecord>> read;
+        await using (await HoldAsync(store.Path, ReadersLocked))
+        {
+            // Microsoft.Data.Sqlite alone would block right here, in the call, until its busy timeout.
+            read = store.Audits.RecentCyclesAsync(5, TestContext.Current.CancellationToken);
+            Assert.False(read.IsCompleted);
+        }
+
+        Assert.Empty(await read);
+    }
+
+    // Exclusive locking mode holds the file's exclusive lock, so even WAL readers wait (they cannot open a
+    // snapshot). Other connections must be closed for it to be taken: the store's pooled ones are cleared first.
+    private const string ReadersLocked = "PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE; SELECT COUNT(*) FROM audits;";
+
+    /// <summary>Another connection holding a lock until disposed (not pooled, so closing it releases the lock).</summary>
+    private static async Task<Microsoft.Data.Sqlite.SqliteConnection> HoldAsync(string path, string sql)
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        var blocker = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False");
+        await blocker.OpenAsync(TestContext.Current.CancellationToken);
+        await using var command = blocker.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
+        return blocker;
+    }
+
+    [Fact]
     public async Task A_store_file_from_before_incarnations_gets_the_column_and_its_lease_is_someone_elses()
     {
         var path = Path.Combine(_directory, "old.db");
@@ -113,8 +181,7 @@ public sealed class SqliteStoreContractTests : StoreContractTests, IDisposable
             await create.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
         }
 
-        var store = new SqliteStore(path);
-        await store.InitializeAsync(TestContext.Current.CancellationToken);
+        var store = await NewStoreAsync(path);
         await store.InitializeAsync(TestContext.Current.CancellationToken);
         var lease = await store.ReadAsync("e", TestContext.Current.CancellationToken);
         Assert.Equal("", lease!.Incarnation);

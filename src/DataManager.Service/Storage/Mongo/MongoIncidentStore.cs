@@ -4,26 +4,16 @@ using MongoDB.Driver;
 
 namespace DataManager.Storage.Mongo;
 
-/// <summary>Incidents in MongoDB: collection <c>incidents</c> (indexes created on first use) and the cursor in <c>incident_cursor</c>.</summary>
-public sealed class MongoIncidentStore : IIncidentStore
+/// <summary>Incidents in MongoDB: collection <c>incidents</c> (its indexes are in <see cref="MongoQueries.Indexes"/>) and the cursor in <c>incident_cursor</c>.</summary>
+public sealed class MongoIncidentStore(MongoStoreDatabase database) : IIncidentStore
 {
-    private readonly IMongoCollection<Incident> _incidents;
-    private readonly IMongoCollection<BsonDocument> _cursor;
-    private volatile bool _indexesReady;
-
-    public MongoIncidentStore(IMongoClient client, string databaseName)
-    {
-        MongoMapping.EnsureRegistered();
-        var database = client.GetDatabase(databaseName).WithWriteConcern(WriteConcern.WMajority).WithReadConcern(ReadConcern.Majority);
-        _incidents = database.GetCollection<Incident>("incidents");
-        _cursor = database.GetCollection<BsonDocument>("incident_cursor");
-    }
+    private readonly IMongoCollection<Incident> _incidents = database.Collection<Incident>(MongoQueries.IncidentsCollection);
+    private readonly IMongoCollection<BsonDocument> _cursor = database.Collection<BsonDocument>(MongoQueries.IncidentCursorCollection);
 
     private static FilterDefinitionBuilder<Incident> Filter => Builders<Incident>.Filter;
 
     public async Task<bool> TrySaveAsync(Incident incident, long expectedVersion, CancellationToken cancellationToken)
     {
-        await EnsureIndexesAsync(cancellationToken);
         var stored = incident with { Version = expectedVersion + 1 };
         if (expectedVersion == 0)
         {
@@ -125,20 +115,4 @@ public sealed class MongoIncidentStore : IIncidentStore
 
     public async Task<long> PruneResolvedAsync(DateTimeOffset resolvedBefore, CancellationToken cancellationToken) =>
         (await _incidents.DeleteManyAsync(Filter.Eq(i => i.State, IncidentState.Resolved) & Filter.Lt(i => i.ResolvedAt, resolvedBefore), cancellationToken)).DeletedCount;
-
-    private async Task EnsureIndexesAsync(CancellationToken cancellationToken)
-    {
-        if (_indexesReady)
-        {
-            return;
-        }
-
-        // Creating an existing index with the same definition is a no-op, so racing first calls are harmless.
-        await _incidents.Indexes.CreateManyAsync(
-        [
-            new CreateIndexModel<Incident>(Builders<Incident>.IndexKeys.Descending(i => i.OpenedAt)),
-            new CreateIndexModel<Incident>(Builders<Incident>.IndexKeys.Ascending(i => i.State).Descending(i => i.OpenedAt)),
-        ], cancellationToken);
-        _indexesReady = true;
-    }
 }

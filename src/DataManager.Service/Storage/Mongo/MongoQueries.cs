@@ -22,6 +22,8 @@ public static class MongoQueries
     public const string AnalyticsCollection = "analytics_results";
     public const string ArchiveCollection = "candle_archive";
     public const string LeasesCollection = "leader_election";
+    public const string IncidentsCollection = "incidents";
+    public const string IncidentCursorCollection = "incident_cursor";
 
     /// <summary>
     /// The secondary indexes per collection (every collection also has its unique <c>_id</c> index). Newest-first
@@ -54,6 +56,11 @@ public static class MongoQueries
         ],
         [ArchiveCollection] = [new() { { "row.symbol", 1 }, { "timeframe", 1 }, { "removedAt", 1 }, { "_id", 1 } }],
         [LeasesCollection] = [],
+        [IncidentsCollection] =
+        [
+            new() { { "openedAt", -1 } },
+            new() { { "state", 1 }, { "openedAt", -1 } },
+        ],
     };
 
     /// <summary>Indexes earlier versions created, now covered by the ones above (their key patterns lacked the <c>_id</c> tie-break); dropped at start.</summary>

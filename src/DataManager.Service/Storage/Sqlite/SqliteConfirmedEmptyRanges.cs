@@ -1,14 +1,14 @@
 using DataManager.Auditing;
 using DataManager.Candles;
-using Microsoft.Data.Sqlite;
 
 namespace DataManager.Storage.Sqlite;
 
 /// <summary>
 /// Confirmed-empty ranges from the completed backfill jobs in the embedded store's file. The job's series lives in
-/// its JSON body, so the index is on those expressions, partial on completed jobs; it is created on first use.
+/// its JSON body, so the index is on those expressions, partial on completed jobs; it is created on first use. Every
+/// call goes through <see cref="SqliteDatabase"/> like the other ports, so a locked file never holds a thread.
 /// </summary>
-public sealed class SqliteConfirmedEmptyRanges(string path) : IConfirmedEmptyRanges
+public sealed class SqliteConfirmedEmptyRanges(SqliteDatabase database) : IConfirmedEmptyRanges
 {
     public const string IndexName = "ix_backfill_confirmed_empty";
 
@@ -28,36 +28,42 @@ public sealed class SqliteConfirmedEmptyRanges(string path) : IConfirmedEmptyRan
           AND CAST(ROUND((julianday(json_extract(r.value, '$.to')) - 2440587.5) * 86400000.0) AS INTEGER) > $from;
         """;
 
-    private readonly string _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 30 }.ToString();
-
     private volatile bool _indexReady;
+
+    public SqliteConfirmedEmptyRanges(string path) : this(new SqliteDatabase(path))
+    {
+    }
 
     public async Task<IReadOnlyList<EmptyRange>> OverlappingAsync(SeriesKey series, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
     {
-        await using var connection = new SqliteConnection(_connectionString);
-        await connection.OpenAsync(cancellationToken);
         if (!_indexReady)
         {
-            await using var create = connection.CreateCommand();
-            create.CommandText = Index;
-            await create.ExecuteNonQueryAsync(cancellationToken);
+            await database.WriteAsync(connection =>
+            {
+                using var create = connection.CreateCommand();
+                create.CommandText = Index;
+                create.ExecuteNonQuery();
+            }, cancellationToken);
             _indexReady = true;
         }
 
-        await using var command = connection.CreateCommand();
-        command.CommandText = Query;
-        command.Parameters.AddWithValue("$symbol", series.Symbol);
-        command.Parameters.AddWithValue("$timeframe", series.Timeframe.Name);
-        command.Parameters.AddWithValue("$from", from.ToUnixTimeMilliseconds());
-        command.Parameters.AddWithValue("$to", to.ToUnixTimeMilliseconds());
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var ranges = new List<EmptyRange>();
-        while (await reader.ReadAsync(cancellationToken))
+        return await database.ReadAsync<IReadOnlyList<EmptyRange>>(connection =>
         {
-            ranges.Add(new EmptyRange(Time(reader.GetString(0)), Time(reader.GetString(1))));
-        }
+            using var command = connection.CreateCommand();
+            command.CommandText = Query;
+            command.Parameters.AddWithValue("$symbol", series.Symbol);
+            command.Parameters.AddWithValue("$timeframe", series.Timeframe.Name);
+            command.Parameters.AddWithValue("$from", from.ToUnixTimeMilliseconds());
+            command.Parameters.AddWithValue("$to", to.ToUnixTimeMilliseconds());
+            using var reader = command.ExecuteReader();
+            var ranges = new List<EmptyRange>();
+            while (reader.Read())
+            {
+                ranges.Add(new EmptyRange(Time(reader.GetString(0)), Time(reader.GetString(1))));
+            }
 
-        return [.. ranges.OrderBy(r => r.From).ThenBy(r => r.To)];
+            return [.. ranges.OrderBy(r => r.From).ThenBy(r => r.To)];
+        }, cancellationToken);
     }
 
     private static DateTimeOffset Time(string stored) =>
