@@ -193,7 +193,7 @@ public static class IntegrityRules
     }
 }
 
-/// <summary>The health formulas of auditor.md, with timeframe-aware freshness.</summary>
+/// <summary>The health formulas (completeness, consistency, freshness, quality 0.4/0.4/0.2), with timeframe-aware freshness.</summary>
 public static class HealthScoring
 {
     public const double FreshnessScaleSeconds = 300;

@@ -1,6 +1,6 @@
 namespace DataManager.Candles;
 
-/// <summary>The extractor's table layout (facts.md §1), for MySQL/MariaDB and for the embedded SQLite copy.</summary>
+/// <summary>The extractor's table layout (one klines_{suffix} table per timeframe), for MySQL/MariaDB and for the embedded SQLite copy.</summary>
 public static class CandleSchema
 {
     public static string MySqlCreateTable(Timeframe timeframe) => $"""

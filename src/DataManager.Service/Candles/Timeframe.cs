@@ -41,7 +41,7 @@ public sealed class Timeframe : IEquatable<Timeframe>
         new("1d", "d1", TimeSpan.FromDays(1)),
     ];
 
-    /// <summary>The extractor's deployed tables (facts.md §1), the default series list.</summary>
+    /// <summary>The extractor's deployed tables (klines_m5, m15, m30, h1, d1), the default series list.</summary>
     public static IReadOnlyList<Timeframe> ExtractorDefaults { get; } = [.. new[] { "5m", "15m", "30m", "1h", "1d" }.Select(Parse)];
 
     public static Timeframe Parse(string name) =>

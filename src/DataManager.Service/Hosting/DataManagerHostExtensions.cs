@@ -30,9 +30,10 @@ public static class DataManagerHostExtensions
             throw new InvalidConfigurationException([unusable]);
         }
 
-        // SQLite's "async" calls block their thread, for up to its busy timeout when the store hangs; requests that are
-        // answered 503 at their budget leave that work running. Start enough pool threads at once that the
-        // budget's own timers and new requests are not queued behind them while the pool grows (a thread per ~0.5 s).
+        // The store's SQLite helper waits for a lock without holding a thread, but one wait stays inside SQLite: when
+        // another process holds the WAL index's locks, a call blocks its thread for ~10 s before failing (error 15),
+        // and requests answered 503 at their budget leave that work running. Start enough pool threads at once that
+        // the budget's own timers and new requests are not queued behind them while the pool grows (a thread per ~0.5 s).
         ThreadPool.GetMinThreads(out var workers, out var completionPorts);
         ThreadPool.SetMinThreads(Math.Max(workers, 64), completionPorts);
         builder.AddDataManagerLogging(service);

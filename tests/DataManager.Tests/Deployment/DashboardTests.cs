@@ -53,7 +53,7 @@ public sealed class DashboardTests
             "data_manager_messages_received_total", "data_manager_message_latency_seconds_bucket", "data_manager_last_message_timestamp_seconds",
             "data_manager_messages_dropped_total", "data_manager_messages_invalid_total", "data_manager_backfill_jobs", "data_manager_binance_weight_used",
             "data_manager_binance_banned", "data_manager_analytics_cycle_seconds_bucket",
-            // Series audited per cycle and average gap size (auditor.md's panel list).
+            // Series audited per cycle and average gap size: panels operators asked for by name.
             "data_manager_audit_series_audited", "data_manager_audit_series_errors", "data_manager_audit_open_gap_seconds",
         })
         {
