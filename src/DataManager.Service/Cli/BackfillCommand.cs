@@ -39,8 +39,7 @@ public static class BackfillCommand
     private static async Task<int> RunAsync(SeriesKey series, DateTimeOffset from, DateTimeOffset to, VerbContext context, CancellationToken cancellationToken)
     {
         var (configuration, output, errors, _) = context;
-        var settings = DataManagerSettings.Bind(configuration);
-        if (await Verbs.ReportInvalidAsync(settings, errors))
+        if (await Verbs.BindSettingsAsync(context) is not { } settings)
         {
             return AuditCommand.BadArguments;
         }

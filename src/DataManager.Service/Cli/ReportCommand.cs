@@ -45,9 +45,8 @@ public static class ReportCommand
 
     private static async Task<int> RunAsync(Request request, VerbContext context, CancellationToken cancellationToken)
     {
-        var (configuration, output, errors, time) = context;
-        var settings = DataManagerSettings.Bind(configuration);
-        if (await Verbs.ReportInvalidAsync(settings, errors))
+        var (_, output, errors, time) = context;
+        if (await Verbs.BindSettingsAsync(context) is not { } settings)
         {
             return AuditCommand.BadArguments;
         }

@@ -99,6 +99,13 @@ public static partial class Verbs
         return await parsed.InvokeAsync(new InvocationConfiguration { Output = context.Output, Error = context.Errors, EnableDefaultExceptionHandler = false }, cancellationToken);
     }
 
+    /// <summary>A verb's settings, bound once; null after one "Invalid configuration: ..." line per bad setting (the verb exits 2).</summary>
+    public static async Task<Hosting.DataManagerSettings?> BindSettingsAsync(VerbContext context)
+    {
+        var settings = Hosting.DataManagerSettings.Bind(context.Configuration);
+        return await ReportInvalidAsync(settings, context.Errors) ? null : settings;
+    }
+
     /// <summary>Writes one "Invalid configuration: ..." line per bad setting; true when there was one (the verb exits 2).</summary>
     public static async Task<bool> ReportInvalidAsync(Hosting.DataManagerSettings settings, TextWriter errors)
     {
