@@ -52,7 +52,7 @@ public static class AuditCommand
     private static async Task<int> RunAsync(Request request, VerbContext context, CancellationToken cancellationToken)
     {
         var (_, output, errors, time) = context;
-        if (await Verbs.BindSettingsAsync(context) is not { } settings)
+        if (await Verbs.BindSettingsAsync(context, usesStore: false, usesCandles: true) is not { } settings)
         {
             return BadArguments;
         }

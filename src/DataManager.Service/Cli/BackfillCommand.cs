@@ -39,7 +39,7 @@ public static class BackfillCommand
     private static async Task<int> RunAsync(SeriesKey series, DateTimeOffset from, DateTimeOffset to, VerbContext context, CancellationToken cancellationToken)
     {
         var (configuration, output, errors, _) = context;
-        if (await Verbs.BindSettingsAsync(context) is not { } settings)
+        if (await Verbs.BindSettingsAsync(context, usesStore: true, usesCandles: true) is not { } settings)
         {
             return AuditCommand.BadArguments;
         }

@@ -46,7 +46,7 @@ public static class ReportCommand
     private static async Task<int> RunAsync(Request request, VerbContext context, CancellationToken cancellationToken)
     {
         var (_, output, errors, time) = context;
-        if (await Verbs.BindSettingsAsync(context) is not { } settings)
+        if (await Verbs.BindSettingsAsync(context, usesStore: true, usesCandles: false) is not { } settings)
         {
             return AuditCommand.BadArguments;
         }

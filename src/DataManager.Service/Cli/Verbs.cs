@@ -99,11 +99,26 @@ public static partial class Verbs
         return await parsed.InvokeAsync(new InvocationConfiguration { Output = context.Output, Error = context.Errors, EnableDefaultExceptionHandler = false }, cancellationToken);
     }
 
-    /// <summary>A verb's settings, bound once; null after one "Invalid configuration: ..." line per bad setting (the verb exits 2).</summary>
-    public static async Task<Hosting.DataManagerSettings?> BindSettingsAsync(VerbContext context)
+    /// <summary>
+    /// A verb's settings, bound once; null after one "Invalid configuration: ..." line per bad setting (the verb exits 2).
+    /// A verb that keeps the embedded store or reads the embedded demo candles needs DATA_DIR, as the service does.
+    /// </summary>
+    public static async Task<Hosting.DataManagerSettings?> BindSettingsAsync(VerbContext context, bool usesStore, bool usesCandles)
     {
         var settings = Hosting.DataManagerSettings.Bind(context.Configuration);
-        return await ReportInvalidAsync(settings, context.Errors) ? null : settings;
+        if (await ReportInvalidAsync(settings, context.Errors))
+        {
+            return null;
+        }
+
+        var needsDataDir = (usesStore && !settings.Store.UsesMongo) || (usesCandles && settings.Candles.IsEmbedded);
+        if (needsDataDir && Hosting.DataDirectory.Unusable(settings.Service.DataDir) is { } unusable)
+        {
+            await context.Errors.WriteLineAsync("Invalid configuration: " + unusable);
+            return null;
+        }
+
+        return settings;
     }
 
     /// <summary>Writes one "Invalid configuration: ..." line per bad setting; true when there was one (the verb exits 2).</summary>

@@ -29,7 +29,7 @@ public static class Capabilities
                 : new("duplicate_removal", false, "ENABLE_DUPLICATE_REMOVAL=false"),
             backfill.Enabled
                 ? new("backfill_orchestrator", true, $"ENABLE_BACKFILLER=true, Binance {backfill.BinanceBaseUrl}")
-                : new("backfill_orchestrator", false, "ENABLE_BACKFILLER=false: jobs are accepted but not run"),
+                : new("backfill_orchestrator", false, "ENABLE_BACKFILLER=false: POST /backfill/jobs answers 409"),
             !backfill.AutoBackfill ? new("auto_backfill", false, "ENABLE_AUTO_BACKFILL=false")
                 : !audit.Enabled ? new("auto_backfill", false, auditOff)
                 : new("auto_backfill", true, $"gaps of {Seconds(backfill.MinAutoBackfillGap)} s or more, at most {backfill.MaxAutoBackfillJobs} jobs"),

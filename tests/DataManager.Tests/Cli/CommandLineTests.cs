@@ -23,6 +23,24 @@ public sealed class CommandLineTests : IDisposable
         return (code, output.ToString(), errors.ToString());
     }
 
+    /// <summary>A verb that keeps the embedded store or reads the embedded demo refuses an unusable DATA_DIR like the service: exit 2, one line.</summary>
+    [Theory]
+    [InlineData("audit", "--format", "json")]
+    [InlineData("report", "--days", "1")]
+    [InlineData("backfill", "--symbol", "BTCUSDT", "--timeframe", "1h", "--from", "2026-11-01T00:00:00Z", "--to", "2026-11-02T00:00:00Z")]
+    public async Task A_verb_given_an_unusable_data_dir_exits_2_naming_it(params string[] args)
+    {
+        var file = Path.Combine(_dataDir, "not-a-directory");
+        await File.WriteAllTextAsync(file, "x", Ct);
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["DATA_DIR"] = file }).Build();
+        using var output = new StringWriter(CultureInfo.InvariantCulture);
+        using var errors = new StringWriter(CultureInfo.InvariantCulture);
+        var code = await Verbs.RunAsync(args, new VerbContext(configuration, output, errors, TimeProvider.System), Ct);
+        Assert.Equal(2, code);
+        Assert.StartsWith($"Invalid configuration: DATA_DIR: {file} cannot be created or written", errors.ToString(), StringComparison.Ordinal);
+        Assert.Empty(output.ToString());
+    }
+
     [Theory]
     [InlineData("--help")]
     [InlineData("-h")]
