@@ -23,7 +23,7 @@ catch (Exception e) when (e is InvalidConfigurationException || DataManagerConfi
     var errors = e is InvalidConfigurationException invalid ? invalid.Errors : [.. DataManagerConfiguration.Failures(e)];
     foreach (var error in errors)
     {
-        Log.Fatal("Invalid configuration: {Error}", error);
+        Log.Fatal("Invalid configuration: {Error:l}", error);
     }
 
     return 2;
@@ -32,7 +32,7 @@ catch (Exception e)
 {
     // One line with the cause (the port taken, say); the stack trace only at debug level.
     Log.Debug(e, "DataManager failed to start");
-    Log.Fatal("DataManager failed to start: {Cause}", e.Message);
+    Log.Fatal("DataManager failed to start: {Cause:l}", e.Message);
     return 1;
 }
 finally

@@ -6,12 +6,19 @@ namespace DataManager.Hosting;
 
 public static class DataManagerLogging
 {
-    /// <summary>Logs until the host's logger exists, so a failed start is still logged.</summary>
-    public static Serilog.ILogger CreateBootstrapLogger() =>
-        new LoggerConfiguration()
-            .MinimumLevel.Information()
-            .WriteTo.Console(formatProvider: System.Globalization.CultureInfo.InvariantCulture)
+    /// <summary>
+    /// Logs until the host's logger exists, so a failed start (bad configuration) is still logged, in the host's
+    /// format: one JSON event per line outside Development, as log shippers expect of every line.
+    /// </summary>
+    public static Serilog.ILogger CreateBootstrapLogger()
+    {
+        var logger = new LoggerConfiguration().MinimumLevel.Information();
+        var environment = Environment.GetEnvironmentVariable("ASPNETCORE_ENVIRONMENT") ?? Environment.GetEnvironmentVariable("DOTNET_ENVIRONMENT");
+        return (string.Equals(environment, Environments.Development, StringComparison.OrdinalIgnoreCase)
+                ? logger.WriteTo.Console(formatProvider: System.Globalization.CultureInfo.InvariantCulture)
+                : logger.WriteTo.Console(new RenderedCompactJsonFormatter()))
             .CreateBootstrapLogger();
+    }
 
     /// <summary>Compact JSON outside Development (one event per line for log shippers, with the message rendered); readable console in Development.</summary>
     public static WebApplicationBuilder AddDataManagerLogging(this WebApplicationBuilder builder, ServiceOptions options)

@@ -21,7 +21,9 @@ public sealed class ServiceProcessTests : IDisposable
         var exitCode = await process.WaitForExitAsync(TimeSpan.FromSeconds(60));
         Assert.Equal(2, exitCode);
         var line = Assert.Single(process.Output.Split('\n'), l => l.Contains("Invalid configuration", StringComparison.Ordinal));
-        Assert.Contains(name + ": expected", line, StringComparison.Ordinal);
+        // One JSON event, like every other line outside Development, with the setting named in its message.
+        var message = System.Text.Json.JsonDocument.Parse(line).RootElement.GetProperty("@m").GetString();
+        Assert.StartsWith($"Invalid configuration: {name}: expected", message, StringComparison.Ordinal);
     }
 
     [Fact]
