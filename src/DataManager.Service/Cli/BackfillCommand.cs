@@ -93,7 +93,9 @@ public static class BackfillCommand
         var result = await provider.GetRequiredService<BackfillRunner>().RunJobAsync(job, 0, cancellationToken, bar);
         bar.Finish();
         var unreachable = result.State == BackfillJobState.Failed && transport.LastFailure is { } failure && DependencyFailure.IsUnreachable(failure);
-        var outcome = result.Verification ?? (unreachable ? "Binance unreachable: " : "") + result.LastError;
+        // The runner's own error may already say so ("Binance unreachable after retries: …"): say it once.
+        var sayUnreachable = unreachable && !(result.LastError ?? "").StartsWith("Binance unreachable", StringComparison.Ordinal);
+        var outcome = result.Verification ?? (sayUnreachable ? "Binance unreachable: " : "") + result.LastError;
         await output.WriteLineAsync($"{result.State.ToString().ToLowerInvariant()}: {result.WrittenCandles} written of {result.FetchedCandles} fetched; "
             + $"{outcome}; {ConfirmedEmpty(result.ConfirmedEmpty, series.Timeframe)}");
         return result.State == BackfillJobState.Completed ? 0 : unreachable ? AuditCommand.Unreachable : 1;
