@@ -151,7 +151,10 @@ public sealed class AuditEndpointTests
         Assert.True(status.Enabled);
         Assert.True(status.IsLeader);
         Assert.Equal(15, status.LastCycle!.SeriesAudited);
-        Assert.Equal(3, status.LastCycle.Gaps);
+        // The three seeded gaps, plus a tail gap per series whose boundary the run crossed since seeding (the demo never grows).
+        Assert.InRange(status.LastCycle.Gaps, 3, 3 + status.LastCycle.SeriesAudited);
+        Assert.Contains(status.Series, s => s is { Symbol: "ETHUSDT", Timeframe: "1h" } && s.Gaps >= 1);
+        Assert.Contains(status.Series, s => s is { Symbol: "BTCUSDT", Timeframe: "5m" } && s.Gaps >= 1);
         Assert.NotNull(status.NextCycleAt);
         Assert.Equal(15, status.Series.Count);
         Assert.Contains(status.Series, s => s is { Symbol: "SOLUSDT", Timeframe: "30m", DuplicateSurplus: 2, Level: "healthy" });
@@ -169,7 +172,9 @@ public sealed class AuditEndpointTests
         var page = await host.Client.GetFromJsonAsync<AuditPage>("/api/audits?symbol=BTCUSDT&timeframe=15m&limit=5", StoreJson.Options, Ct);
         var audit = Assert.Single(page!.Items.Take(1));
         Assert.Equal(("BTCUSDT", "15m"), (audit.Symbol, audit.Timeframe));
-        Assert.Single(audit.Gaps);
+        // The demo's seeded gap, 14 h back. The demo never grows, so a run that crosses a 15-minute boundary between
+        // seeding and auditing also sees the newest candle missing: a tail gap, which this test does not count.
+        Assert.Single(audit.Gaps, g => g.To < audit.WindowTo.AddHours(-1));
 
         var history = await host.Client.GetFromJsonAsync<HealthHistory>("/api/health-scores/BTCUSDT/15m?limit=3", StoreJson.Options, Ct);
         Assert.NotEmpty(history!.Points);

@@ -36,7 +36,9 @@ public sealed class IncidentEndpointTests
         Assert.Contains(host.Services.GetServices<ILeaderLoop>(), l => l is IncidentTracker);
 
         var gaps = await WaitForIncidentsAsync(host, "?state=open&symbol=btcusdt&timeframe=15m");
-        var gap = Assert.Single(gaps.Items);
+        // The demo's seeded gap, 14 h back. The demo never grows, so a run that crosses a 15-minute boundary between
+        // seeding and auditing also opens a tail-gap incident, which this test does not count.
+        var gap = Assert.Single(gaps.Items, i => i.To < i.OpenedAt.AddHours(-1));
         Assert.Equal((IncidentKind.Gap, "BTCUSDT", "15m", IncidentState.Open), (gap.Kind, gap.Symbol, gap.Timeframe, gap.State));
         Assert.NotNull(gap.DetectSeconds);
         Assert.Equal(IncidentEventKind.Opened, gap.Timeline[0].Event);
