@@ -181,7 +181,7 @@ public static class AuditLoadRun
         var time = new FixedTime(new DateTimeOffset(now));
         var metrics = new AuditMetrics(Metrics.WithCustomRegistry(Metrics.NewCustomRegistry()));
         var remover = new DuplicateRemover(candles, candles, store, audit, metrics, time, NullLogger<DuplicateRemover>.Instance);
-        var scheduler = new AuditLoop(new SeriesAuditor(candles, audit), remover, new SqliteConfirmedEmptyRanges(store.Path), candles, store, store, audit,
+        var scheduler = new AuditLoop(new SeriesAuditor(candles, audit), remover, new SqliteConfirmedEmptyRanges(store.Database), candles, store, store, audit,
             Options.Create(new SeriesOptions { PairsConfigured = true }), Options.Create(new CandleDatabaseOptions { MySqlConnectionString = database }),
             Options.Create(new ServiceOptions { PodId = "bench" }), readiness, metrics, time, NullLogger<AuditLoop>.Instance);
         var cold = Stopwatch.StartNew();

@@ -101,7 +101,7 @@ public static class ScaleLoadRun
         var auditMetrics = new AuditMetrics(Metrics.WithCustomRegistry(registry));
         var remover = new DuplicateRemover(candles, candles, sqlite, audit, auditMetrics, time, NullLogger<DuplicateRemover>.Instance);
         var seriesOptions = new SeriesOptions { PairsConfigured = true, SupportedPairs = symbols, SupportedTimeframes = timeframes };
-        var scheduler = new AuditLoop(new SeriesAuditor(candles, audit), remover, new SqliteConfirmedEmptyRanges(sqlite.Path), candles, store, store, audit,
+        var scheduler = new AuditLoop(new SeriesAuditor(candles, audit), remover, new SqliteConfirmedEmptyRanges(sqlite.Database), candles, store, store, audit,
             Options.Create(seriesOptions), Options.Create(new CandleDatabaseOptions { MySqlConnectionString = database }),
             Options.Create(new ServiceOptions { PodId = "bench" }), readiness, auditMetrics, time, NullLogger<AuditLoop>.Instance);
 

@@ -41,7 +41,7 @@ public sealed class AuditLoopTests(MariaDbServer mariaDb) : IDisposable
         var audit = Options.Create(auditOptions ?? new AuditOptions());
         metrics ??= new AuditMetrics(Metrics.WithCustomRegistry(Metrics.NewCustomRegistry()));
         var remover = new DuplicateRemover(candles, candles, store, audit, metrics, time, NullLogger<DuplicateRemover>.Instance);
-        return new AuditLoop(new SeriesAuditor(source ?? candles, audit), remover, new SqliteConfirmedEmptyRanges(store.Path), source ?? candles, store, store, audit, Options.Create(series), Options.Create(candleOptions),
+        return new AuditLoop(new SeriesAuditor(source ?? candles, audit), remover, new SqliteConfirmedEmptyRanges(store.Database), source ?? candles, store, store, audit, Options.Create(series), Options.Create(candleOptions),
             Options.Create(new ServiceOptions { PodId = "pod-test" }), readiness, metrics, time, NullLogger<AuditLoop>.Instance);
     }
 

@@ -5,14 +5,15 @@ namespace DataManager.Storage.Sqlite;
 
 /// <summary>
 /// Confirmed-empty ranges from the completed backfill jobs in the embedded store's file. The job's series lives in
-/// its JSON body, so the index is on those expressions, partial on completed jobs; it is created on first use. Every
+/// its JSON body, so the index is on those expressions, partial on completed jobs; it is created with the schema. Every
 /// call goes through <see cref="SqliteDatabase"/> like the other ports, so a locked file never holds a thread.
 /// </summary>
 public sealed class SqliteConfirmedEmptyRanges(SqliteDatabase database) : IConfirmedEmptyRanges
 {
     public const string IndexName = "ix_backfill_confirmed_empty";
 
-    private const string Index = $"""
+    /// <summary>Part of the store's schema (<see cref="SqliteStoreLifecycle"/>).</summary>
+    public const string Index = $"""
         CREATE INDEX IF NOT EXISTS {IndexName}
         ON backfill_jobs(json_extract(body, '$.symbol'), json_extract(body, '$.timeframe')) WHERE state = 'completed';
         """;
@@ -28,26 +29,8 @@ public sealed class SqliteConfirmedEmptyRanges(SqliteDatabase database) : IConfi
           AND CAST(ROUND((julianday(json_extract(r.value, '$.to')) - 2440587.5) * 86400000.0) AS INTEGER) > $from;
         """;
 
-    private volatile bool _indexReady;
-
-    public SqliteConfirmedEmptyRanges(string path) : this(new SqliteDatabase(path))
-    {
-    }
-
-    public async Task<IReadOnlyList<EmptyRange>> OverlappingAsync(SeriesKey series, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
-    {
-        if (!_indexReady)
-        {
-            await database.WriteAsync(connection =>
-            {
-                using var create = connection.CreateCommand();
-                create.CommandText = Index;
-                create.ExecuteNonQuery();
-            }, cancellationToken);
-            _indexReady = true;
-        }
-
-        return await database.ReadAsync<IReadOnlyList<EmptyRange>>(connection =>
+    public Task<IReadOnlyList<EmptyRange>> OverlappingAsync(SeriesKey series, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) =>
+        database.ReadAsync<IReadOnlyList<EmptyRange>>(connection =>
         {
             using var command = connection.CreateCommand();
             command.CommandText = Query;
@@ -64,7 +47,6 @@ public sealed class SqliteConfirmedEmptyRanges(SqliteDatabase database) : IConfi
 
             return [.. ranges.OrderBy(r => r.From).ThenBy(r => r.To)];
         }, cancellationToken);
-    }
 
     private static DateTimeOffset Time(string stored) =>
         DateTimeOffset.Parse(stored, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal).ToUniversalTime();

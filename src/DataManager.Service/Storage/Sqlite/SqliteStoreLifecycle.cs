@@ -9,7 +9,7 @@ namespace DataManager.Storage.Sqlite;
 /// </summary>
 public sealed class SqliteStoreLifecycle(SqliteDatabase database) : IStoreLifecycle
 {
-    private const string Schema = """
+    private const string Schema = $"""
         CREATE TABLE IF NOT EXISTS audits (
             id TEXT PRIMARY KEY, cycle_id TEXT NOT NULL, symbol TEXT NOT NULL, timeframe TEXT NOT NULL,
             audited_at INTEGER NOT NULL, body TEXT NOT NULL);
@@ -24,6 +24,7 @@ public sealed class SqliteStoreLifecycle(SqliteDatabase database) : IStoreLifecy
         CREATE TABLE IF NOT EXISTS backfill_jobs (
             id TEXT PRIMARY KEY, state TEXT NOT NULL, created_at INTEGER NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL);
         CREATE INDEX IF NOT EXISTS ix_backfill_state ON backfill_jobs(state, created_at);
+        {SqliteConfirmedEmptyRanges.Index}
         CREATE TABLE IF NOT EXISTS analytics_results (
             id TEXT PRIMARY KEY, symbol TEXT NOT NULL, timeframe TEXT NOT NULL, metric TEXT NOT NULL,
             computed_at INTEGER NOT NULL, body TEXT NOT NULL);
