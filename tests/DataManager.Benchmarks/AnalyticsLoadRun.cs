@@ -16,8 +16,9 @@ namespace DataManager.Benchmarks;
 /// <c>dotnet run -c Release --project tests/DataManager.Benchmarks -- analytics-load [--series 40,400,4000] [--candles 500]</c>:
 /// MariaDB (MYSQL_BENCH_URI, else an ephemeral local mariadbd) laid out as the extractor lays it out, one table
 /// per timeframe with every symbol in it (N / 5 symbols × the five extractor timeframes), then analytics cycles
-/// through the real scheduler and SQL candle reader: wall time, CPU, allocations and the peak of the managed heap
-/// during the cycle. The results go to a store that only counts them (writing them is the store's cost, not this one).
+/// through the real scheduler and SQL candle reader: wall time, this process's CPU and mariadbd's (from /proc),
+/// allocations, the peak of the managed heap and the process's peak RSS during the cycle (VmHWM reset before it),
+/// and the load average when it ended. The results go to a store that only counts them (writing them is the store's cost, not this one).
 /// </summary>
 public static class AnalyticsLoadRun
 {
@@ -39,8 +40,8 @@ public static class AnalyticsLoadRun
 
         var source = new SqlCandleStore(new MySqlCandleDialect(database), NullLogger<SqlCandleStore>.Instance);
         Console.WriteLine();
-        Console.WriteLine("| series | cycle | wall | CPU | allocated | managed heap peak | heap after a collection, peak | results |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|");
+        Console.WriteLine("| series | cycle | wall | CPU | mariadbd CPU | allocated | managed heap peak | heap after a collection, peak | peak RSS | load average | results |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var n in counts)
         {
             var store = new CountingAnalyticsStore();
@@ -53,13 +54,13 @@ public static class AnalyticsLoadRun
                 readiness, new AnalyticsMetrics(Metrics.WithCustomRegistry(Metrics.NewCustomRegistry())), new FixedTime(End.AddSeconds(1)), NullLogger<AnalyticsScheduler>.Instance);
             for (var cycle = 1; cycle <= 3; cycle++)
             {
-                var run = await MeasureAsync(() => scheduler.RunCycleAsync(1, CancellationToken.None));
+                var run = await MeasureAsync(mariaDb, () => scheduler.RunCycleAsync(1, CancellationToken.None));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| {n:N0} | {(cycle == 1 ? "first" : cycle.ToString(CultureInfo.InvariantCulture))} | {run.Wall:F2} s | {run.Cpu:F2} s | {run.Allocated / 1048576.0:F0} MB | {run.PeakHeap / 1048576.0:F0} MB | {run.PeakLive / 1048576.0:F0} MB | {run.Results:N0} |"));
+                    $"| {n:N0} | {(cycle == 1 ? "first" : cycle.ToString(CultureInfo.InvariantCulture))} | {run.Wall:F2} s | {run.Cpu:F2} s | {Seconds(run.ServerCpu)} | {run.Allocated / 1048576.0:F0} MB | {run.PeakHeap / 1048576.0:F0} MB | {run.PeakLive / 1048576.0:F0} MB | {run.PeakRss / 1048576.0:F0} MB | {run.LoadAverage} | {run.Results:N0} |"));
             }
         }
 
-        await BreakDownAsync(source, timeframes, symbolsNeeded, candles);
+        await BreakDownAsync(mariaDb, source, timeframes, symbolsNeeded, candles);
         using var self = Process.GetCurrentProcess();
         self.Refresh();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"process peak RSS: {self.PeakWorkingSet64 / 1048576.0:F0} MB"));
@@ -67,18 +68,18 @@ public static class AnalyticsLoadRun
     }
 
     /// <summary>The largest cycle's parts alone: the reads, the metric groups, one timeframe's correlation matrix.</summary>
-    private static async Task BreakDownAsync(SqlCandleStore source, IReadOnlyList<Timeframe> timeframes, int symbols, int candles)
+    private static async Task BreakDownAsync(BenchMariaDb mariaDb, SqlCandleStore source, IReadOnlyList<Timeframe> timeframes, int symbols, int candles)
     {
         var keys = timeframes.SelectMany(t => Enumerable.Range(1, symbols).Select(i => new SeriesKey(Symbol(i), t))).ToArray();
         var before = End;
-        var reads = await MeasureAsync(async () =>
+        var reads = await MeasureAsync(mariaDb, async () =>
         {
             var rows = 0;
             await Parallel.ForEachAsync(keys, new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (key, token) =>
                 Interlocked.Add(ref rows, (await source.ReadLatestAsync(key, candles, before, token)).Value.Count));
             return rows;
         });
-        var narrowReads = await MeasureAsync(async () =>
+        var narrowReads = await MeasureAsync(mariaDb, async () =>
         {
             var rows = 0;
             await Parallel.ForEachAsync(keys.Chunk(100), new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (chunk, token) =>
@@ -93,26 +94,35 @@ public static class AnalyticsLoadRun
             oneTimeframe.Add(new SeriesData(key, read[key.Symbol]));
         }
 
-        var groups = await MeasureAsync(() => Task.FromResult(oneTimeframe.Sum(s => AnalyticsCalculator.Compute(s).Count)));
-        var correlation = await MeasureAsync(() => Task.FromResult(AnalyticsCalculator.Correlation([.. oneTimeframe.Select(CorrelationInput.From)]).Values.Count));
+        var groups = await MeasureAsync(mariaDb, () => Task.FromResult(oneTimeframe.Sum(s => AnalyticsCalculator.Compute(s).Count)));
+        var correlation = await MeasureAsync(mariaDb, () => Task.FromResult(AnalyticsCalculator.Correlation([.. oneTimeframe.Select(CorrelationInput.From)]).Values.Count));
         Console.WriteLine();
-        Console.WriteLine("| part | wall | CPU | allocated | count |");
-        Console.WriteLine("|---|---|---|---|---|");
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| full-candle reads (ReadLatestAsync), all {keys.Length:N0} series | {reads.Wall:F2} s | {reads.Cpu:F2} s | {reads.Allocated / 1048576.0:F0} MB | {reads.Results:N0} rows |"));
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| OHLCV reads (ReadLatestOhlcvAsync, 100 symbols a query), all {keys.Length:N0} series | {narrowReads.Wall:F2} s | {narrowReads.Cpu:F2} s | {narrowReads.Allocated / 1048576.0:F0} MB | {narrowReads.Results:N0} rows |"));
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| metric groups, one timeframe ({symbols} series, x{timeframes.Count} for all) | {groups.Wall:F2} s | {groups.Cpu:F2} s | {groups.Allocated / 1048576.0:F0} MB | {groups.Results:N0} groups |"));
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| correlation, one timeframe ({symbols} series, x{timeframes.Count} for all) | {correlation.Wall:F2} s | {correlation.Cpu:F2} s | {correlation.Allocated / 1048576.0:F0} MB | {correlation.Results:N0} pairs |"));
+        Console.WriteLine("| part | wall | CPU | mariadbd CPU | allocated | count |");
+        Console.WriteLine("|---|---|---|---|---|---|");
+        void Row(string part, (double Wall, double Cpu, double? ServerCpu, long Allocated, long PeakHeap, long PeakLive, long PeakRss, string LoadAverage, int Results) run, string unit) =>
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {part} | {run.Wall:F2} s | {run.Cpu:F2} s | {Seconds(run.ServerCpu)} | {run.Allocated / 1048576.0:F0} MB | {run.Results:N0} {unit} |"));
+        Row($"full-candle reads (ReadLatestAsync), all {keys.Length:N0} series", reads, "rows");
+        Row($"OHLCV reads (ReadLatestOhlcvAsync, 100 symbols a query, 4 at a time), all {keys.Length:N0} series", narrowReads, "rows");
+        Row($"metric groups, one timeframe ({symbols} series, x{timeframes.Count} for all)", groups, "groups");
+        Row($"correlation, one timeframe ({symbols} series, x{timeframes.Count} for all)", correlation, "pairs");
     }
 
     private static string Symbol(int i) => string.Create(CultureInfo.InvariantCulture, $"S{i:D4}USDT");
 
-    /// <summary>PeakHeap: the managed heap sampled every 5 ms, garbage included; PeakLive: the largest heap a collection during the run left behind.</summary>
-    private static async Task<(double Wall, double Cpu, long Allocated, long PeakHeap, long PeakLive, int Results)> MeasureAsync(Func<Task<int>> cycle)
+    private static string Seconds(double? seconds) => seconds is { } s ? string.Create(CultureInfo.InvariantCulture, $"{s:F2} s") : "n/a";
+
+    /// <summary>
+    /// PeakHeap: the managed heap sampled every 5 ms, garbage included; PeakLive: the largest heap a collection
+    /// during the run left behind; PeakRss: VmHWM, reset to the current RSS just before the run.
+    /// </summary>
+    private static async Task<(double Wall, double Cpu, double? ServerCpu, long Allocated, long PeakHeap, long PeakLive, long PeakRss, string LoadAverage, int Results)> MeasureAsync(BenchMariaDb mariaDb, Func<Task<int>> cycle)
     {
         GC.Collect();
         GC.WaitForPendingFinalizers();
         GC.Collect();
         using var self = Process.GetCurrentProcess();
+        await File.WriteAllTextAsync("/proc/self/clear_refs", "5");
+        var serverCpu = mariaDb.ServerCpu();
         var cpu = self.TotalProcessorTime;
         var allocated = GC.GetTotalAllocatedBytes();
         long peak = GC.GetTotalMemory(false), live = 0;
@@ -137,7 +147,9 @@ public static class AnalyticsLoadRun
         await stop.CancelAsync();
         await sampler;
         self.Refresh();
-        return (wall.Elapsed.TotalSeconds, (self.TotalProcessorTime - cpu).TotalSeconds, GC.GetTotalAllocatedBytes() - allocated, peak, live, results);
+        var loadAverage = File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ')[..3]) : "n/a";
+        return (wall.Elapsed.TotalSeconds, (self.TotalProcessorTime - cpu).TotalSeconds, mariaDb.ServerCpu() - serverCpu, GC.GetTotalAllocatedBytes() - allocated,
+            peak, live, self.PeakWorkingSet64, loadAverage, results);
     }
 
     private static async Task LoadAsync(string database, IReadOnlyList<Timeframe> timeframes, int symbols, int candles)

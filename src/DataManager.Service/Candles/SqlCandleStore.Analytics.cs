@@ -1,5 +1,5 @@
+using System.Data.Common;
 using System.Globalization;
-using System.Text;
 
 namespace DataManager.Candles;
 
@@ -15,39 +15,9 @@ public sealed partial class SqlCandleStore
             var result = new Dictionary<string, OhlcvRows>(StringComparer.Ordinal);
             foreach (var chunk in symbols.Distinct(StringComparer.Ordinal).Chunk(OhlcvSymbolsPerQuery))
             {
-                // One sub-select per symbol, exactly ReadLatestAsync's (the (symbol, timestamp) index read backwards,
-                // LIMIT count), tagged with its position: no symbol text per row, no row outside the answer.
-                var sql = new StringBuilder();
-                for (var i = 0; i < chunk.Length; i++)
-                {
-                    var tag = i.ToString(CultureInfo.InvariantCulture);
-                    sql.Append(i == 0 ? "" : " UNION ALL ")
-                        .Append("SELECT * FROM (SELECT ").Append(tag).Append(" AS k, timestamp, open_price, high_price, low_price, close_price, volume FROM ")
-                        .Append(timeframe.TableName).Append(" WHERE symbol = @s").Append(tag)
-                        .Append(" AND timestamp < @before ORDER BY timestamp DESC LIMIT @count) AS q").Append(tag);
-                }
-
-                await using var command = connection.CreateCommand();
-                command.CommandText = sql.ToString();
-                for (var i = 0; i < chunk.Length; i++)
-                {
-                    AddParameter(command, "@s" + i.ToString(CultureInfo.InvariantCulture), chunk[i]);
-                }
-
-                AddParameter(command, "@before", dialect.Time(before));
-                AddParameter(command, "@count", count);
-                var builders = new OhlcvBuilder?[chunk.Length];
-                await using (var reader = await command.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, cancellationToken))
-                {
-                    while (await reader.ReadAsync(cancellationToken))
-                    {
-                        var k = reader.GetInt32(0);
-                        (builders[k] ??= new OhlcvBuilder(Math.Min(count, 10_000))).Add(dialect.ReadTime(reader, 1),
-                            (double)dialect.ReadDecimal(reader, 2), (double)dialect.ReadDecimal(reader, 3), (double)dialect.ReadDecimal(reader, 4),
-                            (double)dialect.ReadDecimal(reader, 5), (double)dialect.ReadDecimal(reader, 6));
-                    }
-                }
-
+                var builders = dialect.PacksSeriesText
+                    ? await ReadPackedAsync(connection, timeframe, chunk, count, before, cancellationToken)
+                    : await ReadRowsAsync(connection, timeframe, chunk, count, before, cancellationToken);
                 for (var i = 0; i < chunk.Length; i++)
                 {
                     result[chunk[i]] = builders[i]?.Build() ?? OhlcvRows.Empty;
@@ -57,8 +27,106 @@ public sealed partial class SqlCandleStore
             return result;
         }, cancellationToken);
 
+    /// <summary>
+    /// ReadLatestAsync's query for the symbol of parameter <c>@s{tag}</c> (the (symbol, timestamp) index read
+    /// backwards, LIMIT count), only the six columns analytics reads.
+    /// </summary>
+    private static string NewestRows(Timeframe timeframe, string tag) =>
+        $"SELECT timestamp, open_price, high_price, low_price, close_price, volume FROM {timeframe.TableName} " +
+        $"WHERE symbol = @s{tag} AND timestamp < @before ORDER BY timestamp DESC LIMIT @count";
+
+    /// <summary>One sub-select per symbol tagged with its position: no symbol text per row, no row outside the answer.</summary>
+    private static string UnionPerSymbol(int symbols, Func<string, string> select) =>
+        string.Join(" UNION ALL ", Enumerable.Range(0, symbols).Select(i => select(i.ToString(CultureInfo.InvariantCulture))));
+
+    private void AddChunkParameters(DbCommand command, string[] chunk, int count, DateTime before)
+    {
+        for (var i = 0; i < chunk.Length; i++)
+        {
+            AddParameter(command, "@s" + i.ToString(CultureInfo.InvariantCulture), chunk[i]);
+        }
+
+        AddParameter(command, "@before", dialect.Time(before));
+        AddParameter(command, "@count", count);
+    }
+
+    /// <summary>Six columns a candle, one row each (SQLite, where a read is a function call, not a wire format).</summary>
+    private async Task<OhlcvBuilder?[]> ReadRowsAsync(DbConnection connection, Timeframe timeframe, string[] chunk, int count, DateTime before, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = UnionPerSymbol(chunk.Length, tag => $"SELECT {tag} AS k, q{tag}.* FROM ({NewestRows(timeframe, tag)}) AS q{tag}");
+        AddChunkParameters(command, chunk, count, before);
+        var builders = new OhlcvBuilder?[chunk.Length];
+        await using var reader = await command.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var k = reader.GetInt32(0);
+            (builders[k] ??= new OhlcvBuilder(Math.Min(count, 10_000))).Add(dialect.ReadTime(reader, 1),
+                (double)dialect.ReadDecimal(reader, 2), (double)dialect.ReadDecimal(reader, 3), (double)dialect.ReadDecimal(reader, 4),
+                (double)dialect.ReadDecimal(reader, 5), (double)dialect.ReadDecimal(reader, 6));
+        }
+
+        return builders;
+    }
+
+    /// <summary>
+    /// One row per symbol: its row count and its candles as one binary text, <c>seconds,open,high,low,close,volume</c>
+    /// joined by <c>;</c>. The server formats DECIMAL as it does for the text protocol, so the values parsed here are
+    /// the ones GetDecimal reads, without a boxed value and six protocol fields per candle.
+    /// </summary>
+    private async Task<OhlcvBuilder?[]> ReadPackedAsync(DbConnection connection, Timeframe timeframe, string[] chunk, int count, DateTime before, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        // A GROUP_CONCAT longer than the session's limit is cut silently; the row count below catches what the limit missed.
+        var limit = ((long)Math.Max(count, 1) * PackedRowMaxBytes) + 1024;
+        command.CommandText = $"SET SESSION group_concat_max_len = {limit.ToString(CultureInfo.InvariantCulture)}; " +
+            UnionPerSymbol(chunk.Length, tag =>
+                $"SELECT {tag} AS k, COUNT(*) AS n, CAST(GROUP_CONCAT(CONCAT_WS(',', {dialect.EpochSeconds("timestamp")}, open_price, high_price, low_price, close_price, volume) SEPARATOR ';') AS BINARY) AS packed " +
+                $"FROM ({NewestRows(timeframe, tag)}) AS q{tag}");
+        AddChunkParameters(command, chunk, count, before);
+        var builders = new OhlcvBuilder?[chunk.Length];
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            await using var reader = await command.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var k = reader.GetInt32(0);
+                var rows = reader.GetInt64(1);
+                if (rows == 0)
+                {
+                    continue;
+                }
+
+                var length = (int)reader.GetBytes(2, 0, null, 0, 0);
+                if (length > buffer.Length)
+                {
+                    System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
+                }
+
+                reader.GetBytes(2, 0, buffer, 0, length);
+                var builder = builders[k] = new OhlcvBuilder((int)rows);
+                PackedOhlcv.Parse(buffer.AsSpan(0, length), builder);
+                if (builder.Count != rows)
+                {
+                    throw new InvalidDataException($"{timeframe.TableName} {chunk[k]}: {builder.Count} of {rows} rows in the packed read (group_concat_max_len {limit})");
+                }
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        return builders;
+    }
+
+    /// <summary>The longest packed candle: 11 digits of seconds, five DECIMAL(20,8) of at most 22 characters, six separators.</summary>
+    private const int PackedRowMaxBytes = 11 + (5 * 22) + 6;
+
     /// <summary>One series' rows as they arrive (newest first, as the sub-select orders them), turned oldest first in place.</summary>
-    private sealed class OhlcvBuilder(int capacity)
+    private sealed class OhlcvBuilder(int capacity) : IOhlcvSink
     {
         private DateTime[] _times = new DateTime[capacity];
         private double[] _open = new double[capacity];
@@ -67,6 +135,8 @@ public sealed partial class SqlCandleStore
         private double[] _close = new double[capacity];
         private double[] _volume = new double[capacity];
         private int _count;
+
+        public int Count => _count;
 
         public void Add(DateTime time, double open, double high, double low, double close, double volume)
         {

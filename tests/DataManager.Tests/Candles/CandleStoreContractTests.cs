@@ -131,6 +131,46 @@ public abstract class CandleStoreContractTests
     }
 
     [Fact]
+    public async Task The_ohlcv_read_returns_the_doubles_of_the_exact_decimals_at_every_magnitude()
+    {
+        var store = await CreateAsync(H1);
+        // The smallest step, 19 and 20 significant digits (the packed read's two parsers), trailing zeros, an
+        // integer price, a price with no fraction digits set and a long repeating fraction.
+        decimal[] closes = [0.00000001m, 12345678901.12345678m, 999999999999.99999999m, 97000.12345678m, 3m, 100.10000000m, 0.33333333m, 1e-8m * 7];
+        var rows = closes.Select((close, i) => DemoCandles.Make("BTCUSDT", H1, Day.AddHours(i), close, close, close, close, 0.00000001m * (i + 1), 1)).ToList();
+        await store.InsertIgnoreAsync(H1, rows, Ct);
+
+        var before = Day.AddHours(closes.Length);
+        var expected = (await store.ReadLatestAsync(new SeriesKey("BTCUSDT", H1), 100, before, Ct)).Value;
+        var actual = (await store.ReadLatestOhlcvAsync(H1, ["BTCUSDT"], 100, before, Ct)).Value["BTCUSDT"];
+
+        Assert.Equal(closes.Select(c => (double)c), actual.Close);
+        Assert.Equal(expected.Select(c => (double)c.Close), actual.Close);
+        Assert.Equal(expected.Select(c => (double)c.Open), actual.Open);
+        Assert.Equal(expected.Select(c => (double)c.Volume), actual.Volume);
+        Assert.Equal(expected.Select(c => c.Timestamp), actual.OpenTimes);
+    }
+
+    [Fact]
+    public async Task The_ohlcv_read_of_the_whole_lookback_is_not_cut_short()
+    {
+        // 10,000 candles of 20-digit prices: the longest packed text the read asks for (well past GROUP_CONCAT's default 1,024 bytes).
+        var store = await CreateAsync(H1);
+        var rows = Enumerable.Range(0, 10_000).Select(h => DemoCandles.Make("BTCUSDT", H1, Day.AddHours(h), 999999999999.99999999m - h, 999999999999.99999999m,
+            999999999998.12345678m, 999999999999.00000001m - h, 999999999999.99999999m, 1)).ToList();
+        await store.InsertIgnoreAsync(H1, rows, Ct);
+
+        var before = Day.AddHours(10_000);
+        var expected = (await store.ReadLatestAsync(new SeriesKey("BTCUSDT", H1), 10_000, before, Ct)).Value;
+        var actual = (await store.ReadLatestOhlcvAsync(H1, ["BTCUSDT"], 10_000, before, Ct)).Value["BTCUSDT"];
+
+        Assert.Equal(10_000, actual.Count);
+        Assert.Equal(expected.Select(c => (double)c.Open), actual.Open);
+        Assert.Equal(expected.Select(c => (double)c.Close), actual.Close);
+        Assert.Equal(expected.Select(c => c.Timestamp), actual.OpenTimes);
+    }
+
+    [Fact]
     public async Task The_ohlcv_read_reports_a_missing_table()
     {
         var store = await CreateAsync(H1);
