@@ -153,8 +153,9 @@ public static class AnalyticsCalculator
     /// </summary>
     public static MetricGroup Correlation(IReadOnlyList<CorrelationInput> series)
     {
-        var group = new Builder("correlation");
         var ordered = series.OrderBy(s => s.Symbol, StringComparer.Ordinal).ToArray();
+        // Sized once: 800 series are 319,600 pairs, which growing by doubling would rehash about twenty times.
+        var group = new Builder("correlation", ordered.Length * (ordered.Length - 1) / 2);
         var grids = new List<DateTime[]>();
         var grid = new int[ordered.Length];
         for (var i = 0; i < ordered.Length; i++)
@@ -173,7 +174,7 @@ public static class AnalyticsCalculator
             for (var j = i + 1; j < ordered.Length; j++)
             {
                 var b = ordered[j];
-                group.Add($"{a.Symbol}~{b.Symbol}", grid[i] == grid[j] ? a.CorrelateSameTimes(b) : a.CorrelateSharedTimes(b));
+                group.Add(string.Concat(a.Symbol, "~", b.Symbol), grid[i] == grid[j] ? a.CorrelateSameTimes(b) : a.CorrelateSharedTimes(b));
             }
         }
 
@@ -182,9 +183,9 @@ public static class AnalyticsCalculator
 
     private static Indicator Scale(Indicator indicator, double factor) => indicator.Value is { } v ? Indicator.Of(v * factor) : indicator;
 
-    private sealed class Builder(string metric)
+    private sealed class Builder(string metric, int capacity = 0)
     {
-        private readonly Dictionary<string, double?> _values = [];
+        private readonly Dictionary<string, double?> _values = new(capacity);
         private readonly Dictionary<string, string> _reasons = [];
         private readonly Dictionary<string, string> _labels = [];
 
