@@ -94,6 +94,8 @@ public sealed class IncidentProofTests(MariaDbServer mariaDb) : IDisposable
         await candles.InsertIgnoreAsync(M1, [.. Enumerable.Range(1, 6 * 60).SelectMany(i => new[] { ok, late }
             .Select(s => DemoCandles.Make(s, M1, Start.AddMinutes(-i).UtcDateTime, 1m, 2m, 0.5m, 1.5m, 1m, 1)))], Ct);
 
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var audits = 0;
         var pending = new List<Candle>();
         var envelope = new ArrayBufferWriter<byte>();
         AuditRecord? okAfterEmptyHour = null;
@@ -130,6 +132,7 @@ public sealed class IncidentProofTests(MariaDbServer mariaDb) : IDisposable
                 await candles.InsertIgnoreAsync(M1, pending, Ct);
                 pending.Clear();
                 await scheduler.RunCycleAsync(1, Ct);
+                audits++;
                 await autoBackfill.PlanNewestCycleAsync(1, Ct);
                 await runner.RunOnceAsync(new LeadershipTicket(1, Ct), Ct);
                 await tracker.ApplyNewAuditsAsync(1, Ct);
@@ -143,6 +146,7 @@ public sealed class IncidentProofTests(MariaDbServer mariaDb) : IDisposable
             scrapes.Sample(now, metrics, feedMetrics, [ok, late]);
         }
 
+        var week = clock.Elapsed;
         var all = await incidents.QueryAsync(new IncidentQuery(Limit: 1000), Ct);
         Assert.DoesNotContain(all, i => i.State == IncidentState.Open);
         string Describe(Incident i) => $"{i.Symbol[..^6]} {IncidentMetrics.Name(i.Kind)} {IncidentMetrics.Name(i.Severity)} {IncidentMetrics.Name(i.Cause!.Value)}";
@@ -205,6 +209,8 @@ public sealed class IncidentProofTests(MariaDbServer mariaDb) : IDisposable
         [
             At(0, 12), At(1, 2, 40), At(1, 3, 20), At(2, 4, 40), At(2, 5, 20), At(2, 6), At(3, 6, 40), At(4, 12, 5), At(4, 12, 30), At(5, 7, 40), At(5, 7, 50), At(6, 23, 59),
         ], Ct);
+        TestContext.Current.TestOutputHelper?.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"week of {audits} audit cycles: {week.TotalSeconds:F1} s; blocks, Prometheus and its queries: {(clock.Elapsed - week).TotalSeconds:F1} s"));
         var phases = string.Join("\n", firing.Select(f => $"{f.Key - Start:d\\.hh\\:mm}: {f.Value}")).Replace(late, "LATE", StringComparison.Ordinal).Replace(ok, "OK", StringComparison.Ordinal);
         string[] expected =
         [
