@@ -56,6 +56,23 @@ public sealed class LocalPrometheus : IAsyncDisposable
             await File.WriteAllTextAsync(Path.Combine(directory, "rules.yaml"), ruleFileYaml);
         }
 
+        return await StartProcessAsync(directory, Path.Combine(directory, "data"), []);
+    }
+
+    /// <summary>
+    /// A Prometheus serving queries over an existing TSDB (blocks made by <c>promtool tsdb create-blocks-from</c>),
+    /// scraping nothing, with the rule file loaded. Retention is unlimited, so blocks however old stay queryable.
+    /// </summary>
+    public static async Task<LocalPrometheus> StartOnTsdbAsync(string tsdbDirectory, string ruleFileYaml)
+    {
+        var directory = LocalServers.TempDirectory("dm-prometheus");
+        await File.WriteAllTextAsync(Path.Combine(directory, "prometheus.yml"), "global:\n  evaluation_interval: 1m\nrule_files: [rules.yaml]\n");
+        await File.WriteAllTextAsync(Path.Combine(directory, "rules.yaml"), ruleFileYaml);
+        return await StartProcessAsync(directory, tsdbDirectory, ["--storage.tsdb.retention.time=100y"]);
+    }
+
+    private static async Task<LocalPrometheus> StartProcessAsync(string directory, string tsdbDirectory, IReadOnlyList<string> extraArguments)
+    {
         // Prometheus cannot report a port it picked itself: take a free one right before the start, and start again
         // on another when a concurrent run took it in between.
         for (var attempt = 1; ; attempt++)
@@ -64,9 +81,10 @@ public sealed class LocalPrometheus : IAsyncDisposable
             var process = LocalProcess.Start(LocalServers.FindBinary("prometheus") ?? throw new InvalidOperationException("prometheus is not installed"),
             [
                 "--config.file=" + Path.Combine(directory, "prometheus.yml"),
-                "--storage.tsdb.path=" + Path.Combine(directory, "data"),
+                "--storage.tsdb.path=" + tsdbDirectory,
                 "--web.listen-address=127.0.0.1:" + port.ToString(CultureInfo.InvariantCulture),
                 "--log.level=warn",
+                .. extraArguments,
             ], workingDirectory: directory);
             var prometheus = new LocalPrometheus(process, directory, new Uri($"http://127.0.0.1:{port}"));
             try
@@ -95,6 +113,20 @@ public sealed class LocalPrometheus : IAsyncDisposable
     {
         using var form = new FormUrlEncodedContent([KeyValuePair.Create("query", expression)]);
         using var response = await Client.PostAsync("/api/v1/query", form, cancellationToken);
+        return (await response.Content.ReadFromJsonAsync<JsonObject>(cancellationToken))!;
+    }
+
+    /// <summary>A range query through the HTTP API (<c>/api/v1/query_range</c>): the whole answer.</summary>
+    public async Task<JsonObject> QueryRangeAsync(string expression, DateTimeOffset start, DateTimeOffset end, TimeSpan step, CancellationToken cancellationToken)
+    {
+        using var form = new FormUrlEncodedContent(
+        [
+            KeyValuePair.Create("query", expression),
+            KeyValuePair.Create("start", start.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture)),
+            KeyValuePair.Create("end", end.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture)),
+            KeyValuePair.Create("step", step.TotalSeconds.ToString(CultureInfo.InvariantCulture)),
+        ]);
+        using var response = await Client.PostAsync("/api/v1/query_range", form, cancellationToken);
         return (await response.Content.ReadFromJsonAsync<JsonObject>(cancellationToken))!;
     }
 

@@ -38,7 +38,7 @@ public static class BackfillEndpoints
     {
         if (Validate(request, options.Value.MaxJobRange, time.GetUtcNow(), out var series, out var from, out var to) is { } errors)
         {
-            return TypedResults.ValidationProblem(errors);
+            return TypedResults.ValidationProblem(errors, MissingFields(request));
         }
 
         if (!options.Value.Enabled)
@@ -71,24 +71,24 @@ public static class BackfillEndpoints
         from = to = default;
         if (!SymbolName.TryNormalize(request.Symbol, out var symbol))
         {
-            errors["symbol"] = ["expected 2 to 20 letters or digits, e.g. BTCUSDT"];
+            errors["symbol"] = [Expected(request.Symbol, "expected 2 to 20 letters or digits, e.g. BTCUSDT")];
         }
 
         if (!Timeframe.TryParseExact(request.Timeframe, out var timeframe))
         {
-            errors["timeframe"] = ["expected one of " + string.Join(", ", Timeframe.All.Select(t => t.Name))];
+            errors["timeframe"] = [Expected(request.Timeframe, "expected one of " + string.Join(", ", Timeframe.All.Select(t => t.Name)))];
         }
 
         var hasFrom = IsoTime.TryParse(request.From, out from);
         var hasTo = IsoTime.TryParse(request.To, out to);
         if (!hasFrom)
         {
-            errors["from"] = ["expected " + IsoTime.Expected];
+            errors["from"] = [Expected(request.From, "expected " + IsoTime.Expected)];
         }
 
         if (!hasTo)
         {
-            errors["to"] = ["expected " + IsoTime.Expected];
+            errors["to"] = [Expected(request.To, "expected " + IsoTime.Expected)];
         }
 
         if (hasFrom && hasTo)
@@ -121,6 +121,22 @@ public static class BackfillEndpoints
 
         series = new SeriesKey(symbol!, timeframe!);
         return null;
+    }
+
+    /// <summary>A field's error: "required" first when the body left it out (or sent null), then what it expects.</summary>
+    private static string Expected(string? value, string expected) => value is null ? $"required; {expected}" : expected;
+
+    /// <summary>The problem's detail when the body left out required fields, naming them; null when none is missing.</summary>
+    private static string? MissingFields(BackfillRequest request)
+    {
+        string[] missing = [.. new[] { ("symbol", request.Symbol), ("timeframe", request.Timeframe), ("from", request.From), ("to", request.To) }
+            .Where(field => field.Item2 is null).Select(field => $"'{field.Item1}'")];
+        return missing.Length switch
+        {
+            0 => null,
+            1 => $"{missing[0]} is required",
+            _ => $"{string.Join(", ", missing[..^1])} and {missing[^1]} are required",
+        };
     }
 
     /// <summary>Jobs newest first, a page at a time; the <c>X-Next-Cursor</c> header (and <c>Link: rel="next"</c>) names the next page.</summary>

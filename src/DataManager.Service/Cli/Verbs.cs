@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using System.Text.RegularExpressions;
 
 namespace DataManager.Cli;
@@ -15,7 +16,12 @@ public sealed record VerbContext(IConfiguration Configuration, TextWriter Output
 /// </summary>
 public static partial class Verbs
 {
+    private const string HelpVerb = "help";
+
     public const int BadArguments = 2;
+
+    /// <summary>The verbs, as the messages about an unknown one list them.</summary>
+    public const string VerbNames = "audit, backfill, feed, report and help";
 
     public const string ServiceDescription =
         "DataManager: audits, backfills and analyses the extractor's candles and tracks the NATS feed. With no verb it runs the service "
@@ -87,13 +93,18 @@ public static partial class Verbs
                 await context.Errors.WriteLineAsync($"{verb.Name}: {problem}");
             }
 
-            await context.Errors.WriteLineAsync(verb == root ? $"Try '{root.Name} --help'." : $"Try '{root.Name} {verb.Name} --help'.");
+            await context.Errors.WriteLineAsync(verb == root || verb.Name == HelpVerb ? $"Try '{root.Name} --help'." : $"Try '{root.Name} {verb.Name} --help'.");
             return BadArguments;
         }
 
         if (runsService)
         {
             return null;
+        }
+
+        if (verb == root && parsed.Action is HelpAction)
+        {
+            return await WriteRootHelpAsync(parsed, context);
         }
 
         return await parsed.InvokeAsync(new InvocationConfiguration { Output = context.Output, Error = context.Errors, EnableDefaultExceptionHandler = false }, cancellationToken);
@@ -147,15 +158,25 @@ public static partial class Verbs
         };
         root.TreatUnmatchedTokensAsErrors = false; // the service's own settings; checked in HostArgumentProblem
         root.SetAction(_ => 0); // the service: Program.cs starts the host
-        var helpVerb = new Command("help", "Show this help, or a verb's: help audit");
+        var helpVerb = new Command(HelpVerb, "Show this help, or a verb's: help audit");
         var about = new Argument<string?>("verb") { Arity = ArgumentArity.ZeroOrOne, Description = "audit, backfill, feed or report" };
-        about.AcceptOnlyFromAmong([.. root.Subcommands.Where(c => c != helpVerb).Select(c => c.Name)]);
+        string[] verbs = [.. root.Subcommands.Select(c => c.Name)];
+        about.AcceptOnlyFromAmong(verbs); // for the help's "help <audit|backfill|feed|report>" and completions
+        about.Validators.Clear(); // its message ("Argument 'x' not recognized") does not say a verb was expected
+        about.Validators.Add(result =>
+        {
+            if (result.Tokens is [{ Value: var token }] && token != HelpVerb && !verbs.Contains(token, StringComparer.Ordinal))
+            {
+                result.AddError(UnknownVerb(token));
+            }
+        });
         helpVerb.Add(about);
-        helpVerb.SetAction(parsed =>
+        helpVerb.SetAction((parsed, cancellationToken) =>
         {
             var verb = parsed.GetValue(about);
-            string[] helpArgs = verb is null ? ["--help"] : [verb, "--help"];
-            return root.Parse(helpArgs, Parsing).Invoke(new InvocationConfiguration { Output = context.Output, Error = context.Errors });
+            return verb is null or HelpVerb
+                ? WriteRootHelpAsync(root.Parse(["--help"], Parsing), context)
+                : root.Parse([verb, "--help"], Parsing).InvokeAsync(new InvocationConfiguration { Output = context.Output, Error = context.Errors }, cancellationToken);
         });
         root.Add(helpVerb);
         return root;
@@ -174,7 +195,7 @@ public static partial class Verbs
             var token = tokens[i];
             if (!token.StartsWith("--", StringComparison.Ordinal))
             {
-                return $"unknown verb '{token}' (the verbs are audit, backfill, feed, report and help)";
+                return UnknownVerb(token);
             }
 
             var equals = token.IndexOf('=', StringComparison.Ordinal);
@@ -192,6 +213,35 @@ public static partial class Verbs
 
         return null;
     }
+
+    private static string UnknownVerb(string token) => $"unknown verb '{token}' (the verbs are {VerbNames})";
+
+    /// <summary>
+    /// The root's help as System.CommandLine writes it, with a correct usage line: for a root that keeps unmatched
+    /// tokens it writes "[[--] &lt;additional arguments&gt;...]]" (one bracket too many) and calls them arguments
+    /// "passed to the application"; here they are the service's settings.
+    /// </summary>
+    private static async Task<int> WriteRootHelpAsync(ParseResult help, VerbContext context)
+    {
+        using var buffer = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
+        var code = await help.InvokeAsync(new InvocationConfiguration { Output = buffer, Error = context.Errors });
+        await context.Output.WriteAsync(RootHelp(buffer.ToString()));
+        return code;
+    }
+
+    private static string RootHelp(string generated)
+    {
+        var text = AdditionalArgumentsUsage().Replace(generated, "$1 [command] [options]" + Environment.NewLine + "$1 [--NAME value ...]", 1);
+        return AdditionalArgumentsSection().Replace(text, "Settings of the service (no command):" + Environment.NewLine
+            + "  --NAME value, --NAME=value  NAME as the environment variable (--API_PORT 8001), a configuration path with ':', "
+            + "or ASP.NET's --urls, --environment, --contentRoot, --applicationName" + Environment.NewLine, 1);
+    }
+
+    [GeneratedRegex(@"^([ \t]+\S+) \[command\] \[options\] \[\[--\] <additional arguments>\.\.\.\]\]\r?$", RegexOptions.Multiline | RegexOptions.CultureInvariant)]
+    private static partial Regex AdditionalArgumentsUsage();
+
+    [GeneratedRegex(@"^Additional Arguments:\r?\n(?:[ \t]+\S.*\r?\n)+", RegexOptions.Multiline | RegexOptions.CultureInvariant)]
+    private static partial Regex AdditionalArgumentsSection();
 
     // Configuration keys ignore case, so --api_port works like --API_PORT; a word without an underscore must be
     // upper case to count as a setting (HOSTNAME), so that --frobnicate is an unknown option.

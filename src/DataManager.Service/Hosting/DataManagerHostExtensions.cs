@@ -83,7 +83,7 @@ public static class DataManagerHostExtensions
         store.MapBackfillEndpoints();
         store.MapIncidentEndpoints();
         app.MapMetrics("/metrics", app.Services.GetRequiredService<CollectorRegistry>()).WithMetadata(new HttpMethodMetadata(ApiRoutes.GetOrHead));
-        app.MapOpenApi(ApiContract.DocumentPath.Replace("v1", "{documentName}", StringComparison.Ordinal));
+        app.MapOpenApi(ApiContract.DocumentRoute);
         return app;
     }
 }

@@ -12,14 +12,17 @@ public static class ApiContract
 {
     public const string DocumentPath = "/openapi/v1.json";
 
+    /// <summary>The route that serves the document: not an API path, so the document leaves it out.</summary>
+    public const string DocumentRoute = "/openapi/{documentName}.json";
+
     private const string SchemeId = "bearer";
 
     /// <summary>The path of a route as the document names it: "/backfill/jobs/" and "/backfill/jobs" are one path.</summary>
     public static string DocumentPathOf(string routePattern) => routePattern.Length > 1 ? routePattern.TrimEnd('/') : routePattern;
 
     /// <summary>
-    /// Health checks, /metrics and the document itself are not route handlers, so the generator skips them; they are
-    /// part of the contract all the same (GET and HEAD, plain JSON or text).
+    /// Health checks and /metrics are not route handlers, so the generator skips them; they are part of the contract
+    /// all the same (GET and HEAD, plain JSON or text). The document's own route is not.
     /// </summary>
     private static void AddRoutesOutsideApiExplorer(OpenApiDocument document, EndpointDataSource endpoints)
     {
@@ -27,7 +30,7 @@ public static class ApiContract
         foreach (var endpoint in endpoints.Endpoints.OfType<RouteEndpoint>())
         {
             var path = DocumentPathOf(endpoint.RoutePattern.RawText ?? "");
-            if (path.Length == 0 || document.Paths.ContainsKey(path))
+            if (path.Length == 0 || path == DocumentRoute || document.Paths.ContainsKey(path))
             {
                 continue;
             }

@@ -39,8 +39,8 @@ public static class QualityReportFormats
             text.AppendLine();
             text.AppendLine(s.Audits == 0
                 ? "No audit in the period: no SLO figures."
-                : Invariant($"Completeness {Percent(s.Completeness.AttainmentPercent)} ({s.Completeness.GoodEvents:0} of {s.Completeness.TotalEvents:0} candles), error budget left {Percent(s.Completeness.ErrorBudgetLeftPercent)}. ") + Invariant(
-                    $"Freshness {Percent(s.Freshness.AttainmentPercent)} ({s.Freshness.GoodEvents:0.#} of {s.Freshness.TotalEvents:0.#} minutes), error budget left {Percent(s.Freshness.ErrorBudgetLeftPercent)}."));
+                : Invariant($"Completeness {Percent(s.Completeness.AttainmentPercent)} ({s.Completeness.GoodEvents:0} of {Count(s.Completeness.TotalEvents, "candle", "candles")}), error budget left {Percent(s.Completeness.ErrorBudgetLeftPercent)}. ") + Invariant(
+                    $"Freshness {Percent(s.Freshness.AttainmentPercent)} ({s.Freshness.GoodEvents:0.#} of {Count(s.Freshness.TotalEvents, "minute", "minutes")}), error budget left {Percent(s.Freshness.ErrorBudgetLeftPercent)}."));
             text.AppendLine();
             if (s.Incidents.Total > 0)
             {
@@ -126,8 +126,8 @@ public static class QualityReportFormats
         foreach (var s in report.Series)
         {
             html.AppendLine(Invariant($"<section class=\"series\" id=\"series-{E(s.Symbol)}-{E(s.Timeframe)}\"><h2>{E(s.Symbol)} {E(s.Timeframe)}</h2>"));
-            html.AppendLine(Invariant($"<p>Completeness {AttainmentText(s.Completeness)} ({s.Completeness.GoodEvents:0} of {s.Completeness.TotalEvents:0} candles), error budget left {Percent(s.Completeness.ErrorBudgetLeftPercent)}. ") + Invariant(
-                $"Freshness {AttainmentText(s.Freshness)} ({s.Freshness.GoodEvents:0.#} of {s.Freshness.TotalEvents:0.#} minutes), error budget left {Percent(s.Freshness.ErrorBudgetLeftPercent)}. {s.Audits} audits.</p>"));
+            html.AppendLine(Invariant($"<p>Completeness {AttainmentText(s.Completeness)} ({s.Completeness.GoodEvents:0} of {Count(s.Completeness.TotalEvents, "candle", "candles")}), error budget left {Percent(s.Completeness.ErrorBudgetLeftPercent)}. ") + Invariant(
+                $"Freshness {AttainmentText(s.Freshness)} ({s.Freshness.GoodEvents:0.#} of {Count(s.Freshness.TotalEvents, "minute", "minutes")}), error budget left {Percent(s.Freshness.ErrorBudgetLeftPercent)}. {Count(s.Audits, "audit", "audits")}.</p>"));
             html.AppendLine(Chart(report, s));
             if (s.Incidents.Total > 0)
             {
@@ -230,6 +230,10 @@ public static class QualityReportFormats
 
     private static string Name<TEnum>(TEnum value)
         where TEnum : struct, Enum => IncidentMetrics.Name(value);
+
+    /// <summary>A count with its noun, singular for exactly one: "1 audit", "0 audits", "1.5 minutes".</summary>
+    public static string Count(double count, string singular, string plural) =>
+        count.ToString("0.#", CultureInfo.InvariantCulture) + " " + (count == 1 ? singular : plural);
 
     private static string Percent(double? value) => value is { } v ? v.ToString("0.###", CultureInfo.InvariantCulture) + "%" : "n/a";
 

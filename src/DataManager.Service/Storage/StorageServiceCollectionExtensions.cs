@@ -22,7 +22,7 @@ public static class StorageServiceCollectionExtensions
             services.AddSingleton<ICandleArchiveStore, MongoCandleArchiveStore>();
             services.AddSingleton<ILeaseStore, MongoLeaseStore>();
             services.AddSingleton<IIncidentStore, MongoIncidentStore>();
-            services.AddSingleton<Auditing.IConfirmedEmptyRanges>(sp => new MongoConfirmedEmptyRanges(sp.GetRequiredService<IMongoClient>(), options.MongoDatabase));
+            services.AddSingleton<Auditing.IConfirmedEmptyRanges, MongoConfirmedEmptyRanges>();
         }
         else
         {

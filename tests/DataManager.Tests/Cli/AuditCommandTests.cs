@@ -36,6 +36,7 @@ public sealed class AuditCommandTests(MariaDbServer mariaDb) : IDisposable
     {
         var (code, output, _) = await RunAsync(null, "--format", "json");
         Assert.Equal(AuditCommand.Ran, code);
+        Assert.Single(output.Split('\n', StringSplitOptions.RemoveEmptyEntries)); // one line, as report --format json prints its document
         using var json = JsonDocument.Parse(output);
         Assert.Equal("2026-11-23T10:07:30Z", json.RootElement.GetProperty("generatedAt").GetString());
         var series = json.RootElement.GetProperty("series").EnumerateArray().ToList();

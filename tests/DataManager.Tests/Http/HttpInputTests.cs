@@ -74,6 +74,23 @@ public sealed partial class HttpInputTests : IAsyncLifetime
         Assert.DoesNotContain("System.", problem.ToString(), StringComparison.Ordinal);
     }
 
+    /// <summary>A field left out (or null) is named as required, in the detail and in its error, not only "expected …".</summary>
+    [Theory]
+    [InlineData("""{"timeframe":"1h","from":"2026-11-01T00:00:00Z","to":"2026-11-02T00:00:00Z"}""", "'symbol' is required", new[] { "symbol" })]
+    [InlineData("""{"symbol":"BTCUSDT","from":"2026-11-01T00:00:00Z","to":"2026-11-02T00:00:00Z"}""", "'timeframe' is required", new[] { "timeframe" })]
+    [InlineData("""{"symbol":"BTCUSDT","timeframe":"1h","from":null,"to":"2026-11-02T00:00:00Z"}""", "'from' is required", new[] { "from" })]
+    [InlineData("""{"symbol":"BTCUSDT","timeframe":"1h","from":"2026-11-01T00:00:00Z"}""", "'to' is required", new[] { "to" })]
+    [InlineData("""{}""", "'symbol', 'timeframe', 'from' and 'to' are required", new[] { "symbol", "timeframe", "from", "to" })]
+    public async Task A_missing_required_json_field_is_400_naming_it_as_required(string body, string detail, string[] fields)
+    {
+        using var response = await _host.Client.PostAsync("/backfill/jobs", new StringContent(body, Encoding.UTF8, "application/json"), TestContext.Current.CancellationToken);
+        var problem = await ApiAccessTests.AssertProblemAsync(response, HttpStatusCode.BadRequest, detail);
+        Assert.Equal(detail, problem.GetProperty("detail").GetString());
+        var errors = problem.GetProperty("errors");
+        Assert.Equal(fields, errors.EnumerateObject().Select(e => e.Name).ToArray());
+        Assert.All(fields, field => Assert.StartsWith("required; expected ", errors.GetProperty(field)[0].GetString(), StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Symbols_are_accepted_in_either_case_and_upper_cased()
     {

@@ -129,6 +129,29 @@ public sealed class QualityReportTests
     }
 
     [Fact]
+    public void Counts_of_one_read_in_the_singular_in_markdown_and_html()
+    {
+        // One audit a minute after the previous one: one candle and one minute counted.
+        var once = new SeriesHistory("BTCUSDT", "1m", TimeSpan.FromMinutes(1), IncidentRulesTests.Audit(From), [IncidentRulesTests.Audit(From.AddMinutes(1))], []);
+        var report = QualityReports.Build(To, From, To, Objectives, [once]);
+        var series = Assert.Single(report.Series);
+        Assert.Equal((1, 1.0, 1.0), (series.Audits, series.Completeness.TotalEvents, series.Freshness.TotalEvents));
+
+        var markdown = QualityReportFormats.Markdown(report);
+        var html = QualityReportFormats.Html(report);
+        foreach (var text in new[] { markdown, html })
+        {
+            Assert.Contains("(1 of 1 candle)", text, StringComparison.Ordinal);
+            Assert.Contains("(1 of 1 minute)", text, StringComparison.Ordinal);
+            Assert.DoesNotMatch(@"(?<![\d.])1 (audits|candles|minutes|incidents|hours)\b", text);
+        }
+
+        Assert.Contains(" 1 audit.</p>", html, StringComparison.Ordinal);
+        Assert.Equal(["0 audits", "1 audit", "2 audits", "1.5 minutes"],
+            new[] { (0.0, "audit", "audits"), (1, "audit", "audits"), (2, "audit", "audits"), (1.5, "minute", "minutes") }.Select(c => QualityReportFormats.Count(c.Item1, c.Item2, c.Item3)).ToArray());
+    }
+
+    [Fact]
     public void Durations_read_in_the_units_that_matter()
     {
         Assert.Equal(["45 s", "12 min", "3 h 05 min", "2 d 4 h"],

@@ -61,6 +61,7 @@ public sealed class ReportCommandTests : IDisposable
         await SeedAsync();
         var (code, output, errors) = await RunAsync(null, "--days", "0.25", "--format", "json");
         Assert.True(code == 0, errors);
+        Assert.Single(output.Split('\n', StringSplitOptions.RemoveEmptyEntries)); // one line, as audit --format json prints its document
         using var json = JsonDocument.Parse(output);
         var root = json.RootElement;
         Assert.Equal(["generatedAt", "from", "to", "days", "objectives", "series"], root.EnumerateObject().Select(p => p.Name).ToArray());

@@ -506,6 +506,25 @@ public sealed class MongoQueryShapeTests
         Assert.Equal(DataManager.Storage.StoreJson.Serialize(job), DataManager.Storage.StoreJson.Serialize(jobBack));
     }
 
+    /// <summary>
+    /// Every Mongo store class reads through the one registered <see cref="MongoStoreDatabase"/> (its mapping and
+    /// majority read and write concerns), and the registration resolves without a server (the client connects lazily).
+    /// </summary>
+    [Fact]
+    public void Every_mongo_store_class_takes_the_shared_store_database_and_resolves_from_the_registration()
+    {
+        var ports = new[] { typeof(DataManager.Storage.IStoreLifecycle), typeof(DataManager.Storage.IAuditStore), typeof(DataManager.Storage.IHealthScoreStore),
+            typeof(DataManager.Storage.IBackfillJobStore), typeof(DataManager.Storage.IAnalyticsStore), typeof(DataManager.Storage.ICandleArchiveStore),
+            typeof(DataManager.Storage.ILeaseStore), typeof(DataManager.Storage.IIncidentStore), typeof(IConfirmedEmptyRanges) };
+        var registrations = DataManager.Storage.StorageServiceCollectionExtensions.AddDataManagerStore(
+            new Microsoft.Extensions.DependencyInjection.ServiceCollection(), new DataManager.Configuration.StoreOptions { MongoUrl = "mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=100" });
+        using var services = Microsoft.Extensions.DependencyInjection.ServiceCollectionContainerBuilderExtensions.BuildServiceProvider(registrations);
+        var stores = ports.Select(services.GetService).ToList();
+        Assert.All(stores, store => Assert.Equal(typeof(MongoStoreDatabase).Namespace, store?.GetType().Namespace));
+        Assert.Contains(stores, store => store is MongoConfirmedEmptyRanges);
+        Assert.All(stores, store => Assert.Equal([typeof(MongoStoreDatabase)], store!.GetType().GetConstructors().Single().GetParameters().Select(p => p.ParameterType)));
+    }
+
     private sealed class StoreContractTestsAccess : StoreContractTests
     {
         public static AuditRecord Audit() => Audit("BTCUSDT", "15m", T0.AddMilliseconds(250));

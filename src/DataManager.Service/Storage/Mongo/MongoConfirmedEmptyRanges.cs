@@ -9,15 +9,9 @@ namespace DataManager.Storage.Mongo;
 /// Confirmed-empty ranges from the completed backfill jobs in MongoDB: one find served by the
 /// (symbol, timeframe, state) index (<see cref="MongoQueries.CompletedJobsOf"/>), only the ranges projected.
 /// </summary>
-public sealed class MongoConfirmedEmptyRanges : IConfirmedEmptyRanges
+public sealed class MongoConfirmedEmptyRanges(MongoStoreDatabase database) : IConfirmedEmptyRanges
 {
-    private readonly IMongoCollection<BackfillJob> _jobs;
-
-    public MongoConfirmedEmptyRanges(IMongoClient client, string databaseName)
-    {
-        MongoMapping.EnsureRegistered();
-        _jobs = client.GetDatabase(databaseName).WithReadConcern(ReadConcern.Majority).GetCollection<BackfillJob>(MongoQueries.JobsCollection);
-    }
+    private readonly IMongoCollection<BackfillJob> _jobs = database.Collection<BackfillJob>(MongoQueries.JobsCollection);
 
     public async Task<IReadOnlyList<EmptyRange>> OverlappingAsync(SeriesKey series, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
     {
