@@ -28,7 +28,10 @@ public sealed partial class SqlCandleStore(CandleDialect dialect, ILogger<SqlCan
     public async Task PingAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        await connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT 1", cancellationToken: cancellationToken));
+        // A plain command, not Dapper: its first call builds caches by reflection, a cost every CLI run would pay.
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT 1";
+        await command.ExecuteScalarAsync(cancellationToken);
     }
 
     public Task<CandleResult<SeriesSummary>> SummarizeAsync(SeriesKey series, DateTime from, DateTime to, CancellationToken cancellationToken) =>

@@ -68,6 +68,44 @@ public abstract class SeriesAuditorContractTests
         Assert.All(report.Integrity, f => Assert.NotNull(f.RowId));
     }
 
+    /// <summary>
+    /// The database's prefilter (SQL predicates) must select exactly the on-grid rows the client-side rules find
+    /// broken: a row it misses is never checked. Every rule, each operand of it, and the values on each boundary.
+    /// </summary>
+    [Fact]
+    public async Task The_integrity_prefilter_selects_exactly_the_rows_that_break_a_rule()
+    {
+        const decimal tick = 0.00000001m;
+        Func<Candle, Candle>[] variants =
+        [
+            c => c,
+            c => c with { High = c.Open - tick }, c => c with { High = c.Close - tick }, c => c with { High = c.Close }, c => c with { High = c.Low - tick },
+            c => c with { Low = c.Open + tick }, c => c with { Low = c.Close + tick }, c => c with { Low = c.Open }, c => c with { Low = c.High + tick },
+            c => c with { Low = 0m }, c => c with { Low = -1m }, c => c with { Low = tick },
+            c => c with { Open = 0m, Low = 0m }, c => c with { Close = 0m, Low = 0m },
+            c => c with { Volume = -1m }, c => c with { Volume = c.TakerBuyBaseAssetVolume }, c => c with { Volume = c.TakerBuyBaseAssetVolume - tick },
+            c => c with { QuoteAssetVolume = -1m }, c => c with { QuoteAssetVolume = c.TakerBuyQuoteAssetVolume }, c => c with { QuoteAssetVolume = c.TakerBuyQuoteAssetVolume - tick },
+            c => c with { TakerBuyBaseAssetVolume = -tick }, c => c with { TakerBuyBaseAssetVolume = 0m }, c => c with { TakerBuyBaseAssetVolume = c.Volume },
+            c => c with { TakerBuyBaseAssetVolume = c.Volume + tick },
+            c => c with { TakerBuyQuoteAssetVolume = -tick }, c => c with { TakerBuyQuoteAssetVolume = 0m }, c => c with { TakerBuyQuoteAssetVolume = c.QuoteAssetVolume },
+            c => c with { TakerBuyQuoteAssetVolume = c.QuoteAssetVolume + tick },
+            c => c with { Volume = 0m, QuoteAssetVolume = 0m, TakerBuyBaseAssetVolume = 0m, TakerBuyQuoteAssetVolume = 0m },
+            c => c with { OpenTime = c.OpenTime.AddSeconds(-1) }, c => c with { OpenTime = c.OpenTime.AddMinutes(15) },
+            c => c with { CloseTime = c.OpenTime + M15.Interval - TimeSpan.FromSeconds(2) }, c => c with { CloseTime = c.OpenTime + M15.Interval },
+            c => c with { CloseTime = c.OpenTime + M15.Interval + TimeSpan.FromSeconds(1) }, c => c with { CloseTime = c.OpenTime },
+            c => c with { CloseTime = c.OpenTime - TimeSpan.FromSeconds(1) }, c => c with { CloseTime = c.OpenTime + M15.Interval + TimeSpan.FromHours(1) },
+        ];
+        var store = await CreateAsync(M15);
+        var rows = Series(M15, Day, variants.Length).Select((c, i) => variants[i](c)).ToList();
+        await store.InsertIgnoreAsync(M15, rows, Ct);
+
+        var suspects = await store.IntegritySuspectsAsync(new SeriesKey("BTCUSDT", M15), Day, Day.AddDays(1), Ct);
+
+        var broken = rows.Where(c => IntegrityRules.Broken(c, M15.Interval).Any()).Select(c => c.Id).Order(StringComparer.Ordinal).ToArray();
+        Assert.True(broken.Length > variants.Length / 2, "most variants break a rule");
+        Assert.Equal(broken, suspects.Value.Select(c => c.Id).Order(StringComparer.Ordinal).ToArray());
+    }
+
     [Fact]
     public async Task Three_way_duplicates_count_two_surplus_rows()
     {

@@ -80,10 +80,13 @@ public sealed class ContainerImageTests(NatsServer nats)
                 }
             }
 
+            // BuildKit sets TARGETARCH to the platform built for, by default the builder's own.
+            Assert.Contains("TARGETARCH", build.All("ARG"));
+            var targetArch = System.Runtime.InteropServices.RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.Arm64 ? "arm64" : "amd64";
             string? publishedTo = null;
             foreach (var run in build.All("RUN"))
             {
-                var arguments = run.Split(' ').ToList();
+                var arguments = run.Replace("${TARGETARCH}", targetArch, StringComparison.Ordinal).Replace("$TARGETARCH", targetArch, StringComparison.Ordinal).Split(' ').ToList();
                 Assert.Equal("dotnet", arguments[0]);
                 var o = arguments.IndexOf("-o");
                 if (o >= 0)
@@ -92,13 +95,16 @@ public sealed class ContainerImageTests(NatsServer nats)
                     arguments[o + 1] = output;
                 }
 
-                var result = await LocalProcess.RunAsync("dotnet", arguments.Skip(1), TimeSpan.FromMinutes(5), workingDirectory: workdir);
+                var result = await LocalProcess.RunAsync("dotnet", arguments.Skip(1), TimeSpan.FromMinutes(10), workingDirectory: workdir);
                 Assert.True(result.ExitCode == 0, $"RUN {run}: {result}");
             }
 
             Assert.Equal($"--from=build {publishedTo} ./", runtime.All("COPY").Single());
             var entrypoint = runtime.Entrypoint();
             Assert.True(File.Exists(Path.Combine(output, entrypoint[1])), $"{entrypoint[1]} not published");
+            // ReadyToRun: the app and the packages it starts with carry precompiled code, not only IL; framework-dependent.
+            Assert.All([entrypoint[1], "MySqlConnector.dll", "System.CommandLine.dll"], dll => Assert.True(IsReadyToRun(Path.Combine(output, dll)), $"{dll} is not ReadyToRun"));
+            Assert.False(File.Exists(Path.Combine(output, "libcoreclr.so")), "the runtime is the base image's, not published");
 
             // Runtime stage: the volumes, the user, the environment.
             var data = Directory.CreateDirectory(Path.Combine(root, "volume-data")).FullName;
@@ -181,5 +187,13 @@ public sealed class ContainerImageTests(NatsServer nats)
     {
         var result = await LocalProcess.RunAsync("chown", [owner, path], TimeSpan.FromSeconds(10));
         Assert.True(result.ExitCode == 0, result.ToString());
+    }
+
+    /// <summary>A ReadyToRun image has a managed native header in its CLI header; an IL-only assembly has none.</summary>
+    private static bool IsReadyToRun(string path)
+    {
+        using var stream = File.OpenRead(path);
+        using var pe = new System.Reflection.PortableExecutable.PEReader(stream);
+        return pe.PEHeaders.CorHeader is { ManagedNativeHeaderDirectory.Size: > 0 };
     }
 }
