@@ -13,7 +13,8 @@ namespace DataManager.Benchmarks;
 /// per rate, a fresh service process tracks the feed from a local nats-server while the feed generator (another
 /// process) publishes for the given time and a plain subscriber in this process counts the same subject. Reports
 /// what each received, what the service dropped, the service's CPU and peak RSS (private and file-backed). The service
-/// runs with the image's runtime settings; <c>--env NAME=VALUE</c> (repeatable) overrides or adds one.
+/// runs with the image's runtime settings; <c>--env NAME=VALUE</c> (repeatable) overrides or adds one, and
+/// <c>--service PATH</c> runs another build's DataManager.Service.dll (before and after, same harness).
 /// </summary>
 public static class TrackerLoadRun
 {
@@ -21,7 +22,8 @@ public static class TrackerLoadRun
     {
         var rates = Arg(args, "--rates", "100000,200000,300000").Split(',').Select(r => int.Parse(r, CultureInfo.InvariantCulture)).ToArray();
         var seconds = double.Parse(Arg(args, "--seconds", "60"), CultureInfo.InvariantCulture);
-        var service = ServiceDll();
+        var service = args.SkipWhile(a => a != "--service").Skip(1).FirstOrDefault() ?? ServiceDll();
+        Console.WriteLine($"service {service}; load average {LoadAverage()}");
         await using var nats = await LocalNats.StartAsync();
         var rows = new List<string>();
         foreach (var rate in rates)
@@ -102,6 +104,7 @@ public static class TrackerLoadRun
             rows.Add(string.Create(CultureInfo.InvariantCulture,
                 $"| {rate:N0}/s for {seconds:F0} s | {sent:N0} at {achieved:N0}/s | {state!.Totals.Received:N0} | {state.Totals.Dropped:N0} | {Interlocked.Read(ref plainReceived):N0} ({Interlocked.Read(ref plainDropped):N0} dropped) | {cpu / seconds * 100:F0} % of a core | {load.Memory} | {idle.Memory} |"));
             Console.WriteLine(rows[^1]);
+            Console.WriteLine($"load average {LoadAverage()}");
             LocalServers.DeleteDirectory(dataDir);
         }
 
@@ -116,6 +119,8 @@ public static class TrackerLoadRun
     internal static IEnumerable<KeyValuePair<string, string?>> Extra(string[] args) =>
         args.Select((a, i) => (a, i)).Where(p => p.a == "--env" && p.i + 1 < args.Length)
             .Select(p => new KeyValuePair<string, string?>(args[p.i + 1].Split('=')[0], args[p.i + 1].Split('=', 2)[1]));
+
+    private static string LoadAverage() => string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
 
     private static string Arg(string[] args, string name, string fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
 

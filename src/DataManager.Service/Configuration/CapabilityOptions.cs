@@ -25,8 +25,11 @@ public sealed class NatsOptions : BindableOptions
 
     public bool TrackAllSymbols { get; set; }
 
-    /// <summary>Messages the client may hold for the tracker before it drops (and counts) the newest: bursts, bounded memory.</summary>
+    /// <summary>Messages the tracker may hold before it drops (and counts) the newest: bursts, bounded memory.</summary>
     public int PendingMessages { get; set; } = 65_536;
+
+    /// <summary>Bytes of payload (plus 4 a message) the tracker may hold before it drops (and counts) the newest: the pending buffer's memory.</summary>
+    public int PendingBytes { get; set; } = 8 * 1024 * 1024;
 
     /// <summary>Payloads larger than this are counted as too_large without being parsed.</summary>
     public int MaxMessageBytes { get; set; } = 256 * 1024;
@@ -35,6 +38,12 @@ public sealed class NatsOptions : BindableOptions
     {
         PendingMessages = reader.WholeNumber("TRACKER_PENDING_MESSAGES", PendingMessages, 1_024, 10_000_000);
         MaxMessageBytes = reader.WholeNumber("TRACKER_MAX_MESSAGE_BYTES", MaxMessageBytes, 1_024, 64 * 1024 * 1024);
+        PendingBytes = reader.WholeNumber("TRACKER_PENDING_BYTES", PendingBytes, 65_536, 1024 * 1024 * 1024);
+        if (PendingBytes < 2 * MaxMessageBytes)
+        {
+            // Else a payload TRACKER_MAX_MESSAGE_BYTES allows might never fit and would always be dropped.
+            reader.Fail("TRACKER_PENDING_BYTES", $"at least twice TRACKER_MAX_MESSAGE_BYTES ({2L * MaxMessageBytes})", PendingBytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
         var raw = reader.Raw("NATS_URL");
         string? urlUser = null, urlPassword = null, urlToken = null;
         if (raw is not null && !IsNatsUrl(raw))

@@ -1,4 +1,4 @@
-using System.Threading.Channels;
+using System.Buffers;
 using DataManager.Configuration;
 using Microsoft.Extensions.Options;
 using NATS.Client.Core;
@@ -6,9 +6,9 @@ using NATS.Client.Core;
 namespace DataManager.Tracking;
 
 /// <summary>
-/// Consumes the feed on every replica and measures it; stores nothing. The receive loop parses each payload
-/// inline from pooled bytes and counts it (no allocation, no I/O per message); the client's bounded pending
-/// buffer absorbs bursts and what overflows is counted as dropped. Invalid input is summarised at most once a
+/// Consumes the feed on every replica and measures it; stores nothing. The socket reader copies each payload
+/// into a fixed byte ring (<see cref="PendingPayloads"/>) that absorbs bursts, and what does not fit is counted as
+/// dropped; the receive loop parses each payload inline from the ring and counts it (no allocation, no I/O per message). Invalid input is summarised at most once a
 /// minute. The subscription is re-made if it ever ends; the client itself reconnects forever.
 /// </summary>
 public sealed partial class MessageTracker(
@@ -30,29 +30,18 @@ public sealed partial class MessageTracker(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (connection is NatsConnection nats)
-        {
-            nats.MessageDropped += (_, _) =>
-            {
-                stats.Dropped1();
-                return ValueTask.CompletedTask;
-            };
-        }
-
         using var summaries = new PeriodicTimer(TimeSpan.FromMinutes(1), time);
         var summary = SummariseInvalidAsync(summaries, stoppingToken);
-        var opts = new NatsSubOpts
-        {
-            ChannelOpts = new NatsSubChannelOpts { Capacity = options.Value.PendingMessages, FullMode = BoundedChannelFullMode.DropNewest },
-        };
+        var pending = new PendingPayloads(options.Value.PendingBytes, options.Value.PendingMessages);
         var queueGroup = options.Value.QueueGroup.Length == 0 ? null : options.Value.QueueGroup;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                await using var subscription = await connection.SubscribeCoreAsync(options.Value.Subject, queueGroup, NatsRawSerializer<NatsMemoryOwner<byte>>.Default, opts, stoppingToken);
-                LogSubscribed(logger, options.Value.Subject, queueGroup ?? "(none)", options.Value.PendingMessages);
-                await ConsumeAsync(subscription.Msgs, stoppingToken);
+                await using var subscription = await FeedSubscription.SubscribeAsync(connection, options.Value.Subject, queueGroup, pending,
+                    options.Value.MaxMessageBytes, CountTooLarge, stats.Dropped1, stoppingToken);
+                LogSubscribed(logger, options.Value.Subject, queueGroup ?? "(none)", options.Value.PendingBytes, options.Value.PendingMessages);
+                await ConsumeAsync(subscription, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -68,17 +57,42 @@ public sealed partial class MessageTracker(
         await summary.ContinueWith(_ => { }, TaskScheduler.Default);
     }
 
-    /// <summary>Drains the pending buffer: parse and count each message inline.</summary>
-    internal async Task ConsumeAsync(ChannelReader<NatsMsg<NatsMemoryOwner<byte>>> messages, CancellationToken cancellationToken)
+    /// <summary>Drains the pending buffer as payloads arrive: parse and count each inline, until the subscription ends.</summary>
+    internal async Task ConsumeAsync(FeedSubscription subscription, CancellationToken cancellationToken)
+    {
+        while (await subscription.WaitToReadAsync(cancellationToken))
+        {
+            Drain(subscription.Pending);
+        }
+    }
+
+    /// <summary>Counts every payload pending now; returns how many.</summary>
+    internal int Drain(PendingPayloads pending)
     {
         var maxBytes = options.Value.MaxMessageBytes;
-        while (await messages.WaitToReadAsync(cancellationToken))
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var count = 0;
+        while (pending.TryPeek(out var payload))
         {
-            var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-            while (messages.TryRead(out var message))
+            Count(payload, maxBytes, now);
+            pending.Advance();
+            count++;
+        }
+
+        return count;
+    }
+
+    /// <summary>A payload over TRACKER_MAX_MESSAGE_BYTES, counted by the socket reader without being copied or parsed.</summary>
+    internal void CountTooLarge(ReadOnlySequence<byte> payload)
+    {
+        stats.Invalid1(InvalidReason.TooLarge, (int)payload.Length);
+        if (_invalidSample is null)
+        {
+            Span<byte> head = stackalloc byte[160];
+            payload.Slice(0, head.Length).CopyTo(head);
+            lock (_sampleGate)
             {
-                using var owner = message.Data;
-                Count(owner.Memory.Span, maxBytes, now);
+                _invalidSample ??= $"{FeedEnvelope.Label(InvalidReason.TooLarge)}: {TrackerStats.Sample(head)}… ({payload.Length} bytes)";
             }
         }
     }
@@ -131,8 +145,8 @@ public sealed partial class MessageTracker(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Tracking {Subject} (queue group {QueueGroup}, pending buffer {Pending} messages)")]
-    private static partial void LogSubscribed(ILogger logger, string subject, string queueGroup, int pending);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Tracking {Subject} (queue group {QueueGroup}, pending buffer {PendingBytes} bytes, at most {PendingMessages} messages)")]
+    private static partial void LogSubscribed(ILogger logger, string subject, string queueGroup, int pendingBytes, int pendingMessages);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Subscription to {Subject} ended: {Error}; subscribing again")]
     private static partial void LogSubscriptionFailed(ILogger logger, string subject, string error);

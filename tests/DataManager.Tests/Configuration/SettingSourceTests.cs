@@ -90,6 +90,7 @@ public sealed class SettingSourceTests
     [InlineData("TRACK_ALL_SYMBOLS", "false")]
     [InlineData("TRACKER_PENDING_MESSAGES", "65536")]
     [InlineData("TRACKER_MAX_MESSAGE_BYTES", "262144")]
+    [InlineData("TRACKER_PENDING_BYTES", "8388608")]
     [InlineData("SUPPORTED_PAIRS", "BTCUSDT,ETHUSDT,BNBUSDT,ADAUSDT,SOLUSDT,LINKUSDT,LTCUSDT,XRPUSDT")]
     [InlineData("SUPPORTED_TIMEFRAMES", "5m,15m,30m,1h,1d")]
     [InlineData("ENABLE_AUDITOR", "true")]

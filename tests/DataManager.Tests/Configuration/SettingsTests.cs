@@ -113,6 +113,7 @@ public sealed class SettingsTests
     [InlineData("LOG_LEVEL", "loud", "LOG_LEVEL: expected one of")]
     [InlineData("BINANCE_FAPI_BASE_URL", "ftp://x", "BINANCE_FAPI_BASE_URL: expected an absolute http")]
     [InlineData("MAX_AUTO_BACKFILL_JOBS", "-1", "MAX_AUTO_BACKFILL_JOBS: expected a whole number")]
+    [InlineData("TRACKER_PENDING_BYTES", "100000", "TRACKER_PENDING_BYTES: expected at least twice TRACKER_MAX_MESSAGE_BYTES (524288), got \"100000\"")]
     public void A_bad_value_gives_one_line_naming_the_variable(string name, string value, string expected)
     {
         var errors = DataManagerSettings.Bind(Config((name, value))).Errors;
