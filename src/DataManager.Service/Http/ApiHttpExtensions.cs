@@ -16,7 +16,7 @@ public static class ApiHttpExtensions
     /// <summary>The authorization and rate-limiting policy of every state-changing endpoint.</summary>
     public const string WritePolicy = "api-write";
 
-    /// <summary>Methods the API knows; any other is 405 and counted in metrics under <see cref="OtherMethod"/>.</summary>
+    /// <summary>Methods the API knows; any other is counted in metrics under <see cref="OtherMethod"/> (and answered 405 by routing).</summary>
     public static readonly IReadOnlySet<string> KnownMethods = new HashSet<string>(["GET", "HEAD", "POST", "DELETE", "OPTIONS"], StringComparer.Ordinal);
 
     public const string OtherMethod = "OTHER";
@@ -31,7 +31,13 @@ public static class ApiHttpExtensions
             json.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
             json.SerializerOptions.AllowDuplicateProperties = false;
         });
-        builder.Services.AddProblemDetails();
+        builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = context =>
+        {
+            if (context.ProblemDetails.Status == StatusCodes.Status405MethodNotAllowed && context.HttpContext.Response.Headers.Allow is { Count: > 0 } allow)
+            {
+                context.ProblemDetails.Detail ??= $"expected one of {allow}";
+            }
+        });
         builder.Services.AddApiContract();
         builder.Services.AddAuthentication(ApiTokenAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiTokenAuthenticationHandler>(ApiTokenAuthenticationHandler.SchemeName, null);
@@ -69,18 +75,15 @@ public static class ApiHttpExtensions
         return app;
     }
 
-    /// <summary>After the metrics middleware: 405 for unknown methods, problem details for every error, then authentication and limits.</summary>
+    /// <summary>
+    /// After the metrics middleware: problem details for every error, then authentication and limits. Every 405,
+    /// unknown methods included, is routing's (matched on the method as sent, before it was renamed for metrics), so
+    /// Allow lists the route's own methods.
+    /// </summary>
     public static WebApplication UseDataManagerHttp(this WebApplication app)
     {
         app.Use(async (context, next) =>
         {
-            if (context.Request.Method == OtherMethod)
-            {
-                context.Response.Headers.Allow = string.Join(", ", KnownMethods);
-                await ApiProblems.WriteAsync(context, StatusCodes.Status405MethodNotAllowed, "Method not allowed", "expected one of " + string.Join(", ", KnownMethods));
-                return;
-            }
-
             try
             {
                 await next(context);

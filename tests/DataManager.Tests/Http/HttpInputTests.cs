@@ -141,6 +141,21 @@ public sealed partial class HttpInputTests : IAsyncLifetime
         }
     }
 
+    [Theory]
+    [InlineData("/health/liveness", "GET, HEAD")]
+    [InlineData("/backfill/jobs/00000000000000000000000000", "GET, DELETE")]
+    public async Task Every_unmapped_method_is_the_same_405_naming_the_routes_own_methods(string path, string allowed)
+    {
+        var mapped = allowed.Split(", ");
+        foreach (var method in new[] { "PUT", "PATCH", "POST", "DELETE", "OPTIONS", "FOO" }.Where(m => !mapped.Contains(m)))
+        {
+            using var response = await _host.Client.SendAsync(new HttpRequestMessage(new HttpMethod(method), path), TestContext.Current.CancellationToken);
+            Assert.Equal(mapped.Order(StringComparer.Ordinal), response.Content.Headers.Allow.Order(StringComparer.Ordinal));
+            var problem = await ApiAccessTests.AssertProblemAsync(response, HttpStatusCode.MethodNotAllowed, $"expected one of {string.Join(", ", response.Content.Headers.Allow)}");
+            Assert.Equal("Method Not Allowed", problem.GetProperty("title").GetString());
+        }
+    }
+
     [GeneratedRegex("[{,]method=\"([^\"]*)\"")]
     private static partial Regex MethodLabel();
 }
