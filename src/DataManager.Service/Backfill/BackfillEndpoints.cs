@@ -13,12 +13,25 @@ public static class BackfillEndpoints
     public static IEndpointRouteBuilder MapBackfillEndpoints(this IEndpointRouteBuilder endpoints)
     {
         var group = endpoints.MapGroup("/backfill/jobs").WithTags("Backfill").ValidateRequests();
-        group.MapPost("/", CreateAsync).RequireApiToken();
-        group.MapGet("/", ListAsync);
+        group.MapPost("/", CreateAsync).RequireApiToken().ProducesProblem(StatusCodes.Status409Conflict);
+        group.MapGet("/", ListAsync).AddOpenApiOperationTransformer((operation, _, _) =>
+        {
+            if (operation.Responses?.TryGetValue("200", out var ok) == true && ok is Microsoft.OpenApi.OpenApiResponse response)
+            {
+                response.Headers ??= new Dictionary<string, Microsoft.OpenApi.IOpenApiHeader>();
+                response.Headers["X-Next-Cursor"] = PageHeader("The cursor of the next page (pass it as ?cursor=); absent on the last page");
+                response.Headers["Link"] = PageHeader("<...>; rel=\"next\": the next page's URL; absent on the last page");
+            }
+
+            return Task.CompletedTask;
+        });
         group.MapGet("/{id}", GetAsync);
-        group.MapDelete("/{id}", CancelAsync).RequireApiToken();
+        group.MapDelete("/{id}", CancelAsync).RequireApiToken().ProducesProblem(StatusCodes.Status409Conflict);
         return endpoints;
     }
+
+    private static Microsoft.OpenApi.OpenApiHeader PageHeader(string description) =>
+        new() { Description = description, Schema = new Microsoft.OpenApi.OpenApiSchema { Type = Microsoft.OpenApi.JsonSchemaType.String } };
 
     /// <summary>Binance USDⓈ-M futures began trading here: nothing opens before it.</summary>
     public static readonly DateTimeOffset Earliest = new(2019, 9, 1, 0, 0, 0, TimeSpan.Zero);

@@ -75,6 +75,21 @@ public sealed partial class OpenApiContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public void Backfill_conflicts_and_the_next_page_headers_are_documented()
+    {
+        var jobs = _document.GetProperty("paths").GetProperty("/backfill/jobs");
+        var job = _document.GetProperty("paths").GetProperty("/backfill/jobs/{id}");
+        foreach (var operation in new[] { jobs.GetProperty("post"), job.GetProperty("delete") })
+        {
+            Assert.Equal("application/problem+json", operation.GetProperty("responses").GetProperty("409").GetProperty("content").EnumerateObject().Single().Name);
+        }
+
+        var headers = jobs.GetProperty("get").GetProperty("responses").GetProperty("200").GetProperty("headers");
+        Assert.Equal(["Link", "X-Next-Cursor"], headers.EnumerateObject().Select(h => h.Name).Order(StringComparer.Ordinal));
+        Assert.Equal("string", headers.GetProperty("X-Next-Cursor").GetProperty("schema").GetProperty("type").GetString());
+    }
+
+    [Fact]
     public async Task Every_curl_example_in_the_readme_names_a_documented_path_method_parameter_and_body()
     {
         // The README and the pages under docs/ it links to: an operator copies examples from both.
