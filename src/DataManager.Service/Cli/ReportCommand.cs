@@ -78,7 +78,7 @@ public static class ReportCommand
         }
         catch (Exception e) when (DependencyFailure.IsUnreachable(e))
         {
-            await errors.WriteLineAsync($"report: cannot reach the store ({provider.GetRequiredService<IStoreLifecycle>().Describe()}): {e.Message}");
+            await errors.WriteLineAsync($"report: cannot reach the store ({provider.GetRequiredService<IStoreLifecycle>().Describe()}): {StoreErrorText.OneLine(e)}");
             return AuditCommand.Unreachable;
         }
 

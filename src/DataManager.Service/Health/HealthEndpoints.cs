@@ -42,7 +42,7 @@ public static class HealthEndpoints
                 e.Value.Status.ToString(),
                 e.Value.Tags.Contains("required"),
                 e.Value.Description ?? e.Value.Exception?.Message,
-                e.Value.Exception is null ? null : e.Value.Exception.GetType().Name + ": " + e.Value.Exception.Message,
+                e.Value.Exception is null ? null : e.Value.Exception.GetType().Name + ": " + Storage.StoreErrorText.OneLine(e.Value.Exception),
                 Math.Round(e.Value.Duration.TotalMilliseconds, 1)))]);
         return JsonSerializer.SerializeAsync(context.Response.Body, body, Storage.StoreJson.Options, context.RequestAborted);
     }

@@ -30,7 +30,7 @@ internal abstract class DependencyCheck : IHealthCheck
             // differs between drivers and races with ours) means the same thing: the dependency did not answer.
             return deadline.IsCancellationRequested || e is TimeoutException
                 ? new HealthCheckResult(context.Registration.FailureStatus, $"no answer within the check's budget of {budget.TotalSeconds:0.##} s")
-                : new HealthCheckResult(context.Registration.FailureStatus, e.Message, e);
+                : new HealthCheckResult(context.Registration.FailureStatus, StoreErrorText.OneLine(e), e);
         }
     }
 

@@ -135,7 +135,7 @@ public sealed partial class LeaderElector : BackgroundService
                 await started.Task.WaitAsync(stoppingToken);
             }
 
-            await _storeReadiness.WaitAsync(stoppingToken);
+            await WaitForStoreAsync(stoppingToken);
             while (!stoppingToken.IsCancellationRequested)
             {
                 await RunOnceAsync(stoppingToken);
@@ -145,6 +145,30 @@ public sealed partial class LeaderElector : BackgroundService
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             // Shutdown, or a start that failed before the host called StopAsync: not a fault.
+        }
+    }
+
+    /// <summary>
+    /// Until the store is initialised no attempt is made, so the last error says why, refreshed every heartbeat
+    /// with the store's latest reason; the first attempt replaces it.
+    /// </summary>
+    private async Task WaitForStoreAsync(CancellationToken stoppingToken)
+    {
+        while (!_storeReadiness.IsReady)
+        {
+            lock (_gate)
+            {
+                _lastError = $"store not ready: {_storeReadiness.LastError ?? "initialising"}";
+            }
+
+            try
+            {
+                await _storeReadiness.WaitAsync(stoppingToken).WaitAsync(_options.HeartbeatInterval, _time, stoppingToken);
+            }
+            catch (TimeoutException)
+            {
+                // Still initialising: refresh the reason.
+            }
         }
     }
 
@@ -201,7 +225,7 @@ public sealed partial class LeaderElector : BackgroundService
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
             _metrics.RenewFailures.Inc();
-            var message = e is TimeoutException or OperationCanceledException ? "lease write timed out" : e.Message;
+            var message = e is TimeoutException or OperationCanceledException ? "lease write timed out" : StoreErrorText.OneLine(e);
             lock (_gate)
             {
                 _lastError = message;

@@ -48,10 +48,12 @@ public static class StorageServiceCollectionExtensions
 public sealed class StoreReadiness
 {
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private string? _lastError;
 
     public bool IsReady => _ready.Task.IsCompleted;
 
-    public string? LastError { get; internal set; }
+    /// <summary>Why the last initialisation attempt failed, as one line; null before the first failure and once ready.</summary>
+    public string? LastError { get => Volatile.Read(ref _lastError); internal set => Volatile.Write(ref _lastError, value); }
 
     public Task WaitAsync(CancellationToken cancellationToken) => _ready.Task.WaitAsync(cancellationToken);
 
@@ -76,8 +78,8 @@ internal sealed partial class StoreInitializer(IStoreLifecycle store, StoreReadi
             }
             catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {
-                readiness.LastError = e.Message;
-                LogRetry(logger, store.Describe(), delay.TotalSeconds, e.Message);
+                readiness.LastError = StoreErrorText.OneLine(e);
+                LogRetry(logger, store.Describe(), delay.TotalSeconds, readiness.LastError);
                 await Task.Delay(delay, time, stoppingToken);
                 delay = TimeSpan.FromSeconds(Math.Min(delay.TotalSeconds * 2, 30));
             }

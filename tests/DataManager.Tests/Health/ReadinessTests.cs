@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using DataManager.Health;
+using DataManager.Leadership;
 using DataManager.Storage;
 using DataManager.Testing;
 using DataManager.Tests.Infrastructure;
@@ -61,6 +62,32 @@ public sealed class ReadinessTests(MariaDbServer mariaDb, NatsServer nats)
         Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
         Assert.Equal("Unhealthy", Check(body, "store").Status);
         Assert.Equal("Healthy", Check(body, "mysql").Status);
+    }
+
+    [Fact]
+    public async Task An_unreachable_store_is_one_line_in_readiness_and_the_leaders_last_error()
+    {
+        var port = ServerAvailability.FreePort();
+        await using var host = await ServiceHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["MONGODB_URL"] = $"mongodb://127.0.0.1:{port}/?serverSelectionTimeoutMS=300&connectTimeoutMS=300",
+            ["LEADER_ELECTION_HEARTBEAT_INTERVAL"] = "0.1",
+            ["LEADER_ELECTION_RENEW_DEADLINE"] = "0.5",
+            ["LEADER_ELECTION_TIMEOUT"] = "1",
+        }, waitForStore: false);
+        var expected = $"MongoDB 127.0.0.1:{port} did not answer within 0.3 s (server selection timeout: Connection refused)";
+        LeaderStatusResponse? leader = null;
+        await Eventually.UntilAsync("/health/leader names the store's error", async token =>
+        {
+            leader = await host.Client.GetFromJsonAsync<LeaderStatusResponse>("/health/leader", StoreJson.Options, token);
+            return leader!.LastError == $"store not ready: {expected}";
+        }, TimeSpan.FromSeconds(30), cancellationToken: Ct);
+        Assert.False(leader!.IsLeader);
+
+        var (status, body) = await ReadinessAsync(host);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+        Assert.EndsWith($"': initialising ({expected})", Check(body, "store").Description, StringComparison.Ordinal);
+        Assert.StartsWith("MongoDB database '", Check(body, "store").Description, StringComparison.Ordinal);
     }
 
     [Fact]

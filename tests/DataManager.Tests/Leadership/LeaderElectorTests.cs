@@ -315,6 +315,35 @@ public sealed class LeaderElectorTests : IDisposable
         await elector.StopAsync(Ct);
     }
 
+    [Fact]
+    public async Task While_the_store_is_not_ready_the_last_error_says_why_and_the_first_attempt_clears_it()
+    {
+        var store = new SqliteTestStore(Path.Combine(_directory, "unready.db"));
+        var readiness = new StoreReadiness();
+        var lifetime = new Lifetime();
+        _lifetimes.Add(lifetime);
+        using var elector = new LeaderElector(store, Options.Create(Fast), Options.Create(new ServiceOptions { PodId = "pod-a" }), readiness,
+            new LeadershipMetrics(Metrics.WithCustomRegistry(Metrics.NewCustomRegistry())), _time, lifetime, NullLogger<LeaderElector>.Instance);
+        await elector.StartAsync(Ct);
+        await Eventually.UntilAsync("the elector says it waits for the store", () => elector.Snapshot().LastError == "store not ready: initialising", TimeSpan.FromSeconds(10), cancellationToken: Ct);
+
+        readiness.LastError = "MongoDB 127.0.0.1:1 did not answer within 30 s (server selection timeout: Connection refused)";
+        await Eventually.UntilAsync("the store's reason shows at the next heartbeat", () =>
+        {
+            _time.Advance(Fast.HeartbeatInterval);
+            return elector.Snapshot().LastError == $"store not ready: {readiness.LastError}";
+        }, TimeSpan.FromSeconds(10), cancellationToken: Ct);
+        Assert.False(elector.Snapshot().IsLeader);
+
+        await store.InitializeAsync(Ct);
+        readiness.LastError = null;
+        readiness.MarkReady();
+        await elector.WaitForLeadershipAsync(Ct).WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        Assert.Null(elector.Snapshot().LastError);
+        lifetime.Stop();
+        await elector.StopAsync(Ct);
+    }
+
     private static StoreReadiness Ready()
     {
         var readiness = new StoreReadiness();
