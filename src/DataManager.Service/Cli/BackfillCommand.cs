@@ -84,7 +84,7 @@ public static class BackfillCommand
         }
         catch (Exception e) when (DependencyFailure.IsUnreachable(e))
         {
-            await errors.WriteLineAsync($"backfill: a dependency is unreachable ({e.GetType().Name}): {e.Message}");
+            await errors.WriteLineAsync($"backfill: a dependency is unreachable ({e.GetType().Name}): {StoreErrorText.OneLine(e)}");
             return AuditCommand.Unreachable;
         }
 

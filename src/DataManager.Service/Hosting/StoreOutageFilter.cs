@@ -41,7 +41,7 @@ internal sealed class StoreOutageFilter(StoreOutageLog outages) : IEndpointFilte
             _ = call.ContinueWith(static t => t.Exception, TaskScheduler.Default);
             var detail = e is TimeoutException or OperationCanceledException
                 ? $"The store did not answer within {Budget.TotalSeconds:0.#} s."
-                : "The store failed: " + e.Message;
+                : "The store failed: " + Storage.StoreErrorText.OneLine(e);
             outages.Failed(detail);
             context.HttpContext.Response.Headers.RetryAfter = "5";
             return TypedResults.Problem(detail, statusCode: StatusCodes.Status503ServiceUnavailable, title: "Store unavailable");
