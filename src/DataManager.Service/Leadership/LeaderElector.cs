@@ -80,7 +80,11 @@ public sealed partial class LeaderElector : BackgroundService
     {
         lock (_gate)
         {
-            return new LeadershipSnapshot(_options.Enabled, _isLeader, _podId, _term, _lease, _lastError, _claimant.Incarnation);
+            // No attempt is made before the store is initialised: until then the store's reason is the last error.
+            var lastError = _options.Enabled && Volatile.Read(ref _attempted) == 0 && !_storeReadiness.IsReady
+                ? $"store not ready: {_storeReadiness.LastError ?? "initialising"}"
+                : _lastError;
+            return new LeadershipSnapshot(_options.Enabled, _isLeader, _podId, _term, _lease, lastError, _claimant.Incarnation);
         }
     }
 
@@ -135,7 +139,7 @@ public sealed partial class LeaderElector : BackgroundService
                 await started.Task.WaitAsync(stoppingToken);
             }
 
-            await WaitForStoreAsync(stoppingToken);
+            await _storeReadiness.WaitAsync(stoppingToken);
             while (!stoppingToken.IsCancellationRequested)
             {
                 await RunOnceAsync(stoppingToken);
@@ -145,30 +149,6 @@ public sealed partial class LeaderElector : BackgroundService
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             // Shutdown, or a start that failed before the host called StopAsync: not a fault.
-        }
-    }
-
-    /// <summary>
-    /// Until the store is initialised no attempt is made, so the last error says why, refreshed every heartbeat
-    /// with the store's latest reason; the first attempt replaces it.
-    /// </summary>
-    private async Task WaitForStoreAsync(CancellationToken stoppingToken)
-    {
-        while (!_storeReadiness.IsReady)
-        {
-            lock (_gate)
-            {
-                _lastError = $"store not ready: {_storeReadiness.LastError ?? "initialising"}";
-            }
-
-            try
-            {
-                await _storeReadiness.WaitAsync(stoppingToken).WaitAsync(_options.HeartbeatInterval, _time, stoppingToken);
-            }
-            catch (TimeoutException)
-            {
-                // Still initialising: refresh the reason.
-            }
         }
     }
 
