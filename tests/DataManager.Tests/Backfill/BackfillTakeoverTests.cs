@@ -86,7 +86,10 @@ public sealed class BackfillTakeoverTests(MariaDbServer mariaDb) : IDisposable
             rig.Clock.Advance(BackfillRunner.HeartbeatInterval);
             var now = rig.Clock.GetUtcNow();
             await Eventually.UntilAsync("the verb's heartbeat is stored", async token => (await rig.Store.GetAsync(job.Id, token))!.UpdatedAt == now, TimeSpan.FromSeconds(30), cancellationToken: Ct);
-            await leader.RunOnceAsync(new LeadershipTicket(0, Ct), Ct);
+            // Bounded: a leader that took the job would wait on its held pages (and fail here) instead of returning.
+            using var poll = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+            poll.CancelAfter(TimeSpan.FromSeconds(20));
+            await leader.RunOnceAsync(new LeadershipTicket(0, poll.Token), poll.Token);
             var stored = (await rig.Store.GetAsync(job.Id, Ct))!;
             Assert.Equal((Verb, verbService.Incarnation, 1), (stored.Owner, stored.OwnerIncarnation, stored.Attempts));
         }
