@@ -39,6 +39,9 @@ public sealed class FakeBinance : IAsyncDisposable
     /// <summary>Added to every answer (a remote exchange is not on loopback).</summary>
     public int LatencyMs { get; set; }
 
+    /// <summary>Every klines answer waits for this task: a test holds the pages of a job it wants caught mid-run.</summary>
+    public Task Hold { get; set; } = Task.CompletedTask;
+
     /// <summary>Weight the server has counted in total.</summary>
     public int WeightServed => Volatile.Read(ref _weightServed);
 
@@ -135,6 +138,7 @@ public sealed class FakeBinance : IAsyncDisposable
         }
 
         Interlocked.Add(ref _weightServed, weight);
+        await Hold.WaitAsync(context.RequestAborted);
         if (LatencyMs > 0)
         {
             await Task.Delay(LatencyMs, context.RequestAborted);

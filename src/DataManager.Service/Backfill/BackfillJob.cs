@@ -45,7 +45,10 @@ public sealed record BackfillJob
 
     public BackfillJobState State { get; init; } = BackfillJobState.Pending;
 
-    /// <summary>The API token's name that created a manual job (<c>local</c> in embedded mode without tokens); null for auto jobs.</summary>
+    /// <summary>
+    /// The API token's name that created a manual job (<c>local</c> in embedded mode without tokens), or
+    /// <c>cli@POD</c> for the backfill verb's; null for auto jobs.
+    /// </summary>
     public string? CreatedBy { get; init; }
 
     public long ExpectedCandles { get; init; }
@@ -77,7 +80,8 @@ public sealed record BackfillJob
 
     /// <summary>
     /// The process incarnation that last ran it: a running job owned by another incarnation (a killed or
-    /// deposed process, even one restarted under the same POD_NAME and term) is taken over by the leader.
+    /// deposed process, even one restarted under the same POD_NAME and term) is taken over by the leader, at
+    /// once or once its heartbeat (<see cref="UpdatedAt"/>) lapses (see <see cref="BackfillRunner.MayTakeOver"/>).
     /// </summary>
     public string? OwnerIncarnation { get; init; }
 

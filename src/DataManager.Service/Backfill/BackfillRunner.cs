@@ -10,8 +10,8 @@ namespace DataManager.Backfill;
 
 /// <summary>
 /// Runs backfill jobs on the leader (one rate budget). Each iteration serves every pending job, and every
-/// running job this process incarnation does not own (a killed or deposed process, election on or off),
-/// round-robin: a job runs a slice of pages, then the next job waiting gets its turn, so a long job never
+/// running job whose owner is gone (see <see cref="MayTakeOver"/>: a killed or deposed process, election on or
+/// off), round-robin: a job runs a slice of pages, then the next job waiting gets its turn, so a long job never
 /// starves a short one. A job walks its range from its cursor in 499-candle pages; the pages fetched so far
 /// are written in one transaction that inserts only open times with no row yet, and only then does the
 /// cursor advance, so a job resumes where it stopped and running it twice writes nothing new. A cancelled
@@ -36,6 +36,15 @@ public sealed partial class BackfillRunner(
 
     /// <summary>A running job logs its progress at most this often.</summary>
     public static readonly TimeSpan ProgressLogInterval = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// A running job of another pod's process at term 0 (the backfill verb, or a replica with election off) is
+    /// taken over only once its heartbeat (<c>updatedAt</c>) is this old: that process may be alive and running it.
+    /// </summary>
+    public static readonly TimeSpan TakeoverAfter = TimeSpan.FromSeconds(60);
+
+    /// <summary>A running job's owner refreshes its heartbeat this often, whatever it waits on (budget, ban, a slow page).</summary>
+    public static readonly TimeSpan HeartbeatInterval = TakeoverAfter / 3;
 
     /// <summary>Ended jobs are pruned at most this often (each poll would be a needless delete every few seconds).</summary>
     public static readonly TimeSpan PruneInterval = TimeSpan.FromHours(1);
@@ -94,6 +103,17 @@ public sealed partial class BackfillRunner(
         return [.. running, .. pending];
     }
 
+    /// <summary>
+    /// Whether a process running under <paramref name="podId"/> and <paramref name="term"/> may take over a job
+    /// another incarnation left running: at once when that owner was this pod (Kubernetes never runs two pods of
+    /// one name, so that process is dead) or a leader of an older term (fenced); otherwise only once the owner's
+    /// heartbeat is older than <see cref="TakeoverAfter"/>.
+    /// </summary>
+    public static bool MayTakeOver(BackfillJob job, string podId, long term, DateTimeOffset now) =>
+        job.Owner == podId
+        || (job.Term >= 1 && job.Term < term)
+        || now - job.UpdatedAt >= TakeoverAfter;
+
     private async Task<bool> OthersWaitAsync(CancellationToken cancellationToken)
     {
         var counts = await jobs.CountByStateAsync(cancellationToken);
@@ -115,6 +135,11 @@ public sealed partial class BackfillRunner(
         }
 
         var now = time.GetUtcNow();
+        if (job.State == BackfillJobState.Running && !MayTakeOver(job, service.Value.PodId, term, now))
+        {
+            return null; // its owner is alive (its heartbeat is fresh): never run one job twice at once
+        }
+
         var claimed = job with
         {
             State = BackfillJobState.Running,
@@ -167,6 +192,53 @@ public sealed partial class BackfillRunner(
         using var meter = BinanceWeightMeter.Start();
         var lastProgressLog = time.GetTimestamp();
         using var stopFetching = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // The heartbeat and the writes both replace `job` (each update bumps its version): one at a time.
+        using var writing = new SemaphoreSlim(1, 1);
+        using var stopBeating = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var lost = false;
+        async Task HeartbeatAsync()
+        {
+            using var timer = new PeriodicTimer(HeartbeatInterval, time);
+            try
+            {
+                while (await timer.WaitForNextTickAsync(stopBeating.Token))
+                {
+                    await writing.WaitAsync(stopBeating.Token);
+                    try
+                    {
+                        var beat = job with { UpdatedAt = time.GetUtcNow() };
+                        if (!await jobs.TryUpdateAsync(beat, job.Version, stopBeating.Token))
+                        {
+                            lost = true; // cancelled, or taken over: stop asking Binance for it
+                            await stopFetching.CancelAsync();
+                            return;
+                        }
+
+                        job = beat with { Version = job.Version + 1 };
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException)
+                    {
+                        LogHeartbeatFailed(logger, job.Id, e.Message); // the next beat tries again
+                    }
+                    finally
+                    {
+                        writing.Release();
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // The turn ended.
+            }
+        }
+
+        var heartbeat = HeartbeatAsync();
+        async Task StopBeatingAsync()
+        {
+            await stopBeating.CancelAsync();
+            await heartbeat;
+        }
+
         async Task PrefetchAsync()
         {
             while (inFlight.Count < options.Value.Prefetch && pages.Count > 0)
@@ -204,33 +276,42 @@ public sealed partial class BackfillRunner(
                 }
 
                 await PrefetchAsync();
-                var stored = await jobs.GetAsync(job.Id, cancellationToken);
-                if (stored is null || stored.State == BackfillJobState.Cancelled || stored.Version != job.Version)
+                await writing.WaitAsync(cancellationToken);
+                try
                 {
-                    LogStopped(logger, job.Id, stored?.State.ToString() ?? "deleted");
-                    return stored ?? job;
+                    var stored = await jobs.GetAsync(job.Id, cancellationToken);
+                    if (stored is null || stored.State == BackfillJobState.Cancelled || stored.Version != job.Version)
+                    {
+                        LogStopped(logger, job.Id, stored?.State.ToString() ?? "deleted");
+                        return stored ?? job;
+                    }
+
+                    // Binance also answers the candle still open; it is not final, so it is not written (nor counted).
+                    var closedUntil = ClosedUntil(time.GetUtcNow(), timeframe);
+                    var candles = batch.SelectMany(b => b.Candles).Where(c => c.OpenTime + timeframe.Interval <= closedUntil.UtcDateTime).ToList();
+                    var written = candles.Count == 0 ? 0 : await writer.InsertMissingAsync(series, candles, cancellationToken);
+                    metrics.Written.WithLabels(job.Symbol, job.Timeframe).Inc(written);
+                    var next = job with
+                    {
+                        Cursor = PageEnd(batch[^1].Page, timeframe),
+                        FetchedCandles = job.FetchedCandles + candles.Count,
+                        WrittenCandles = job.WrittenCandles + written,
+                        WeightUsed = job.WeightUsed + meter.TakeWeight(),
+                        UpdatedAt = time.GetUtcNow(),
+                        ConfirmedEmpty = WithEmptyPages(job.ConfirmedEmpty, batch, timeframe, closedUntil),
+                    };
+                    if (!await jobs.TryUpdateAsync(next, job.Version, cancellationToken))
+                    {
+                        return await jobs.GetAsync(job.Id, cancellationToken) ?? job;
+                    }
+
+                    job = next with { Version = job.Version + 1 };
+                }
+                finally
+                {
+                    writing.Release();
                 }
 
-                // Binance also answers the candle still open; it is not final, so it is not written (nor counted).
-                var closedUntil = ClosedUntil(time.GetUtcNow(), timeframe);
-                var candles = batch.SelectMany(b => b.Candles).Where(c => c.OpenTime + timeframe.Interval <= closedUntil.UtcDateTime).ToList();
-                var written = candles.Count == 0 ? 0 : await writer.InsertMissingAsync(series, candles, cancellationToken);
-                metrics.Written.WithLabels(job.Symbol, job.Timeframe).Inc(written);
-                var next = job with
-                {
-                    Cursor = PageEnd(batch[^1].Page, timeframe),
-                    FetchedCandles = job.FetchedCandles + candles.Count,
-                    WrittenCandles = job.WrittenCandles + written,
-                    WeightUsed = job.WeightUsed + meter.TakeWeight(),
-                    UpdatedAt = time.GetUtcNow(),
-                    ConfirmedEmpty = WithEmptyPages(job.ConfirmedEmpty, batch, timeframe, closedUntil),
-                };
-                if (!await jobs.TryUpdateAsync(next, job.Version, cancellationToken))
-                {
-                    return await jobs.GetAsync(job.Id, cancellationToken) ?? job;
-                }
-
-                job = next with { Version = job.Version + 1 };
                 progress?.Report(job);
                 if (time.GetElapsedTime(lastProgressLog) >= ProgressLogInterval)
                 {
@@ -244,13 +325,22 @@ public sealed partial class BackfillRunner(
                 return job; // the turn ended; the next round goes on from the cursor
             }
 
+            await StopBeatingAsync();
             return await CompleteAsync(job, series, cancellationToken);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
+            await StopBeatingAsync();
             var now = time.GetUtcNow();
             var failed = job with { State = BackfillJobState.Failed, LastError = Describe(e), UpdatedAt = now, FinishedAt = now, WeightUsed = job.WeightUsed + meter.TakeWeight() };
-            await jobs.TryUpdateAsync(failed, job.Version, CancellationToken.None);
+            if (lost || !await jobs.TryUpdateAsync(failed, job.Version, CancellationToken.None))
+            {
+                // Cancelled or taken over meanwhile (its pages were stopped on purpose): it is no longer this process's.
+                var stored = await jobs.GetAsync(job.Id, CancellationToken.None);
+                LogStopped(logger, job.Id, stored?.State.ToString() ?? "deleted");
+                return stored ?? job;
+            }
+
             metrics.Finished.WithLabels("failed").Inc();
             LogFailed(logger, job.Id, failed.LastError!, job.WrittenCandles, job.FetchedCandles, failed.WeightUsed);
             return failed with { Version = job.Version + 1 };
@@ -258,6 +348,7 @@ public sealed partial class BackfillRunner(
         finally
         {
             // However the turn ends, no page it started fetching outlives it (a no-op once all were consumed).
+            await StopBeatingAsync();
             await StopAsync(stopFetching, inFlight);
         }
     }
@@ -347,6 +438,9 @@ public sealed partial class BackfillRunner(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Backfill job {JobId} taken over from {Owner} (incarnation {Incarnation}, term {OldTerm}): resuming at {Cursor:O} (term {Term})")]
     private static partial void LogTakenOver(ILogger logger, string jobId, string owner, string incarnation, long oldTerm, DateTimeOffset cursor, long term);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Backfill job {JobId}: its heartbeat could not be stored ({Error}); trying again at the next beat")]
+    private static partial void LogHeartbeatFailed(ILogger logger, string jobId, string error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Backfill job {JobId}: {Fetched} of {Expected} candles fetched, {Written} written, cursor {Cursor:O}")]
     private static partial void LogProgress(ILogger logger, string jobId, long fetched, long expected, long written, DateTimeOffset cursor);

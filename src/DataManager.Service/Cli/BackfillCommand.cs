@@ -11,9 +11,10 @@ namespace DataManager.Cli;
 /// <summary>
 /// <c>backfill --symbol S --timeframe T --from ISO --to ISO</c>: one job in the foreground, with a progress bar,
 /// through the same client, budget and writer as the service; its last line states the ranges Binance confirmed
-/// empty. It runs outside leader election (its records carry term 0): do not point it at a range the leader's
-/// jobs are filling. Exit 0 completed; 1 failed or cancelled; 2 bad arguments or configuration; 3 a dependency
-/// unreachable.
+/// empty. It runs outside leader election (its records carry term 0, owner and createdBy <c>cli@POD</c>): do not
+/// point it at a range the leader's jobs are filling. While it runs, its heartbeat keeps the leader off its job;
+/// if it dies the leader takes the job over once the heartbeat is <see cref="BackfillRunner.TakeoverAfter"/> old.
+/// Exit 0 completed; 1 failed, cancelled or taken over; 2 bad arguments or configuration; 3 a dependency unreachable.
 /// </summary>
 public static class BackfillCommand
 {
@@ -27,7 +28,7 @@ public static class BackfillCommand
         var from = CliOptions.Checked<DateTimeOffset?>("--from", "First open time to fill, ISO 8601 with Z or an offset", CliOptions.TryTime, IsoTime.Expected, required: true);
         var to = CliOptions.Checked<DateTimeOffset?>("--to", "End of the range (exclusive), ISO 8601 with Z or an offset", CliOptions.TryTime, IsoTime.Expected, required: true);
         var command = new Command("backfill", "Fill one range from Binance, in the foreground, with a progress bar on standard error, outside leader election "
-            + "(do not aim it at a range the leader is filling). Exit 0 completed; 1 failed or cancelled; 2 bad arguments or configuration; 3 a dependency unreachable.")
+            + "(do not aim it at a range the leader is filling). Exit 0 completed; 1 failed, cancelled or taken over; 2 bad arguments or configuration; 3 a dependency unreachable.")
         {
             symbol, timeframe, from, to,
         };
@@ -57,6 +58,9 @@ public static class BackfillCommand
             return AuditCommand.BadArguments;
         }
 
+        // Its own owner name, never the service's POD_NAME: a leader under that name takes over its own pod's jobs at once.
+        settings.Service.PodId = Owner(settings.Service.PodId);
+        var incarnation = settings.Service.Incarnation;
         var transport = new TransportOutcome();
         var services = settings.AddTo(new ServiceCollection())
             .AddSingleton(configuration)
@@ -79,7 +83,17 @@ public static class BackfillCommand
             }
 
             await provider.GetRequiredService<ICandleSource>().PingAsync(cancellationToken);
-            job = BackfillJobs.New(series, from, to, BackfillTriggers.Manual, DateTimeOffset.UtcNow);
+            var now = DateTimeOffset.UtcNow;
+            // Created running and owned, so a leader polling meanwhile never mistakes it for a pending job of its own.
+            job = BackfillJobs.New(series, from, to, BackfillTriggers.Manual, now) with
+            {
+                CreatedBy = settings.Service.PodId,
+                State = BackfillJobState.Running,
+                Owner = settings.Service.PodId,
+                OwnerIncarnation = incarnation,
+                StartedAt = now,
+                Attempts = 1,
+            };
             await provider.GetRequiredService<IBackfillJobStore>().CreateAsync(job, cancellationToken);
         }
         catch (Exception e) when (DependencyFailure.IsUnreachable(e))
@@ -92,13 +106,40 @@ public static class BackfillCommand
         var bar = new Progress(errors, job.ExpectedCandles);
         var result = await provider.GetRequiredService<BackfillRunner>().RunJobAsync(job, 0, cancellationToken, bar);
         bar.Finish();
+        if (result.OwnerIncarnation != incarnation || result.State == BackfillJobState.Cancelled)
+        {
+            var lost = LostLine(result, incarnation);
+            await output.WriteLineAsync(lost);
+            await errors.WriteLineAsync($"backfill: job {job.Id} {lost}");
+            return 1;
+        }
+
         var unreachable = result.State == BackfillJobState.Failed && transport.LastFailure is { } failure && DependencyFailure.IsUnreachable(failure);
         // The runner's own error may already say so ("Binance unreachable after retries: …"): say it once.
         var sayUnreachable = unreachable && !(result.LastError ?? "").StartsWith("Binance unreachable", StringComparison.Ordinal);
         var outcome = result.Verification ?? (sayUnreachable ? "Binance unreachable: " : "") + result.LastError;
         await output.WriteLineAsync($"{result.State.ToString().ToLowerInvariant()}: {result.WrittenCandles} written of {result.FetchedCandles} fetched; "
-            + $"{outcome}; {ConfirmedEmpty(result.ConfirmedEmpty, series.Timeframe)}");
+            + (string.IsNullOrEmpty(outcome) ? "" : outcome + "; ") + ConfirmedEmpty(result.ConfirmedEmpty, series.Timeframe));
         return result.State == BackfillJobState.Completed ? 0 : unreachable ? AuditCommand.Unreachable : 1;
+    }
+
+    /// <summary>The owner (and createdBy) of the verb's jobs: <c>cli@</c> and the POD_NAME, HOSTNAME or machine it runs on.</summary>
+    internal static string Owner(string podId) => "cli@" + podId;
+
+    /// <summary>The final line when the job stopped being this run's: cancelled, or taken over by another process.</summary>
+    internal static string LostLine(BackfillJob job, string incarnation)
+    {
+        var counts = $"{job.WrittenCandles} written of {job.FetchedCandles} fetched so far";
+        if (job.State == BackfillJobState.Cancelled)
+        {
+            return $"cancelled: {counts}; the rest of the range was not filled";
+        }
+
+        var where = job.Cursor is { } cursor ? $" at {CliOptions.Iso(cursor)}" : "";
+        return job.OwnerIncarnation == incarnation
+            ? $"{job.State.ToString().ToLowerInvariant()}: {counts}"
+            : $"taken over by {job.Owner ?? "another process"} (term {job.Term}){where}: {counts}; it is now {job.State.ToString().ToLowerInvariant()} there "
+                + $"(this run's heartbeat had lapsed); follow it with GET /backfill/jobs/{job.Id}";
     }
 
     /// <summary>The ranges Binance answered empty, merged where adjacent: what later audits will report as <c>sourceEmpty</c>.</summary>
