@@ -238,9 +238,12 @@ public sealed class BinanceClientTests
     public async Task Over_the_budget_429s_are_waited_out_and_never_earn_a_ban()
     {
         await using var fake = await FakeBinance.StartAsync();
-        fake.Budget = 10;
+        // 8 pages of weight 2 against 6 a window: at least two windows' worth over the budget, so 429s come even if the
+        // requests straddle a window boundary. Retry-After is the window, as Binance sends it (until the budget
+        // resets), so the requests a pause releases meet a fresh budget; the ban threshold is never within reach.
+        fake.Budget = 6;
         fake.WindowSeconds = 2;
-        fake.RetryAfterSeconds = 1;
+        fake.RetryAfterSeconds = 2;
         var client = Client(fake); // its own budget is larger than the server's: only 429s teach it
         var pages = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => client.GetKlinesAsync("BTCUSDT", M1, Page(i), Ct)));
         Assert.All(pages, p => Assert.Equal(499, p.Count));
