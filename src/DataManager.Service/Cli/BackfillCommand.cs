@@ -108,7 +108,7 @@ public static class BackfillCommand
         bar.Finish();
         if (result.OwnerIncarnation != incarnation || result.State == BackfillJobState.Cancelled)
         {
-            var lost = LostLine(result, incarnation);
+            var lost = LostLine(result);
             await output.WriteLineAsync(lost);
             await errors.WriteLineAsync($"backfill: job {job.Id} {lost}");
             return 1;
@@ -126,8 +126,8 @@ public static class BackfillCommand
     /// <summary>The owner (and createdBy) of the verb's jobs: <c>cli@</c> and the POD_NAME, HOSTNAME or machine it runs on.</summary>
     internal static string Owner(string podId) => "cli@" + podId;
 
-    /// <summary>The final line when the job stopped being this run's: cancelled, or taken over by another process.</summary>
-    internal static string LostLine(BackfillJob job, string incarnation)
+    /// <summary>The final line when the job stopped being this run's: cancelled, or else taken over by another process.</summary>
+    internal static string LostLine(BackfillJob job)
     {
         var counts = $"{job.WrittenCandles} written of {job.FetchedCandles} fetched so far";
         if (job.State == BackfillJobState.Cancelled)
@@ -136,10 +136,8 @@ public static class BackfillCommand
         }
 
         var where = job.Cursor is { } cursor ? $" at {CliOptions.Iso(cursor)}" : "";
-        return job.OwnerIncarnation == incarnation
-            ? $"{job.State.ToString().ToLowerInvariant()}: {counts}"
-            : $"taken over by {job.Owner ?? "another process"} (term {job.Term}){where}: {counts}; it is now {job.State.ToString().ToLowerInvariant()} there "
-                + $"(this run's heartbeat had lapsed); follow it with GET /backfill/jobs/{job.Id}";
+        return $"taken over by {job.Owner ?? "another process"} (term {job.Term}){where}: {counts}; it is now {job.State.ToString().ToLowerInvariant()} there "
+            + $"(this run's heartbeat had lapsed); follow it with GET /backfill/jobs/{job.Id}";
     }
 
     /// <summary>The ranges Binance answered empty, merged where adjacent: what later audits will report as <c>sourceEmpty</c>.</summary>

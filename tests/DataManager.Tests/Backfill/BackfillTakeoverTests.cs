@@ -184,7 +184,7 @@ public sealed class BackfillTakeoverTests(MariaDbServer mariaDb) : IDisposable
     public void The_verbs_final_line_says_cancelled()
     {
         var job = BackfillJobs.New(Series, Start, End, BackfillTriggers.Manual, Start) with { State = BackfillJobState.Cancelled, OwnerIncarnation = "me", WrittenCandles = 499, FetchedCandles = 499 };
-        Assert.Equal("cancelled: 499 written of 499 fetched so far; the rest of the range was not filled", DataManager.Cli.BackfillCommand.LostLine(job, "me"));
+        Assert.Equal("cancelled: 499 written of 499 fetched so far; the rest of the range was not filled", DataManager.Cli.BackfillCommand.LostLine(job));
     }
 
     public void Dispose() => CandleDatabases.RemoveDirectory(_directory);
