@@ -10,7 +10,7 @@ public abstract class CandleStoreContractTests
     protected static readonly Timeframe H1 = Timeframe.Parse("1h");
     protected static readonly DateTime Day = new(2026, 11, 22, 0, 0, 0, DateTimeKind.Utc);
 
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+    protected static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     /// <summary>A store over a fresh database holding the given tables.</summary>
     protected abstract Task<SqlCandleStore> CreateAsync(params Timeframe[] tables);
@@ -110,15 +110,10 @@ public abstract class CandleStoreContractTests
         Assert.Equal(150, read.Value.Count);
         foreach (var symbol in symbols)
         {
-            var expected = (await store.ReadLatestAsync(new SeriesKey(symbol, H1), 10, before, Ct)).Value;
+            // Rows at one open time come in no promised order: AssertNewestAsync compares each open time's rows as a set.
             var actual = read.Value[symbol];
-            Assert.Equal(expected.Select(c => c.Timestamp), actual.OpenTimes);
+            await AssertNewestAsync(store, symbol, 10, before, actual);
             Assert.Equal(DateTimeKind.Utc, actual.OpenTimes.FirstOrDefault(DateTime.SpecifyKind(default, DateTimeKind.Utc)).Kind);
-            Assert.Equal(expected.Select(c => (double)c.Open), actual.Open);
-            Assert.Equal(expected.Select(c => (double)c.High), actual.High);
-            Assert.Equal(expected.Select(c => (double)c.Low), actual.Low);
-            Assert.Equal(expected.Select(c => (double)c.Close), actual.Close);
-            Assert.Equal(expected.Select(c => (double)c.Volume), actual.Volume);
         }
 
         Assert.Equal(10, read.Value["S000USDT"].Count);
@@ -171,6 +166,157 @@ public abstract class CandleStoreContractTests
     }
 
     [Fact]
+    public async Task The_ohlcv_read_is_the_plain_newest_rows_on_adversarial_ids_and_times()
+    {
+        var store = await CreateAsync(H1);
+        var before = Day.AddHours(30);
+        var rows = new List<Candle>();
+        IEnumerable<Candle> Hours(string symbol, int from, int to, decimal price = 100m) =>
+            Enumerable.Range(from, to - from).Select(h => At(symbol, Day.AddHours(h), price + (h * 0.01m)));
+
+        rows.AddRange(Hours("FULLUSDT", -10, 40));
+        rows.AddRange(Hours("SHORTUSDT", 27, 30));
+        rows.AddRange(Hours("GAPUSDT", 0, 30).Where(c => c.Timestamp != Day.AddHours(25)));
+        // Extra rows at 20:00 (the 10th newest open time) under ids below, inside and above the conventional range.
+        rows.AddRange(Hours("TIEUSDT", 0, 30));
+        rows.Add(At("TIEUSDT", Day.AddHours(20), 91m) with { Id = "TIEUSDT-legacy-20" });
+        rows.Add(At("TIEUSDT", Day.AddHours(20), 92m) with { Id = Candle.ConventionalId("TIEUSDT", Day.AddHours(20)) + "b" });
+        rows.Add(At("TIEUSDT", Day.AddHours(20), 93m) with { Id = "TIEUSDT~20" });
+        // A second row at 27:00: the window of the newest 10 open times holds 11 rows.
+        rows.AddRange(Hours("MIDUSDT", 0, 30));
+        rows.Add(At("MIDUSDT", Day.AddHours(27), 99m) with { Id = "legacy-mid-27" });
+        // 300 rows at 25:00: more text than the packed read's limit for 10 or 30 candles.
+        rows.AddRange(Hours("MANYUSDT", 0, 30));
+        rows.AddRange(Enumerable.Range(0, 300).Select(i => At("MANYUSDT", Day.AddHours(25), 50m + i) with { Id = $"MANYUSDT-dup-{i:D3}" }));
+        // Ids whose time disagrees with the row's: older, newer, inside the window at another time, and a row
+        // before the window whose id lies inside the window's id range.
+        rows.AddRange(Hours("SKEWUSDT", 0, 27));
+        rows.Add(At("SKEWUSDT", Day.AddHours(29), 129m) with { Id = Candle.ConventionalId("SKEWUSDT", Day.AddHours(-50)) });
+        rows.Add(At("SKEWUSDT", Day.AddHours(28), 128m) with { Id = Candle.ConventionalId("SKEWUSDT", Day.AddHours(100)) });
+        rows.Add(At("SKEWUSDT", Day.AddHours(27), 127m) with { Id = Candle.ConventionalId("SKEWUSDT", Day.AddHours(20.5)) });
+        rows.Add(At("SKEWUSDT", Day.AddHours(-20), 80m) with { Id = Candle.ConventionalId("SKEWUSDT", Day.AddHours(25.5)) });
+        // Other id formats: seconds instead of milliseconds, another separator, a bare number.
+        rows.AddRange(Hours("SECUSDT", 0, 30).Select(c => c with { Id = $"SECUSDT_{new DateTimeOffset(c.Timestamp).ToUnixTimeSeconds()}" }));
+        rows.AddRange(Hours("DASHUSDT", 0, 30).Select(c => c with { Id = $"DASHUSDT-{new DateTimeOffset(c.Timestamp).ToUnixTimeMilliseconds()}" }));
+        rows.AddRange(Hours("NUMUSDT", 0, 30).Select((c, i) => c with { Id = (9_000_000 + i).ToString(System.Globalization.CultureInfo.InvariantCulture) }));
+        // A symbol that is a prefix of another, and a row of ETHUSDT whose id lies in BTCUSDT's range.
+        rows.AddRange(Hours("BTCUSDT", 0, 30, 90_000m));
+        rows.AddRange(Hours("BTCUSDT_250328", 0, 30, 91_000m));
+        rows.AddRange(Hours("ETHUSDT", 0, 29, 3_000m));
+        rows.Add(At("ETHUSDT", Day.AddHours(29), 3_029m) with { Id = Candle.ConventionalId("BTCUSDT", Day.AddHours(25.5)) });
+        // Rows at exactly the cut-off and after it are not read.
+        rows.AddRange(Hours("EDGEUSDT", 0, 35));
+        await store.InsertIgnoreAsync(H1, rows, Ct);
+
+        string[] symbols = ["FULLUSDT", "SHORTUSDT", "NONEUSDT", "GAPUSDT", "TIEUSDT", "MIDUSDT", "MANYUSDT", "SKEWUSDT", "SECUSDT", "DASHUSDT",
+            "NUMUSDT", "BTCUSDT", "BTCUSDT_250328", "ETHUSDT", "EDGEUSDT"];
+        foreach (var count in new[] { 1, 3, 5, 10, 11, 30, 60 })
+        {
+            var read = await store.ReadLatestOhlcvAsync(H1, symbols, count, before, Ct);
+            foreach (var symbol in symbols)
+            {
+                await AssertNewestAsync(store, symbol, count, before, read.Value[symbol]);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task The_ohlcv_read_is_the_plain_newest_rows_around_the_twelve_digit_ids_before_2001()
+    {
+        // Open times in milliseconds have 12 digits before 2001-09-09T01:46:40Z: a conventional id range across
+        // that instant is inverted as text. Windows before it, across it and after it, and one reaching back before 1970.
+        var store = await CreateAsync(H1);
+        var ms13 = DateTime.UnixEpoch.AddMilliseconds(1_000_000_000_000);
+        var start = new DateTime(2001, 9, 7, 0, 0, 0, DateTimeKind.Utc);
+        var rows = Enumerable.Range(0, 72).Select(h => At("OLDUSDT", start.AddHours(h), 10m + (h * 0.5m))).ToList();
+        rows.Add(At("OLDUSDT", start.AddHours(50), 7m) with { Id = "OLDUSDT-legacy" });
+        rows.AddRange(Enumerable.Range(0, 12).Select(h => At("OLDUSDT", DateTime.UnixEpoch.AddHours(h), 1m + h)));
+        await store.InsertIgnoreAsync(H1, rows, Ct);
+
+        foreach (var before in new[] { ms13.AddHours(-6), ms13.AddHours(-1), ms13.AddHours(1), ms13.AddHours(5), ms13.AddHours(30), DateTime.UnixEpoch.AddHours(6) })
+        {
+            foreach (var count in new[] { 1, 4, 10, 40 })
+            {
+                var read = await store.ReadLatestOhlcvAsync(H1, ["OLDUSDT"], count, before, Ct);
+                await AssertNewestAsync(store, "OLDUSDT", count, before, read.Value["OLDUSDT"]);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task The_ohlcv_read_is_the_plain_newest_rows_on_random_series()
+    {
+        // Seeded: gaps, duplicates under legacy or skewed ids, rows after the cut-off, short and empty series.
+        var store = await CreateAsync(H1);
+        var random = new Random(16_4);
+        var rows = new List<Candle>();
+        var symbols = Enumerable.Range(0, 60).Select(i => $"R{i:D2}USDT").ToArray();
+        foreach (var symbol in symbols)
+        {
+            var length = random.Next(4) == 0 ? random.Next(0, 8) : 40;
+            for (var h = 40 - length; h < 42; h++)
+            {
+                if (random.Next(10) == 0)
+                {
+                    continue; // a gap
+                }
+
+                var candle = At(symbol, Day.AddHours(h), 100m + random.Next(1000) / 100m);
+                rows.Add(random.Next(12) switch
+                {
+                    0 => candle with { Id = $"{symbol}-old-{h}" },
+                    1 => candle with { Id = Candle.ConventionalId(symbol, Day.AddHours(h + random.Next(-60, 60) + 0.25)) },
+                    _ => candle,
+                });
+                for (var d = random.Next(8) == 0 ? random.Next(1, 4) : 0; d > 0; d--)
+                {
+                    rows.Add(At(symbol, Day.AddHours(h), 100m + random.Next(1000) / 100m) with { Id = $"{symbol}-dup-{h}-{d}" });
+                }
+            }
+        }
+
+        await store.InsertIgnoreAsync(H1, rows, Ct);
+        var before = Day.AddHours(40);
+        foreach (var count in new[] { 1, 2, 7, 20, 39, 45 })
+        {
+            var read = await store.ReadLatestOhlcvAsync(H1, symbols, count, before, Ct);
+            foreach (var symbol in symbols)
+            {
+                await AssertNewestAsync(store, symbol, count, before, read.Value[symbol]);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Asserts <paramref name="actual"/> is an answer of <c>ORDER BY timestamp DESC LIMIT count</c> (the plain read):
+    /// the same open times, every row newer than the oldest of them, and as many rows at that oldest open time,
+    /// each one of the rows there (which of several such rows LIMIT returns is unspecified).
+    /// </summary>
+    private static async Task AssertNewestAsync(SqlCandleStore store, string symbol, int count, DateTime before, OhlcvRows actual)
+    {
+        var plain = (await store.ReadLatestAsync(new SeriesKey(symbol, H1), count, before, Ct)).Value;
+        var all = (await store.ReadLatestAsync(new SeriesKey(symbol, H1), 1_000_000, before, Ct)).Value;
+        var context = $"{symbol}, newest {count} before {before:O}";
+        Assert.True(plain.Select(c => c.Timestamp).SequenceEqual(actual.OpenTimes), $"{context}: open times [{string.Join(", ", actual.OpenTimes.Select(t => t.ToString("O")))}] are not the plain read's [{string.Join(", ", plain.Select(c => c.Timestamp.ToString("O")))}]");
+        if (plain.Count == 0)
+        {
+            return;
+        }
+
+        static string Row(DateTime time, double open, double high, double low, double close, double volume) =>
+            FormattableString.Invariant($"{time:O} {open:R} {high:R} {low:R} {close:R} {volume:R}");
+        var oldest = plain[0].Timestamp;
+        var actualRows = Enumerable.Range(0, actual.Count).Select(i => (actual.OpenTimes[i], Row(actual.OpenTimes[i], actual.Open[i], actual.High[i], actual.Low[i], actual.Close[i], actual.Volume[i]))).ToList();
+        var allRows = all.Select(c => (c.Timestamp, Row(c.Timestamp, (double)c.Open, (double)c.High, (double)c.Low, (double)c.Close, (double)c.Volume))).ToList();
+        Assert.Equal(allRows.Where(r => r.Timestamp > oldest).Select(r => r.Item2).Order(), actualRows.Where(r => r.Item1 > oldest).Select(r => r.Item2).Order());
+        var candidates = allRows.Where(r => r.Timestamp == oldest).Select(r => r.Item2).ToList();
+        foreach (var row in actualRows.Where(r => r.Item1 == oldest))
+        {
+            Assert.True(candidates.Remove(row.Item2), $"{context}: {row.Item2} is not a row at {oldest:O} (or is one more than there are)");
+        }
+    }
+
+    [Fact]
     public async Task The_ohlcv_read_reports_a_missing_table()
     {
         var store = await CreateAsync(H1);
@@ -200,6 +346,57 @@ public abstract class CandleStoreContractTests
 public sealed class MariaDbCandleStoreTests(MariaDbServer server) : CandleStoreContractTests
 {
     protected override Task<SqlCandleStore> CreateAsync(params Timeframe[] tables) => CandleDatabases.MariaDbAsync(server, tables);
+
+    [Fact]
+    public async Task The_ohlcv_read_takes_conventional_rows_from_the_primary_key_and_only_the_others_through_the_index()
+    {
+        var store = await CreateAsync(H1);
+        var symbols = Enumerable.Range(0, 120).Select(i => $"P{i:D3}USDT").ToArray();
+        var rows = symbols.SelectMany(s => Enumerable.Range(0, 30).Select(h => At(s, Day.AddHours(h)))).ToList();
+        rows.Add(At("P007USDT", Day.AddHours(28), 99m) with { Id = "P007USDT-legacy" });
+        await store.InsertIgnoreAsync(H1, rows, Ct);
+        var database = new MySqlConnector.MySqlConnectionStringBuilder(((MySqlCandleDialect)store.Dialect).ConnectionString).Database;
+        await using var connection = new MySqlConnector.MySqlConnection(((MySqlCandleDialect)store.Dialect).ConnectionString);
+        await connection.OpenAsync(Ct);
+        async Task<Dictionary<string, long>> RowsReadAsync()
+        {
+            await using var command = new MySqlConnector.MySqlCommand("SELECT index_name, rows_read FROM information_schema.INDEX_STATISTICS WHERE table_schema = @db AND table_name = 'klines_h1'", connection);
+            command.Parameters.AddWithValue("@db", database);
+            var read = new Dictionary<string, long>();
+            await using var reader = await command.ExecuteReaderAsync(Ct);
+            while (await reader.ReadAsync(Ct))
+            {
+                read[reader.GetString(0)] = reader.GetInt64(1);
+            }
+
+            return read;
+        }
+
+        // Per-index row counts (MariaDB's user statistics), kept per database: other tests' reads do not count here.
+        await using (var enable = new MySqlConnector.MySqlCommand("SET GLOBAL userstat = 1", connection))
+        {
+            try
+            {
+                await enable.ExecuteNonQueryAsync(Ct);
+            }
+            catch (MySqlConnector.MySqlException e)
+            {
+                Assert.Skip($"the server has no per-index statistics (MariaDB's userstat): {e.Message}");
+            }
+        }
+
+        var before = await RowsReadAsync();
+        var read = await store.ReadLatestOhlcvAsync(H1, symbols, 10, Day.AddHours(30), Ct);
+        var after = await RowsReadAsync();
+
+        Assert.Equal(10, read.Value["P007USDT"].Count);
+        Assert.Equal(2, read.Value["P007USDT"].OpenTimes.Count(t => t == Day.AddHours(28)));
+        long Delta(string index) => after.GetValueOrDefault(index) - before.GetValueOrDefault(index);
+        // 10 rows of each of 120 series by primary key (the range's end costs a read more); through the
+        // (symbol, timestamp) index only the row whose id is not conventional.
+        Assert.InRange(Delta("PRIMARY"), 120 * 10, 120 * 11);
+        Assert.Equal(1, Delta("idx_h1_symbol_timestamp"));
+    }
 
     [Fact]
     public async Task An_unreachable_server_throws_a_connection_error_not_a_missing_table()
