@@ -16,7 +16,8 @@ namespace DataManager.Benchmarks;
 /// <c>dotnet run -c Release --project tests/DataManager.Benchmarks -- analytics-load [--series 40,400,4000] [--candles 500]</c>:
 /// MariaDB (MYSQL_BENCH_URI, else an ephemeral local mariadbd) laid out as the extractor lays it out, one table
 /// per timeframe with every symbol in it (N / 5 symbols × the five extractor timeframes), then analytics cycles
-/// through the real scheduler and SQL candle reader: wall time, this process's CPU and mariadbd's (from /proc),
+/// through the real scheduler and SQL candle reader: wall time, this process's CPU and mariadbd's (from /proc), the
+/// queries MariaDB answered and the rows it read (Handler_read_*),
 /// allocations, the peak of the managed heap and the process's peak RSS during the cycle (VmHWM reset before it),
 /// and the load average when it ended. The results go to a store that only counts them (writing them is the store's cost, not this one).
 /// </summary>
@@ -40,8 +41,8 @@ public static class AnalyticsLoadRun
 
         var source = new SqlCandleStore(new MySqlCandleDialect(database), NullLogger<SqlCandleStore>.Instance);
         Console.WriteLine();
-        Console.WriteLine("| series | cycle | wall | CPU | mariadbd CPU | allocated | managed heap peak | heap after a collection, peak | peak RSS | load average | results |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
+        Console.WriteLine("| series | cycle | wall | CPU | mariadbd CPU | queries | rows read (Handler_read_*) | allocated | managed heap peak | heap after a collection, peak | peak RSS | load average | results |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var n in counts)
         {
             var store = new CountingAnalyticsStore();
@@ -56,7 +57,7 @@ public static class AnalyticsLoadRun
             {
                 var run = await MeasureAsync(mariaDb, () => scheduler.RunCycleAsync(1, CancellationToken.None));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| {n:N0} | {(cycle == 1 ? "first" : cycle.ToString(CultureInfo.InvariantCulture))} | {run.Wall:F2} s | {run.Cpu:F2} s | {Seconds(run.ServerCpu)} | {run.Allocated / 1048576.0:F0} MB | {run.PeakHeap / 1048576.0:F0} MB | {run.PeakLive / 1048576.0:F0} MB | {run.PeakRss / 1048576.0:F0} MB | {run.LoadAverage} | {run.Results:N0} |"));
+                    $"| {n:N0} | {(cycle == 1 ? "first" : cycle.ToString(CultureInfo.InvariantCulture))} | {run.Wall:F2} s | {run.Cpu:F2} s | {Seconds(run.ServerCpu)} | {run.Queries:N0} | {run.RowsRead:N0} | {run.Allocated / 1048576.0:F0} MB | {run.PeakHeap / 1048576.0:F0} MB | {run.PeakLive / 1048576.0:F0} MB | {run.PeakRss / 1048576.0:F0} MB | {run.LoadAverage} | {run.Results:N0} |"));
             }
         }
 
@@ -95,10 +96,10 @@ public static class AnalyticsLoadRun
         var groups = await MeasureAsync(mariaDb, () => Task.FromResult(oneTimeframe.Sum(s => AnalyticsCalculator.Compute(s).Count)));
         var correlation = await MeasureAsync(mariaDb, () => Task.FromResult(AnalyticsCalculator.Correlation([.. oneTimeframe.Select(CorrelationInput.From)]).Values.Count));
         Console.WriteLine();
-        Console.WriteLine("| part | wall | CPU | mariadbd CPU | allocated | count |");
-        Console.WriteLine("|---|---|---|---|---|---|");
-        void Row(string part, (double Wall, double Cpu, double? ServerCpu, long Allocated, long PeakHeap, long PeakLive, long PeakRss, string LoadAverage, int Results) run, string unit) =>
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {part} | {run.Wall:F2} s | {run.Cpu:F2} s | {Seconds(run.ServerCpu)} | {run.Allocated / 1048576.0:F0} MB | {run.Results:N0} {unit} |"));
+        Console.WriteLine("| part | wall | CPU | mariadbd CPU | queries | rows read (Handler_read_*) | allocated | count |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|");
+        void Row(string part, (double Wall, double Cpu, double? ServerCpu, long Queries, long RowsRead, long Allocated, long PeakHeap, long PeakLive, long PeakRss, string LoadAverage, int Results) run, string unit) =>
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {part} | {run.Wall:F2} s | {run.Cpu:F2} s | {Seconds(run.ServerCpu)} | {run.Queries:N0} | {run.RowsRead:N0} | {run.Allocated / 1048576.0:F0} MB | {run.Results:N0} {unit} |"));
         Row($"full-candle reads (ReadLatestAsync), all {keys.Length:N0} series", reads, "rows");
         Row($"OHLCV reads (ReadLatestOhlcvAsync, 100 symbols a query, 4 at a time), all {keys.Length:N0} series", narrowReads, "rows");
         Row($"metric groups, one timeframe ({symbols} series, x{timeframes.Count} for all)", groups, "groups");
@@ -116,8 +117,11 @@ public static class AnalyticsLoadRun
     /// PeakHeap: the managed heap sampled every 5 ms, garbage included; PeakLive: the largest heap a collection
     /// during the run left behind; PeakRss: VmHWM, reset to the current RSS just before the run.
     /// </summary>
-    private static async Task<(double Wall, double Cpu, double? ServerCpu, long Allocated, long PeakHeap, long PeakLive, long PeakRss, string LoadAverage, int Results)> MeasureAsync(BenchMariaDb mariaDb, Func<Task<int>> cycle)
+    private static async Task<(double Wall, double Cpu, double? ServerCpu, long Queries, long RowsRead, long Allocated, long PeakHeap, long PeakLive, long PeakRss, string LoadAverage, int Results)> MeasureAsync(BenchMariaDb mariaDb, Func<Task<int>> cycle)
     {
+        // The server's own counters (global: the run is alone on its server unless MYSQL_BENCH_URI shares one); the
+        // second counting statement counts as one query.
+        var status = await ScaleLoadRun.StatusAsync(mariaDb.AdminConnectionString);
         GC.Collect();
         GC.WaitForPendingFinalizers();
         GC.Collect();
@@ -150,7 +154,9 @@ public static class AnalyticsLoadRun
         self.Refresh();
         _peakRss = Math.Max(_peakRss, self.PeakWorkingSet64);
         var loadAverage = File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ')[..3]) : "n/a";
-        return (wall.Elapsed.TotalSeconds, (self.TotalProcessorTime - cpu).TotalSeconds, mariaDb.ServerCpu() - serverCpu, GC.GetTotalAllocatedBytes() - allocated,
+        (double Cpu, double? ServerCpu, long Allocated) used = ((self.TotalProcessorTime - cpu).TotalSeconds, mariaDb.ServerCpu() - serverCpu, GC.GetTotalAllocatedBytes() - allocated);
+        var statusAfter = await ScaleLoadRun.StatusAsync(mariaDb.AdminConnectionString);
+        return (wall.Elapsed.TotalSeconds, used.Cpu, used.ServerCpu, statusAfter.Queries - status.Queries - 1, statusAfter.RowsRead - status.RowsRead, used.Allocated,
             peak, live, self.PeakWorkingSet64, loadAverage, results);
     }
 

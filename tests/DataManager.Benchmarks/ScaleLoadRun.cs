@@ -195,7 +195,7 @@ public static class ScaleLoadRun
         return await command.ExecuteNonQueryAsync();
     }
 
-    private static async Task<(long Queries, long RowsRead)> StatusAsync(string admin)
+    internal static async Task<(long Queries, long RowsRead)> StatusAsync(string admin)
     {
         await using var connection = new MySqlConnection(admin);
         await connection.OpenAsync();
