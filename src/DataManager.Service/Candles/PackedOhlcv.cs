@@ -3,8 +3,8 @@ using System.Buffers.Text;
 namespace DataManager.Candles;
 
 /// <summary>
-/// Parses candles packed as <c>seconds,open,high,low,close,volume</c> rows joined by <c>;</c> (seconds since the
-/// Unix epoch, prices as the server prints DECIMAL). Each price becomes the decimal GetDecimal would return, then a
+/// Parses candles packed as <c>time,open,high,low,close,volume</c> rows joined by <c>;</c> (the open time as the
+/// server prints a DATETIME cast to an integer, <c>yyyyMMddHHmmss</c> in UTC; prices as it prints DECIMAL). Each price becomes the decimal GetDecimal would return, then a
 /// double, so the analytics see the same numbers as from a row-per-candle read. Pure: bytes in, rows out.
 /// </summary>
 public static class PackedOhlcv
@@ -14,25 +14,38 @@ public static class PackedOhlcv
     {
         while (!packed.IsEmpty)
         {
-            var seconds = ParseSeconds(ref packed);
+            var time = ParseTime(ref packed);
             var open = ParsePrice(ref packed, (byte)',');
             var high = ParsePrice(ref packed, (byte)',');
             var low = ParsePrice(ref packed, (byte)',');
             var close = ParsePrice(ref packed, (byte)',');
             var volume = ParsePrice(ref packed, (byte)';');
-            sink.Add(DateTime.UnixEpoch.AddSeconds(seconds), open, high, low, close, volume);
+            sink.Add(time, open, high, low, close, volume);
         }
     }
 
-    private static long ParseSeconds(ref ReadOnlySpan<byte> packed)
+    /// <summary>
+    /// <c>yyyyMMddHHmmss</c>, 14 digits: cheaper for the server to print than seconds since the epoch (a
+    /// TIMESTAMPDIFF per row cost MariaDB about 10 % of the read).
+    /// </summary>
+    private static DateTime ParseTime(ref ReadOnlySpan<byte> packed)
     {
-        if (!Utf8Parser.TryParse(packed, out long seconds, out var consumed) || consumed >= packed.Length || packed[consumed] != ',')
+        const int Digits = 14;
+        if (packed.Length <= Digits || packed[Digits] != ',' || !Utf8Parser.TryParse(packed[..Digits], out ulong value, out var consumed) || consumed != Digits)
         {
-            throw new FormatException("a packed candle's open time is not whole seconds followed by ','");
+            throw new FormatException("a packed candle's open time is not yyyyMMddHHmmss followed by ','");
         }
 
-        packed = packed[(consumed + 1)..];
-        return seconds;
+        packed = packed[(Digits + 1)..];
+        var (date, clock) = ((int)(value / 1_000_000), (int)(value % 1_000_000));
+        try
+        {
+            return new DateTime(date / 10_000, date / 100 % 100, date % 100, clock / 10_000, clock / 100 % 100, clock % 100, DateTimeKind.Utc);
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            throw new FormatException($"a packed candle's open time {value} is not a valid time");
+        }
     }
 
     /// <summary>

@@ -72,7 +72,7 @@ public sealed partial class SqlCandleStore
     }
 
     /// <summary>
-    /// One row per symbol: its row count and its candles as one binary text, <c>seconds,open,high,low,close,volume</c>
+    /// One row per symbol: its row count and its candles as one binary text, <c>yyyyMMddHHmmss,open,high,low,close,volume</c>
     /// joined by <c>;</c>. The server formats DECIMAL as it does for the text protocol, so the values parsed here are
     /// the ones GetDecimal reads, without a boxed value and six protocol fields per candle.
     /// </summary>
@@ -98,8 +98,9 @@ public sealed partial class SqlCandleStore
     /// </summary>
     private static long PackedLimit(int count) => ((long)Math.Max(count, 1) * PackedRowMaxBytes) + 1024;
 
-    private string PackedColumn =>
-        $"CAST(GROUP_CONCAT(CONCAT_WS(',', {dialect.EpochSeconds("timestamp")}, open_price, high_price, low_price, close_price, volume) SEPARATOR ';') AS BINARY) AS packed";
+    /// <summary>A series' candles as one text (PackedOhlcv's format); the open time as the integer yyyyMMddHHmmss.</summary>
+    private const string PackedColumn =
+        "CAST(GROUP_CONCAT(CONCAT_WS(',', CAST(timestamp AS UNSIGNED), open_price, high_price, low_price, close_price, volume) SEPARATOR ';') AS BINARY) AS packed";
 
     /// <summary>
     /// Reads rows of (k, row count, packed text) into the builder of series k (a series may have several such
@@ -220,8 +221,8 @@ public sealed partial class SqlCandleStore
         return builders;
     }
 
-    /// <summary>The longest packed candle: 11 digits of seconds, five DECIMAL(20,8) of at most 22 characters, six separators.</summary>
-    private const int PackedRowMaxBytes = 11 + (5 * 22) + 6;
+    /// <summary>The longest packed candle: 14 digits of open time, five DECIMAL(20,8) of at most 22 characters, six separators.</summary>
+    private const int PackedRowMaxBytes = 14 + (5 * 22) + 6;
 
     /// <summary>
     /// One series' rows as they arrive (newest first from the plain read, oldest first from a primary-key range,

@@ -19,7 +19,7 @@ public sealed class PackedOhlcvTests
             texts.Add(string.Create(CultureInfo.InvariantCulture, $"{integer}.{fraction:D8}"));
         }
 
-        var packed = string.Join(';', texts.Select((t, i) => $"{1_700_000_000 + (i * 60)},{t},{t},{t},{t},{t}"));
+        var packed = string.Join(';', texts.Select((t, i) => $"{TimeText(i)},{t},{t},{t},{t},{t}"));
         var sink = new Sink();
         PackedOhlcv.Parse(Encoding.ASCII.GetBytes(packed), sink);
 
@@ -28,12 +28,24 @@ public sealed class PackedOhlcvTests
         {
             var expected = (double)decimal.Parse(texts[i], CultureInfo.InvariantCulture);
             var row = sink.Rows[i];
-            Assert.Equal(DateTime.UnixEpoch.AddSeconds(1_700_000_000 + (i * 60)), row.Time);
+            Assert.Equal(TimeOf(i), row.Time);
             Assert.Equal(DateTimeKind.Utc, row.Time.Kind);
             Assert.True(BitConverter.DoubleToInt64Bits(expected) == BitConverter.DoubleToInt64Bits(row.Close), $"{texts[i]}: {row.Close:R} != {expected:R}");
             Assert.Equal((expected, expected, expected, expected), (row.Open, row.High, row.Low, row.Volume));
         }
     }
+
+    /// <summary>Row i's open time: a minute apart from 2023-11-14, with a row in 1000, 1999, a leap day and 9999 among them.</summary>
+    private static DateTime TimeOf(int i) => i switch
+    {
+        0 => new DateTime(1000, 1, 1, 0, 0, 0, DateTimeKind.Utc),
+        1 => new DateTime(1999, 12, 31, 23, 59, 59, DateTimeKind.Utc),
+        2 => new DateTime(2024, 2, 29, 12, 34, 56, DateTimeKind.Utc),
+        3 => new DateTime(9999, 12, 31, 23, 59, 59, DateTimeKind.Utc),
+        _ => DateTime.UnixEpoch.AddSeconds(1_700_000_000 + (i * 60)),
+    };
+
+    private static string TimeText(int i) => TimeOf(i).ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture);
 
     [Fact]
     public void Nothing_packed_is_no_rows()
@@ -44,13 +56,18 @@ public sealed class PackedOhlcvTests
     }
 
     [Theory]
-    [InlineData("1700000000,1,2,3,4")]
-    [InlineData("1700000000,1,2,3,4,5;1700000060")]
+    [InlineData("20231114221320,1,2,3,4")]
+    [InlineData("20231114221320,1,2,3,4,5;20231114221420")]
     [InlineData("x,1,2,3,4,5")]
-    [InlineData("1700000000,1,2,3,4,5e3")]
-    [InlineData("1700000000,1,2,,4,5")]
-    [InlineData("1700000000,1.2.3,2,3,4,5")]
-    [InlineData("1700000000,12.,2,3,4,5")]
+    [InlineData("1700000000,1,2,3,4,5")]
+    [InlineData("202311142213200,1,2,3,4,5")]
+    [InlineData("20231314221320,1,2,3,4,5")]
+    [InlineData("20230229000000,1,2,3,4,5")]
+    [InlineData("2023111422132x,1,2,3,4,5")]
+    [InlineData("20231114221320,1,2,3,4,5e3")]
+    [InlineData("20231114221320,1,2,,4,5")]
+    [InlineData("20231114221320,1.2.3,2,3,4,5")]
+    [InlineData("20231114221320,12.,2,3,4,5")]
     public void A_malformed_pack_is_rejected_not_guessed(string packed) =>
         Assert.Throws<FormatException>(() => PackedOhlcv.Parse(Encoding.ASCII.GetBytes(packed), new Sink()));
 
