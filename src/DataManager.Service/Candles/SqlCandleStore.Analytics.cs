@@ -85,7 +85,7 @@ public sealed partial class SqlCandleStore
         AddChunkParameters(command, chunk, count, before);
         var builders = new OhlcvBuilder?[chunk.Length];
         var cut = new bool[chunk.Length];
-        await ReadPackedRowsAsync(command, timeframe, chunk, limit, builders, cut, cancellationToken);
+        await ReadPackedRowsAsync(command, timeframe, chunk, limit, null, builders, cut, cancellationToken);
         var first = Array.IndexOf(cut, true);
         return first < 0
             ? builders
@@ -104,9 +104,11 @@ public sealed partial class SqlCandleStore
 
     /// <summary>
     /// Reads rows of (k, row count, packed text) into the builder of series k (a series may have several such
-    /// rows); a text that reached <paramref name="limit"/> is not parsed and marks its series in <paramref name="cut"/>.
+    /// rows). With <paramref name="keep"/>, a series' first text of more rows drops its first rows down to keep.
+    /// Marks series k in <paramref name="cut"/> (and stops reading it) where a text reached <paramref name="limit"/>
+    /// or where the dropped rows did not arrive oldest first.
     /// </summary>
-    private static async Task ReadPackedRowsAsync(DbCommand command, Timeframe timeframe, string[] chunk, long limit, OhlcvBuilder?[] builders, bool[] cut, CancellationToken cancellationToken)
+    private static async Task ReadPackedRowsAsync(DbCommand command, Timeframe timeframe, string[] chunk, long limit, int? keep, OhlcvBuilder?[] builders, bool[] cut, CancellationToken cancellationToken)
     {
         var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(64 * 1024);
         try
@@ -135,13 +137,23 @@ public sealed partial class SqlCandleStore
                 }
 
                 reader.GetBytes(2, 0, buffer, 0, length);
-                var builder = builders[k] ??= new OhlcvBuilder((int)rows);
+                var drop = builders[k] is null && rows > keep ? rows - keep.Value : 0;
+                var builder = builders[k] ??= new OhlcvBuilder((int)(rows - drop));
+                if (drop > 0)
+                {
+                    builder.DropOldest(drop);
+                }
+
                 var had = builder.Count;
                 PackedOhlcv.Parse(buffer.AsSpan(0, length), builder);
-                if (builder.Count - had != rows)
+                if (builder.Count - had != rows - drop)
                 {
-                    throw new InvalidDataException($"{timeframe.TableName} {chunk[k]}: {builder.Count - had} of {rows} rows in the packed read");
+                    throw new InvalidDataException($"{timeframe.TableName} {chunk[k]}: {builder.Count - had + drop} of {rows} rows in the packed read");
                 }
+
+                // Rows dropped from a part that did not arrive oldest first may not have been the oldest. (Rows of
+                // another part after dropped ones need no check: every dropped row is older than the count kept.)
+                cut[k] = drop > 0 && !builder.Ascending;
             }
         }
         finally
@@ -151,41 +163,48 @@ public sealed partial class SqlCandleStore
     }
 
     /// <summary>
-    /// Where the newest <paramref name="count"/> candles of a series with no gap begin: <c>count</c> intervals before
-    /// <paramref name="before"/>. Null where that window would start before 1970 or count is not positive (the
-    /// plain read then serves it).
+    /// Open times the window reaches back beyond the newest <c>count</c>: a candle the extractor has not written yet
+    /// (the newest, just closed) or a few missing ones still leave <c>count</c> rows in it, not a second read.
+    /// </summary>
+    private static int WindowSlack(int count) => Math.Min(16, count);
+
+    /// <summary>
+    /// Where the window begins: <c>count</c> + slack intervals before <paramref name="before"/>. Null where that
+    /// would be before 1970 or count is not positive (the plain read then serves it).
     /// </summary>
     private static DateTime? WindowStart(Timeframe timeframe, int count, DateTime before)
     {
-        var span = timeframe.Interval.Ticks * (double)count;
+        var span = timeframe.Interval.Ticks * (double)(count + WindowSlack(count));
         return count > 0 && span <= before.Ticks - DateTime.UnixEpoch.Ticks ? before.AddTicks(-(long)span) : null;
     }
 
     /// <summary>
-    /// InnoDB: each series' rows in the window <c>[from, before)</c>, where from is <c>count</c> intervals back,
-    /// split exactly in two: the conventional ids <c>[{symbol}_{from ms}, {symbol}_{before ms})</c> read as a
+    /// InnoDB: each series' rows in the window <c>[from, before)</c> (<see cref="WindowStart"/>), split exactly in two: the conventional ids <c>[{symbol}_{from ms}, {symbol}_{before ms})</c> read as a
     /// primary-key range (a sequential read of the rows in time order, instead of a primary-key lookup per row
     /// through the (symbol, timestamp) index: about 30 % less of MariaDB's CPU), and every other row of the window
     /// through the (symbol, timestamp) index, where the id test is made on the index entry (the id is part of it),
     /// so only rows with such ids (legacy formats, ids whose time disagrees with their timestamp) are fetched.
     /// Each row matches exactly one part, whatever its id and however the column compares text. When the window
     /// holds at least <c>count</c> rows, every older row is older than all of them, so its newest <c>count</c>
-    /// are the series' newest (OhlcvBuilder.Build keeps them). A series with fewer (gaps, a short history) or one
-    /// whose packed text hit the length limit (many rows at one open time) is read again by the plain query.
+    /// are the series' newest: dropped as the rows arrive when they come from the primary-key part alone, in time
+    /// order (the usual case), else kept by OhlcvBuilder.Build. A series with fewer rows (gaps, a short history),
+    /// whose packed text hit the length limit (many rows at one open time), or whose dropped rows turn out not to
+    /// have been its oldest, is read again by the plain query.
     /// </summary>
     private async Task<OhlcvBuilder?[]> ReadWindowAsync(DbConnection connection, Timeframe timeframe, string[] chunk, int count, DateTime from, DateTime before, CancellationToken cancellationToken)
     {
         var builders = new OhlcvBuilder?[chunk.Length];
         var again = new bool[chunk.Length];
-        var limit = PackedLimit(count);
+        var limit = PackedLimit(count + WindowSlack(count));
         await using (var command = connection.CreateCommand())
         {
             var packed = $"COUNT(*) AS n, {PackedColumn}";
             var window = "timestamp >= @from AND timestamp < @before";
             command.CommandText = $"SET SESSION group_concat_max_len = {limit.ToString(CultureInfo.InvariantCulture)}; " +
+                // The other rows first: a series with none has its primary-key rows thinned as they arrive.
                 UnionPerSymbol(chunk.Length, tag =>
-                    $"SELECT {tag} AS k, {packed} FROM {timeframe.TableName} FORCE INDEX (PRIMARY) WHERE id >= @f{tag} AND id < @t{tag} AND symbol = @s{tag} AND {window} " +
-                    $"UNION ALL SELECT {tag} AS k, {packed} FROM {timeframe.TableName} IGNORE INDEX (PRIMARY) WHERE symbol = @s{tag} AND {window} AND (id < @f{tag} OR id >= @t{tag})");
+                    $"SELECT {tag} AS k, {packed} FROM {timeframe.TableName} IGNORE INDEX (PRIMARY) WHERE symbol = @s{tag} AND {window} AND (id < @f{tag} OR id >= @t{tag}) " +
+                    $"UNION ALL SELECT {tag} AS k, {packed} FROM {timeframe.TableName} FORCE INDEX (PRIMARY) WHERE id >= @f{tag} AND id < @t{tag} AND symbol = @s{tag} AND {window}");
             for (var i = 0; i < chunk.Length; i++)
             {
                 var tag = i.ToString(CultureInfo.InvariantCulture);
@@ -196,7 +215,7 @@ public sealed partial class SqlCandleStore
 
             AddParameter(command, "@from", dialect.Time(from));
             AddParameter(command, "@before", dialect.Time(before));
-            await ReadPackedRowsAsync(command, timeframe, chunk, limit, builders, again, cancellationToken);
+            await ReadPackedRowsAsync(command, timeframe, chunk, limit, count, builders, again, cancellationToken);
         }
 
         for (var i = 0; i < chunk.Length; i++)
@@ -237,11 +256,30 @@ public sealed partial class SqlCandleStore
         private double[] _close = new double[capacity];
         private double[] _volume = new double[capacity];
         private int _count;
+        private int _skip;
+        private DateTime _last = DateTime.MinValue;
 
         public int Count => _count;
 
+        /// <summary>Every row so far arrived at or after the one before it (dropped rows included).</summary>
+        public bool Ascending { get; private set; } = true;
+
+        /// <summary>
+        /// Drops the first <paramref name="rows"/> rows to arrive: the oldest, if they arrive oldest first (the caller
+        /// checks <see cref="Ascending"/> afterwards), so the builder never holds more than it returns.
+        /// </summary>
+        public void DropOldest(long rows) => _skip = (int)rows;
+
         public void Add(DateTime time, double open, double high, double low, double close, double volume)
         {
+            Ascending &= time >= _last;
+            _last = time;
+            if (_skip > 0)
+            {
+                _skip--;
+                return;
+            }
+
             if (_count == _times.Length)
             {
                 Resize(Math.Max(16, _count * 2));
