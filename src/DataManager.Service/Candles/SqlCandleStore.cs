@@ -356,4 +356,7 @@ public sealed partial class SqlCandleStore(CandleDialect dialect, ILogger<SqlCan
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Candle table {Table} now exists in {Database}")]
     private static partial void LogTableAppeared(ILogger logger, string table, string database);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The packed open-time scan of {Table} {Symbol} [{From:O}, {To:O}) did not account for its rows (a server limit such as max_allowed_packet?); read again row by row")]
+    private static partial void LogPackedScanFallback(ILogger logger, string table, string symbol, DateTime from, DateTime to);
 }
