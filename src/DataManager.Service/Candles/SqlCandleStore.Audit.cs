@@ -199,18 +199,11 @@ public sealed partial class SqlCandleStore
                                 continue;
                             }
 
-                            var length = (int)reader.GetBytes(2, 0, null, 0, 0);
-                            if (length > buffer.Length)
-                            {
-                                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
-                                buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
-                            }
-
-                            reader.GetBytes(2, 0, buffer, 0, length);
+                            var packed = ReadPooledBytes(reader, 2, ref buffer);
                             var values = new List<long>((int)Math.Min(expected, int.MaxValue));
                             try
                             {
-                                PackedOpenTimes.Parse(buffer.AsSpan(0, length), values);
+                                PackedOpenTimes.Parse(packed, values);
                             }
                             catch (FormatException)
                             {

@@ -328,6 +328,20 @@ public sealed partial class SqlCandleStore(CandleDialect dialect, ILogger<SqlCan
         }
     }
 
+    /// <summary>A binary column's bytes, in <paramref name="buffer"/> (rented from the shared pool; swapped for a larger one when needed).</summary>
+    private static ReadOnlySpan<byte> ReadPooledBytes(DbDataReader reader, int ordinal, ref byte[] buffer)
+    {
+        var length = (int)reader.GetBytes(ordinal, 0, null, 0, 0);
+        if (length > buffer.Length)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
+        }
+
+        reader.GetBytes(ordinal, 0, buffer, 0, length);
+        return buffer.AsSpan(0, length);
+    }
+
     private static void AddParameter(DbCommand command, string name, object? value)
     {
         var parameter = command.CreateParameter();
