@@ -13,7 +13,7 @@ using Prometheus;
 namespace DataManager.Benchmarks;
 
 /// <summary>
-/// <c>dotnet run -c Release --project tests/DataManager.Benchmarks -- analytics-load [--series 40,400,4000] [--candles 500]</c>:
+/// <c>dotnet run -c Release --project tests/DataManager.Benchmarks -- analytics-load [--series 40,400,4000] [--candles 500] [--history 500]</c>:
 /// MariaDB (MYSQL_BENCH_URI, else an ephemeral local mariadbd) laid out as the extractor lays it out, one table
 /// per timeframe with every symbol in it (N / 5 symbols × the five extractor timeframes), then analytics cycles
 /// through the real scheduler and SQL candle reader: wall time, this process's CPU and mariadbd's (from /proc), the
@@ -29,15 +29,17 @@ public static class AnalyticsLoadRun
     {
         var counts = (args.SkipWhile(a => a != "--series").Skip(1).FirstOrDefault() ?? "40,400,4000").Split(',').Select(int.Parse).ToArray();
         var candles = args.SkipWhile(a => a != "--candles").Skip(1).Select(int.Parse).FirstOrDefault(500);
+        // Candles stored per series (at least the lookback): a real table holds more history than one cycle reads.
+        var history = Math.Max(candles, args.SkipWhile(a => a != "--history").Skip(1).Select(int.Parse).FirstOrDefault(candles));
         var timeframes = Timeframe.ExtractorDefaults;
         var symbolsNeeded = counts.Max() / timeframes.Count;
         await using var mariaDb = await BenchMariaDb.StartAsync("512M");
         var admin = mariaDb.AdminConnectionString;
         var database = await LocalMariaDb.CreateDatabaseAsync(admin);
         var load = Stopwatch.StartNew();
-        await LoadAsync(database, timeframes, symbolsNeeded, candles);
+        await LoadAsync(database, timeframes, symbolsNeeded, history);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"loaded {symbolsNeeded} symbols x {timeframes.Count} timeframes x {candles} candles ({symbolsNeeded * timeframes.Count * candles:N0} rows) in {load.Elapsed.TotalSeconds:F1} s"));
+            $"loaded {symbolsNeeded} symbols x {timeframes.Count} timeframes x {history} candles ({symbolsNeeded * timeframes.Count * history:N0} rows) in {load.Elapsed.TotalSeconds:F1} s; each cycle reads the newest {candles}"));
 
         var source = new SqlCandleStore(new MySqlCandleDialect(database), NullLogger<SqlCandleStore>.Instance);
         Console.WriteLine();

@@ -123,20 +123,13 @@ public sealed partial class SqlCandleStore
                     continue;
                 }
 
-                var length = (int)reader.GetBytes(2, 0, null, 0, 0);
-                if (length >= limit)
+                var packed = ReadPooledBytes(reader, 2, ref buffer);
+                if (packed.Length >= limit)
                 {
                     cut[k] = true;
                     continue;
                 }
 
-                if (length > buffer.Length)
-                {
-                    System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
-                }
-
-                reader.GetBytes(2, 0, buffer, 0, length);
                 var drop = builders[k] is null && rows > keep ? rows - keep.Value : 0;
                 var builder = builders[k] ??= new OhlcvBuilder((int)(rows - drop));
                 if (drop > 0)
@@ -145,7 +138,7 @@ public sealed partial class SqlCandleStore
                 }
 
                 var had = builder.Count;
-                PackedOhlcv.Parse(buffer.AsSpan(0, length), builder);
+                PackedOhlcv.Parse(packed, builder);
                 if (builder.Count - had != rows - drop)
                 {
                     throw new InvalidDataException($"{timeframe.TableName} {chunk[k]}: {builder.Count - had + drop} of {rows} rows in the packed read");
