@@ -115,15 +115,164 @@ public sealed partial class SqlCandleStore
 
     public bool IntegrityNeedsScanFindings => dialect.ClusteredById;
 
-    public Task<CandleResult<long>> ScanOpenTimesAsync(SeriesKey series, DateTime from, DateTime to, Action<DateTime, bool> onRow, CancellationToken cancellationToken)
+    public Task<CandleResult<long>> ScanOpenTimesAsync(SeriesKey series, DateTime from, DateTime to, Action<DateTime, bool> onRow, CancellationToken cancellationToken) =>
+        dialect.PacksSeriesText && (to - from).Ticks / series.Timeframe.Interval.Ticks >= PackedScanMinIntervals
+            ? ScanPackedOpenTimesAsync(series, from, to, onRow, cancellationToken)
+            : StreamAsync(series, from, to, null, OpenTimeRows(series.Timeframe), reader => onRow(dialect.ReadTime(reader, 0), reader.GetInt64(1) != 0), cancellationToken);
+
+    /// <summary>
+    /// Every row's open time of @from … @to in order, with whether its id lies outside @idFrom … @idTo. The id is part
+    /// of every InnoDB secondary index, so this stays an index-only range scan.
+    /// </summary>
+    private string OpenTimeRows(Timeframe timeframe) => dialect.ClusteredById
+        ? $"SELECT timestamp, {OutsideConventionalIds} FROM {timeframe.TableName} IGNORE INDEX (PRIMARY) WHERE symbol = @symbol AND timestamp >= @from AND timestamp < @to ORDER BY timestamp"
+        : $"SELECT timestamp, 0 FROM {timeframe.TableName} WHERE symbol = @symbol AND timestamp >= @from AND timestamp < @to ORDER BY timestamp";
+
+    private const string OutsideConventionalIds = "(id < @idFrom OR id >= @idTo)";
+
+    /// <summary>Intervals per packed chunk: one chunk's text is at most a few hundred KB, a query's chunks a few MB parsed.</summary>
+    internal int PackedScanChunkIntervals { get; set; } = 10_000;
+
+    /// <summary>The session's group_concat_max_len for the packed scan: no cut (tests lower it to force the row-by-row re-read).</summary>
+    internal long PackedScanMaxLength { get; set; } = 4_294_967_295;
+
+    private const int PackedChunksPerQuery = 16;
+
+    /// <summary>
+    /// Windows shorter than this many intervals are scanned as plain rows: a scheduled window (24 h of 1m is 1,440
+    /// rows) costs the client little either way, and packing cost MariaDB more than it saved (measured at 4,000 series).
+    /// </summary>
+    internal long PackedScanMinIntervals { get; set; } = 10_000;
+
+    /// <summary>
+    /// The open-time scan with the values packed by the server: one row per chunk of <see cref="PackedScanChunkIntervals"/>
+    /// intervals holding <c>2 × YYYYMMDDhhmmss + flag</c> for each row, from the same index-only range scan. Reading
+    /// a million rows one protocol row at a time cost the client about half a second of CPU; a hundred packed rows
+    /// cost MariaDB about a tenth more than the plain rows and the client almost nothing. A chunk whose text does
+    /// not account for its row count (a server limit cut it) is read again as plain rows, so nothing is lost.
+    /// </summary>
+    private Task<CandleResult<long>> ScanPackedOpenTimesAsync(SeriesKey series, DateTime from, DateTime to, Action<DateTime, bool> onRow, CancellationToken cancellationToken) =>
+        GuardAsync(series.Timeframe, 0L, async connection =>
+        {
+            var span = TimeSpan.FromTicks(series.Timeframe.Interval.Ticks * PackedScanChunkIntervals);
+            var bounds = new List<DateTime> { from };
+            while (bounds[^1] < to)
+            {
+                bounds.Add(to - bounds[^1] > span ? bounds[^1] + span : to);
+            }
+
+            long rows = 0;
+            var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(64 * 1024);
+            try
+            {
+                for (var first = 0; first < bounds.Count - 1; first += PackedChunksPerQuery)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    var count = Math.Min(PackedChunksPerQuery, bounds.Count - 1 - first);
+                    var chunks = new List<long>?[count];
+                    await using (var command = connection.CreateCommand())
+                    {
+                        // No cut by group_concat_max_len; a row over max_allowed_packet comes back NULL and is re-read.
+                        command.CommandText = $"SET SESSION group_concat_max_len = {PackedScanMaxLength.ToString(CultureInfo.InvariantCulture)}; " + string.Join(" UNION ALL ", Enumerable.Range(0, count).Select(k =>
+                            $"SELECT {k} AS k, COUNT(*) AS n, CAST(GROUP_CONCAT(timestamp * 2 + {OutsideConventionalIds}) AS BINARY) AS packed " +
+                            $"FROM {series.Timeframe.TableName} IGNORE INDEX (PRIMARY) WHERE symbol = @symbol AND timestamp >= @f{k} AND timestamp < @t{k}"));
+                        AddWindowParameters(command, series, from, to);
+                        for (var k = 0; k < count; k++)
+                        {
+                            AddParameter(command, $"@f{k}", dialect.Time(bounds[first + k]));
+                            AddParameter(command, $"@t{k}", dialect.Time(bounds[first + k + 1]));
+                        }
+
+                        await using var reader = await command.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, cancellationToken);
+                        while (await reader.ReadAsync(cancellationToken))
+                        {
+                            var k = reader.GetInt32(0);
+                            var expected = reader.GetInt64(1);
+                            if (expected == 0)
+                            {
+                                chunks[k] = [];
+                                continue;
+                            }
+
+                            if (reader.IsDBNull(2))
+                            {
+                                continue;
+                            }
+
+                            var packed = ReadPooledBytes(reader, 2, ref buffer);
+                            var values = new List<long>((int)Math.Min(expected, int.MaxValue));
+                            try
+                            {
+                                PackedOpenTimes.Parse(packed, values);
+                            }
+                            catch (FormatException)
+                            {
+                                continue;
+                            }
+
+                            if (values.Count == expected)
+                            {
+                                chunks[k] = values;
+                            }
+                        }
+                    }
+
+                    for (var k = 0; k < count; k++)
+                    {
+                        var values = chunks[k] ?? await ReadOpenTimeRowsAsync(connection, series, from, to, bounds[first + k], bounds[first + k + 1], cancellationToken);
+                        // GROUP_CONCAT keeps the index's order in practice, but SQL does not promise it: the scanner needs ascending.
+                        if (!IsAscending(values))
+                        {
+                            values.Sort();
+                        }
+
+                        foreach (var value in values)
+                        {
+                            onRow(PackedOpenTimes.OpenTime(value), PackedOpenTimes.Flag(value));
+                        }
+
+                        rows += values.Count;
+                    }
+                }
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            }
+
+            return rows;
+        }, cancellationToken);
+
+    /// <summary>A chunk the packed read could not account for, as plain rows, in the packed values' form.</summary>
+    private async Task<List<long>> ReadOpenTimeRowsAsync(DbConnection connection, SeriesKey series, DateTime windowFrom, DateTime windowTo, DateTime from, DateTime to, CancellationToken cancellationToken)
     {
-        // The id is part of every InnoDB secondary index, so this stays an index-only range scan.
-        var outsideRange = dialect.ClusteredById ? "(id < @idFrom OR id >= @idTo)" : "0";
-        var hint = dialect.ClusteredById ? "IGNORE INDEX (PRIMARY)" : "";
-        return StreamAsync(series, from, to, null,
-            $"SELECT timestamp, {outsideRange} FROM {series.Timeframe.TableName} {hint} WHERE symbol = @symbol AND timestamp >= @from AND timestamp < @to ORDER BY timestamp",
-            reader => onRow(dialect.ReadTime(reader, 0), reader.GetInt64(1) != 0), // GetInt64: no boxed value per row
-            cancellationToken);
+        LogPackedScanFallback(logger, series.Timeframe.TableName, series.Symbol, from, to);
+        await using var command = connection.CreateCommand();
+        command.CommandText = OpenTimeRows(series.Timeframe);
+        AddWindowParameters(command, series, windowFrom, windowTo);
+        command.Parameters["@from"].Value = dialect.Time(from);
+        command.Parameters["@to"].Value = dialect.Time(to);
+        var values = new List<long>();
+        await using var reader = await command.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            values.Add((dialect.ReadTime(reader, 0).Ticks << 1) | (reader.GetInt64(1) != 0 ? 1L : 0L));
+        }
+
+        return values;
+    }
+
+    private static bool IsAscending(List<long> values)
+    {
+        for (var i = 1; i < values.Count; i++)
+        {
+            if (values[i] < values[i - 1])
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     public Task<CandleResult<long>> ScanPricesAsync(SeriesKey series, DateTime from, DateTime to, int newest, Action<DateTime, decimal, decimal> onRow, CancellationToken cancellationToken) =>

@@ -328,6 +328,20 @@ public sealed partial class SqlCandleStore(CandleDialect dialect, ILogger<SqlCan
         }
     }
 
+    /// <summary>A binary column's bytes, in <paramref name="buffer"/> (rented from the shared pool; swapped for a larger one when needed).</summary>
+    private static ReadOnlySpan<byte> ReadPooledBytes(DbDataReader reader, int ordinal, ref byte[] buffer)
+    {
+        var length = (int)reader.GetBytes(ordinal, 0, null, 0, 0);
+        if (length > buffer.Length)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
+        }
+
+        reader.GetBytes(ordinal, 0, buffer, 0, length);
+        return buffer.AsSpan(0, length);
+    }
+
     private static void AddParameter(DbCommand command, string name, object? value)
     {
         var parameter = command.CreateParameter();
@@ -356,4 +370,7 @@ public sealed partial class SqlCandleStore(CandleDialect dialect, ILogger<SqlCan
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Candle table {Table} now exists in {Database}")]
     private static partial void LogTableAppeared(ILogger logger, string table, string database);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The packed open-time scan of {Table} {Symbol} [{From:O}, {To:O}) did not account for its rows (a server limit such as max_allowed_packet?); read again row by row")]
+    private static partial void LogPackedScanFallback(ILogger logger, string table, string symbol, DateTime from, DateTime to);
 }
