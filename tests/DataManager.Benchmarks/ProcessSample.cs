@@ -36,6 +36,21 @@ public sealed class ProcessSample
     /// <summary>Private memory: anonymous plus shmem.</summary>
     public double PeakPrivateMb { get; private set; }
 
+    /// <summary>
+    /// With <see cref="WithMemoryMap"/>: resident memory by what holds it (<see cref="MemoryMap"/>), read when the
+    /// private peak was last reached (within 1 MB).
+    /// </summary>
+    public IReadOnlyDictionary<string, double>? MapAtPeak { get; private set; }
+
+    private double _mappedAtPrivateMb;
+
+    /// <summary>Also keeps <see cref="MapAtPeak"/>.</summary>
+    public ProcessSample WithMemoryMap()
+    {
+        MapAtPeak = new Dictionary<string, double>();
+        return this;
+    }
+
     /// <summary>Reads /proc once; false when the process is gone.</summary>
     public bool Take(int pid)
     {
@@ -69,6 +84,13 @@ public sealed class ProcessSample
             PeakAnonymousMb = Math.Max(PeakAnonymousMb, anonymous);
             PeakFileMb = Math.Max(PeakFileMb, file);
             PeakShmemMb = Math.Max(PeakShmemMb, shmem);
+            if (MapAtPeak is not null && anonymous + shmem >= _mappedAtPrivateMb + 1)
+            {
+                // Re-read only when the private peak grew by 1 MB or more: a handful of reads in a run.
+                _mappedAtPrivateMb = anonymous + shmem;
+                MapAtPeak = MemoryMap.Read(pid);
+            }
+
             PeakPrivateMb = Math.Max(PeakPrivateMb, anonymous + shmem);
             return true;
         }

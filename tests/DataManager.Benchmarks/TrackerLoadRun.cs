@@ -12,7 +12,8 @@ namespace DataManager.Benchmarks;
 /// <c>dotnet run -c Release --project tests/DataManager.Benchmarks -- tracker-load [--rates 100000,200000,300000] [--seconds 60]</c>:
 /// per rate, a fresh service process tracks the feed from a local nats-server while the feed generator (another
 /// process) publishes for the given time and a plain subscriber in this process counts the same subject. Reports
-/// what each received, what the service dropped, the service's CPU and peak RSS (private and file-backed). The service
+/// what each received, what the service dropped, the service's CPU and peak RSS (private and file-backed), and its
+/// resident memory by mapping group idle and at the private peak (<see cref="MemoryMap"/>). The service
 /// runs with the image's runtime settings; <c>--env NAME=VALUE</c> (repeatable) overrides or adds one, and
 /// <c>--service PATH</c> runs another build's DataManager.Service.dll (before and after, same harness).
 /// </summary>
@@ -26,6 +27,7 @@ public static class TrackerLoadRun
         Console.WriteLine($"service {service}; load average {LoadAverage()}");
         await using var nats = await LocalNats.StartAsync();
         var rows = new List<string>();
+        var maps = new List<string>();
         foreach (var rate in rates)
         {
             var subject = $"load.{rate}";
@@ -71,13 +73,13 @@ public static class TrackerLoadRun
             });
             await Task.Delay(500);
 
-            var idle = new ProcessSample();
+            var idle = new ProcessSample().WithMemoryMap();
             idle.Take(tracker.Id);
             var cpuBefore = CpuSeconds(tracker.Id);
             await using var feed = LocalProcess.Start("dotnet", [service, "feed", "--nats", nats.Url, "--subject", subject,
                 "--rate", rate.ToString(CultureInfo.InvariantCulture), "--duration", seconds.ToString(CultureInfo.InvariantCulture)]);
             var feedDone = feed.WaitForExitAsync(TimeSpan.FromSeconds(seconds * 3 + 60));
-            var load = new ProcessSample();
+            var load = new ProcessSample().WithMemoryMap();
             await load.WatchAsync(tracker.Id, feedDone);
             await feedDone;
             var published = feed.Output.Trim();
@@ -104,6 +106,11 @@ public static class TrackerLoadRun
             rows.Add(string.Create(CultureInfo.InvariantCulture,
                 $"| {rate:N0}/s for {seconds:F0} s | {sent:N0} at {achieved:N0}/s | {state!.Totals.Received:N0} | {state.Totals.Dropped:N0} | {Interlocked.Read(ref plainReceived):N0} ({Interlocked.Read(ref plainDropped):N0} dropped) | {cpu / seconds * 100:F0} % of a core | {load.Memory} | {idle.Memory} |"));
             Console.WriteLine(rows[^1]);
+            maps.Add($"{rate:N0}/s: resident MB by what holds it (/proc/PID/smaps), idle before the feed and at the private peak under it");
+            maps.Add("| mapping group | idle | at the peak | change |");
+            maps.Add("|---|---|---|---|");
+            maps.AddRange(MemoryMap.Compare(idle.MapAtPeak!, load.MapAtPeak!));
+            maps.Add("");
             Console.WriteLine($"load average {LoadAverage()}");
             LocalServers.DeleteDirectory(dataDir);
         }
@@ -112,6 +119,8 @@ public static class TrackerLoadRun
         Console.WriteLine("| target rate | published (achieved rate) | service received | service dropped | plain subscriber received | service CPU | service peak RSS (peak private, peak file-backed) | idle before the feed |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|");
         rows.ForEach(Console.WriteLine);
+        Console.WriteLine();
+        maps.ForEach(Console.WriteLine);
         return 0;
     }
 
