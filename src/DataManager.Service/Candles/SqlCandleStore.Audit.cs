@@ -326,13 +326,18 @@ public sealed partial class SqlCandleStore
         }
 
         // InnoDB: conventional ids read in primary-key order are this series' rows in time order, a sequential
-        // read; the window is split in two halves read in parallel (one per core).
+        // read; the id range is split in two halves read in parallel (one per core). Each half keeps the whole
+        // window's time bounds: a row whose id and timestamp lie in different halves (a timestamp corrected in
+        // place) belongs to the half of its id, and the scan treats it as conventional, so no one else checks it.
         var middle = from + new TimeSpan((to - from).Ticks / 2);
-        var halves = await Task.WhenAll(PrimaryKeyRangeAsync(series, from, middle, cancellationToken), PrimaryKeyRangeAsync(series, middle, to, cancellationToken));
+        var halves = await Task.WhenAll(
+            PrimaryKeyRangeAsync(series, Candle.ConventionalId(series.Symbol, from), Candle.ConventionalId(series.Symbol, middle), from, to, cancellationToken),
+            PrimaryKeyRangeAsync(series, Candle.ConventionalId(series.Symbol, middle), Candle.ConventionalId(series.Symbol, to), from, to, cancellationToken));
         return new CandleResult<IReadOnlyList<Candle>>([.. halves.SelectMany(h => h.Value)], halves.Any(h => h.TableMissing));
     }
 
-    private Task<CandleResult<IReadOnlyList<Candle>>> PrimaryKeyRangeAsync(SeriesKey series, DateTime from, DateTime to, CancellationToken cancellationToken) =>
+    /// <summary>The window's rows with ids in <c>[idFrom, idTo)</c> that may break a rule, read in primary-key order.</summary>
+    private Task<CandleResult<IReadOnlyList<Candle>>> PrimaryKeyRangeAsync(SeriesKey series, string idFrom, string idTo, DateTime from, DateTime to, CancellationToken cancellationToken) =>
         GuardAsync<IReadOnlyList<Candle>>(series.Timeframe, [], async connection => await ReadCandlesAsync(connection,
             $"""
             SELECT {_columnList} FROM {series.Timeframe.TableName} FORCE INDEX (PRIMARY)
@@ -340,8 +345,7 @@ public sealed partial class SqlCandleStore
               AND ({ConventionalRowViolations((long)series.Timeframe.Interval.TotalSeconds)})
             """,
             cancellationToken,
-            ("@idFrom", Candle.ConventionalId(series.Symbol, from)), ("@idTo", Candle.ConventionalId(series.Symbol, to)),
-            ("@symbol", series.Symbol), ("@from", dialect.Time(from)), ("@to", dialect.Time(to))), cancellationToken);
+            ("@idFrom", idFrom), ("@idTo", idTo), ("@symbol", series.Symbol), ("@from", dialect.Time(from)), ("@to", dialect.Time(to))), cancellationToken);
 
     /// <summary>
     /// The rules for rows whose timestamp the scan found on the grid, with as few DECIMAL comparisons as give

@@ -69,6 +69,36 @@ public abstract class SeriesAuditorContractTests
     }
 
     /// <summary>
+    /// A row whose timestamp was corrected in place keeps an id of the extractor's form that names another time,
+    /// possibly in the other half of the window (or before it): it is still checked, and its broken rule found.
+    /// </summary>
+    [Fact]
+    public async Task A_broken_row_is_found_whatever_time_its_id_names()
+    {
+        var store = await CreateAsync(M15);
+        var rows = Series(M15, Day, 96);
+        (DateTime Timestamp, DateTime IdTime)[] moved =
+        [
+            (Day.AddHours(18), Day.AddHours(3)), // id in the first half of the window, timestamp in the second
+            (Day.AddHours(2), Day.AddHours(20)), // and the other way round
+            (Day.AddHours(23).AddMinutes(45), Day.AddDays(-3)), // id before the window
+        ];
+        foreach (var (timestamp, idTime) in moved)
+        {
+            var index = rows.FindIndex(c => c.OpenTime == timestamp);
+            rows[index] = rows[index] with { Id = Candle.ConventionalId("BTCUSDT", idTime.AddMilliseconds(1)), High = 99.5m };
+        }
+
+        await store.InsertIgnoreAsync(M15, rows, Ct);
+        var report = await Auditor(store).AuditAsync(new SeriesKey("BTCUSDT", M15), Day, Day.AddDays(1), Day.AddDays(1), Ct);
+
+        Assert.Equal(
+            moved.Select(m => (new DateTimeOffset(m.Timestamp), "ohlc_inconsistent", Candle.ConventionalId("BTCUSDT", m.IdTime.AddMilliseconds(1)))).OrderBy(f => f.Item1),
+            report.Integrity.Select(f => (f.OpenTime, f.Rule, f.RowId!)));
+        Assert.Equal((96, 96, 0), (report.ExpectedCandles, report.ActualCandles, report.Gaps.Count));
+    }
+
+    /// <summary>
     /// The database's prefilter (SQL predicates) must select exactly the on-grid rows the client-side rules find
     /// broken: a row it misses is never checked. Every rule, each operand of it, and the values on each boundary.
     /// </summary>
