@@ -59,7 +59,7 @@ public static class AnalyticsLoadRun
             {
                 var run = await MeasureAsync(mariaDb, () => scheduler.RunCycleAsync(1, CancellationToken.None));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| {n:N0} | {(cycle == 1 ? "first" : cycle.ToString(CultureInfo.InvariantCulture))} | {run.Wall:F2} s | {run.Cpu:F2} s | {Seconds(run.ServerCpu)} | {run.Queries:N0} | {run.RowsRead:N0} | {run.Allocated / 1048576.0:F0} MB | {run.PeakHeap / 1048576.0:F0} MB | {run.PeakLive / 1048576.0:F0} MB | {run.PeakRss / 1048576.0:F0} MB | {run.LoadAverage} | {run.Results:N0} |"));
+                    $"| {n:N0} | {(cycle == 1 ? "first" : cycle.ToString(CultureInfo.InvariantCulture))} | {run.Wall:F2} s | {run.Cpu:F2} s | {Seconds(run.ServerCpu)} | {run.Queries:N0} | {run.RowsRead:N0} | {run.Allocated / 1048576.0:F0} MB | {run.PeakHeap / 1048576.0:F0} MB | {(run.PeakLive == 0 ? "— (no collection ran)" : $"{run.PeakLive / 1048576.0:F0} MB")} | {run.PeakRss / 1048576.0:F0} MB | {run.LoadAverage} | {run.Results:N0} |"));
             }
         }
 
